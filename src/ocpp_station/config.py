@@ -1,0 +1,457 @@
+"""The config file (TOML) and the ``run`` options, turned into typed settings.
+
+The file format is the one of INTERFACE.md: tables ``[station]``,
+``[hardware]``, ``[ocpp]`` and ``[control]``. Options given on the command
+line (``--csms``, ``--identity``, ``--data-dir``, ``--control``) win over the
+file. Every mistake raises :class:`ConfigError`, whose text is one line naming
+the file (or the option), the dotted key and what was expected, e.g.::
+
+    station.toml: hardware.connectors: expected an integer from 1 to 32, got "two"
+    --control: expected HOST:PORT, got "abc"
+
+The ``[ocpp]`` table is checked against the same key registry the station
+builds (core keys for this hardware shape plus the keys of the features), so
+a value the station would refuse is refused here, before anything starts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .core.configuration import ConfigValueError, KeySpec
+from .core.keys import core_keys
+from .core.settings import StationSettings
+
+__all__ = ["ConfigError", "RunSettings", "load_settings", "parse_host_port", "ocpp_key_specs"]
+
+DEFAULT_IDENTITY = "CP001"
+DEFAULT_CSMS_URL = "ws://127.0.0.1:9000/ocpp"
+MAX_CONNECTORS = 32
+
+# BootNotification field lengths ([SPEC] §6.2: CiString20/25/50)
+_STRING_LIMITS = {"vendor": 20, "model": 20, "serial_number": 25, "firmware_version": 50}
+
+# [ocpp] keys the file may not set: they follow the hardware and the code
+_DERIVED_KEYS = {
+    "NumberOfConnectors": "may not be set in [ocpp]; it follows hardware.connectors",
+    "SupportedFeatureProfiles": "may not be set in [ocpp]; it follows the feature profiles the station implements",
+}
+
+# the CLI option that carries each override (named in error messages instead of the file)
+_OPTIONS = {"csms_url": "--csms", "identity": "--identity", "data_dir": "--data-dir", "control": "--control"}
+
+_TABLES = ("station", "hardware", "ocpp", "control")
+_STATION_KEYS = (
+    "identity",
+    "csms_url",
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "data_dir",
+    "boot_retry_interval",
+    "max_frame_bytes",
+    "reconnect_min_delay",
+    "reconnect_max_delay",
+    "authorization_key_encoding",
+)
+_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock")
+_CONTROL_KEYS = ("listen",)
+_ENCODINGS = ("raw", "hex")
+
+_MAX_SHOWN = 80  # characters of an offending value quoted in a message
+
+
+class ConfigError(Exception):
+    """A bad config file or option; ``str()`` is one line naming the file or option, the key and the expectation."""
+
+
+@dataclass(slots=True)
+class RunSettings:
+    station: StationSettings  # what the core needs (identity, boot data, hardware shape, [ocpp] values)
+    csms_url: str  # ws:// or wss:// URL; "/<identity>" is appended to it
+    data_dir: Path | None  # persistent state directory (None: state kept in memory)
+    control_listen: tuple[str, int] | None  # control API + HMI address, None = disabled
+    config_path: Path | None  # the file the settings came from, None without one
+    reconnect_min: float = 1.0  # s, first reconnect delay ([station] reconnect_min_delay)
+    reconnect_max: float = 30.0  # s, cap of the reconnect back-off ([station] reconnect_max_delay)
+    basic_auth_password_encoding: str = "raw"  # AuthorizationKey as Basic-auth password: "raw" or "hex"
+
+
+# -- small helpers -----------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A value as the file would spell it, on one line and not too long."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = repr(value) if math.isfinite(value) else str(value)
+    elif isinstance(value, str):
+        text = json.dumps(value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "…", ensure_ascii=False)
+    elif isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        text = value.isoformat()
+    elif isinstance(value, list):
+        text = "an array"
+    elif isinstance(value, dict):
+        text = "a table"
+    else:  # pragma: no cover - tomllib gives nothing else
+        text = type(value).__name__
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Where:
+    """Builds the ``<file>: <key>: ...`` prefix of messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source  # file name, or the option for overrides
+
+    def error(self, key: str | None, message: str) -> ConfigError:
+        parts = [self.source] + ([key] if key else []) + [message]
+        return ConfigError(_one_line(": ".join(parts)))
+
+    def expected(self, key: str | None, what: str, value: Any) -> ConfigError:
+        return self.error(key, f"expected {what}, got {_show(value)}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_range_text(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"an integer from {minimum} to {maximum}"
+    if minimum is not None:
+        return f"an integer >= {minimum}"
+    if maximum is not None:
+        return f"an integer <= {maximum}"
+    return "an integer"
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` (``"[::1]:8180"`` for IPv6) -> ``(host, port)``; ValueError("expected HOST:PORT, got ...")."""
+    bad = ValueError(f"expected HOST:PORT, got {_show(text)}")
+    if not isinstance(text, str):
+        raise bad
+    s = text.strip()
+    if s.startswith("["):  # [v6-address]:port
+        end = s.find("]")
+        if end < 0 or s[end + 1 : end + 2] != ":":
+            raise bad
+        host, port_text = s[1:end], s[end + 2 :]
+    else:
+        host, sep, port_text = s.rpartition(":")
+        if not sep or ":" in host:  # no port, or a bare IPv6 address
+            raise bad
+    if not host or any(c.isspace() for c in host):
+        raise bad
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise bad
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"expected HOST:PORT with a port from 0 to 65535, got {_show(text)}")
+    return host, port
+
+
+# -- the OCPP key registry -----------------------------------------------------------------
+
+
+def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None) -> dict[str, KeySpec]:
+    """The key specs the station will have (core keys for this hardware shape + feature keys), by name."""
+    from .features import default_features
+    from .hardware.simulated import SimulatedHardware
+
+    hardware = SimulatedHardware(settings.connectors, settings.fixed_cable)
+    specs = core_keys(
+        connectors=settings.connectors,
+        fixed_cable=settings.fixed_cable,
+        measurand_ok=hardware.supports_measurand,
+        feature_profiles="Core",
+    )
+    for cls in features if features is not None else default_features():
+        specs.extend(cls.keys(settings))
+    return {s.name: s for s in specs}
+
+
+def _spec_expectation(spec: KeySpec) -> str:
+    if spec.kind == "int":
+        return _int_range_text(spec.minimum, spec.maximum)
+    if spec.kind == "bool":
+        return "true or false"
+    if spec.kind == "csl":
+        what = "a comma-separated list"
+        if spec.max_items is not None:
+            what += f" of at most {spec.max_items}"
+            what += " supported items" if spec.item_check is not None else " items"
+        elif spec.item_check is not None:
+            what += " of supported items"
+        return what
+    if spec.name == "AuthorizationKey":
+        return "an even number of hex digits, at most 40"
+    return "a valid value" if spec.check is not None else "a string"
+
+
+def _ocpp_value(where: _Where, spec: KeySpec, raw: Any, settings: StationSettings) -> str:
+    key = f"ocpp.{spec.name}"
+    if spec.name in _DERIVED_KEYS:
+        raise where.error(key, _DERIVED_KEYS[spec.name])
+    expectation = _spec_expectation(spec)
+
+    def fail(detail: str | None) -> ConfigError:
+        if spec.write_only:  # a secret: never echo it
+            return where.error(key, f"expected {expectation}; the value given is not (not shown)")
+        got = f"got {_show(raw)}"
+        if detail and spec.kind in ("csl", "str"):
+            got += f" ({detail})"
+        return where.error(key, f"expected {expectation}, {got}")
+
+    if isinstance(raw, bool):
+        text = "true" if raw else "false"
+    elif isinstance(raw, (int, str)):
+        text = str(raw)
+    else:  # float, array, table, date
+        raise fail(None)
+    try:
+        value = spec.normalise(text)
+    except ConfigValueError as e:
+        raise fail(str(e)) from None
+    if spec.name == "UnlockConnectorOnEVSideDisconnect" and settings.fixed_cable and value != "false":
+        # [ERRATA] 3.84/3.85: with a fixed cable it is always false
+        raise where.error(key, f"expected false with hardware.fixed_cable = true, got {_show(raw)}")
+    return value
+
+
+# -- the file ------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    where = _Where(str(path))
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise where.error(None, "no such file") from None
+    except IsADirectoryError:
+        raise where.error(None, "is a directory, expected a TOML file") from None
+    except OSError as e:
+        raise where.error(None, f"cannot read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise where.error(None, f"invalid TOML: not UTF-8 (byte {e.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise where.error(None, f"invalid TOML: {e}") from None
+
+
+def _check_keys(where: _Where, table: str, body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise where.expected(table, "a table", body)
+    for name in body:
+        if name not in allowed:
+            raise where.error(f"{table}.{name}", f"unknown key (expected one of: {', '.join(allowed)})")
+    return body
+
+
+def _get_str(where: _Where, key: str, value: Any, max_len: int | None = None) -> str:
+    what = "a string" if max_len is None else f"a string of at most {max_len} characters"
+    if not isinstance(value, str) or (max_len is not None and len(value) > max_len):
+        raise where.expected(key, what, value)
+    return value
+
+
+def _get_int(where: _Where, key: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    if (
+        not _is_int(value)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        raise where.expected(key, _int_range_text(minimum, maximum), value)
+    return value
+
+
+def _get_bool(where: _Where, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise where.expected(key, "true or false", value)
+    return value
+
+
+def _get_delay(where: _Where, key: str, value: Any, minimum: float, minimum_text: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+        or value < minimum
+    ):
+        what = "a number of seconds > 0" if minimum <= 0 else f"a number of seconds >= {minimum_text}"
+        raise where.expected(key, what, value)
+    return float(value)
+
+
+def _check_identity(where: _Where, key: str | None, value: Any) -> str:
+    # [OCPPJ] §3.1: the identity is percent-encoded into the URL (a space becomes %20); it also names
+    # the default data directory, so no '/' and no control characters
+    what = "a non-empty identity of printable characters without '/' (at most 48)"
+    if (
+        not isinstance(value, str)
+        or value.strip() in ("", ".", "..")
+        or len(value) > 48
+        or any(not c.isprintable() or c == "/" for c in value)
+    ):
+        raise where.expected(key, what, value)
+    return value
+
+
+def _check_url(where: _Where, key: str | None, value: Any) -> str:
+    what = "a ws:// or wss:// URL"
+    if not isinstance(value, str) or not value.startswith(("ws://", "wss://")):
+        raise where.expected(key, what, value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise where.expected(key, what, value) from None
+    if not parts.hostname or any(c.isspace() for c in value):
+        raise where.expected(key, what, value)
+    return value
+
+
+def _check_dir(where: _Where, key: str | None, value: Any, base: Path) -> Path:
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise where.expected(key, "a directory path", value)
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).absolute()
+
+
+def _check_listen(where: _Where, key: str | None, value: Any) -> tuple[str, int]:
+    try:
+        return parse_host_port(value)
+    except ValueError as e:
+        raise where.error(key, str(e)) from None
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) -> RunSettings:
+    """Settings from the TOML file at ``path`` (or the defaults without one), then the CLI overrides.
+
+    ``overrides`` may hold ``csms_url``, ``identity``, ``data_dir`` and ``control``
+    ("HOST:PORT"); ``None`` values are ignored. Raises :class:`ConfigError`.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(overrides) - set(_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown override(s): {', '.join(unknown)}")
+
+    if path is not None:
+        path = Path(path)
+        where = _Where(str(path))
+        doc = _read_toml(path)
+        base = path.parent.absolute()
+    else:
+        where = _Where("defaults")
+        doc = {}
+        base = Path.cwd()
+
+    for name in doc:
+        if name not in _TABLES:
+            raise where.error(None, f"unknown table [{name}] (expected {', '.join(f'[{t}]' for t in _TABLES)})")
+
+    station_t = _check_keys(where, "station", doc.get("station", {}), _STATION_KEYS)
+    hardware_t = _check_keys(where, "hardware", doc.get("hardware", {}), _HARDWARE_KEYS)
+    ocpp_t = doc.get("ocpp", {})
+    if not isinstance(ocpp_t, dict):
+        raise where.expected("ocpp", "a table", ocpp_t)
+    control_t = _check_keys(where, "control", doc.get("control", {}), _CONTROL_KEYS)
+
+    st = StationSettings()
+    run = RunSettings(station=st, csms_url=DEFAULT_CSMS_URL, data_dir=None, control_listen=None, config_path=path)
+
+    # [station]
+    st.identity = DEFAULT_IDENTITY
+    if "identity" in station_t:
+        st.identity = _check_identity(where, "station.identity", station_t["identity"])
+    if "csms_url" in station_t:
+        run.csms_url = _check_url(where, "station.csms_url", station_t["csms_url"])
+    for name, limit in _STRING_LIMITS.items():
+        if name in station_t:
+            setattr(st, name, _get_str(where, f"station.{name}", station_t[name], limit))
+    if "boot_retry_interval" in station_t:
+        st.boot_retry_interval = _get_int(where, "station.boot_retry_interval", station_t["boot_retry_interval"], 1)
+    if "max_frame_bytes" in station_t:
+        st.max_frame_bytes = _get_int(where, "station.max_frame_bytes", station_t["max_frame_bytes"], 1024)
+    if "reconnect_min_delay" in station_t:
+        run.reconnect_min = _get_delay(where, "station.reconnect_min_delay", station_t["reconnect_min_delay"], 0, "")
+    if "reconnect_max_delay" in station_t:
+        run.reconnect_max = _get_delay(
+            where,
+            "station.reconnect_max_delay",
+            station_t["reconnect_max_delay"],
+            run.reconnect_min,
+            f"station.reconnect_min_delay ({run.reconnect_min:g})",
+        )
+    elif run.reconnect_min > run.reconnect_max:
+        run.reconnect_max = run.reconnect_min  # a long first delay raises the default cap with it
+    if "authorization_key_encoding" in station_t:
+        enc = station_t["authorization_key_encoding"]
+        if enc not in _ENCODINGS:
+            raise where.expected("station.authorization_key_encoding", '"raw" or "hex"', enc)
+        run.basic_auth_password_encoding = enc
+
+    # [hardware]
+    if "connectors" in hardware_t:
+        st.connectors = _get_int(where, "hardware.connectors", hardware_t["connectors"], 1, MAX_CONNECTORS)
+    if "fixed_cable" in hardware_t:
+        st.fixed_cable = _get_bool(where, "hardware.fixed_cable", hardware_t["fixed_cable"])
+    if "connector_lock" in hardware_t:
+        st.connector_lock = _get_bool(where, "hardware.connector_lock", hardware_t["connector_lock"])
+
+    # [ocpp], against the registry of a station of this shape
+    if ocpp_t:
+        specs = ocpp_key_specs(st)
+        values: dict[str, str] = {}
+        for name, raw in ocpp_t.items():
+            spec = specs.get(name)
+            if spec is None:
+                close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.8)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise where.error(f"ocpp.{name}", f"unknown OCPP configuration key{hint}")
+            values[name] = _ocpp_value(where, spec, raw, st)
+        st.ocpp = values
+
+    # [control]
+    if "listen" in control_t:
+        run.control_listen = _check_listen(where, "control.listen", control_t["listen"])
+
+    # command-line options win over the file
+    if "identity" in overrides:
+        st.identity = _check_identity(_Where(_OPTIONS["identity"]), None, overrides["identity"])
+    if "csms_url" in overrides:
+        run.csms_url = _check_url(_Where(_OPTIONS["csms_url"]), None, overrides["csms_url"])
+    if "control" in overrides:
+        run.control_listen = _check_listen(_Where(_OPTIONS["control"]), None, overrides["control"])
+
+    # data_dir: option (relative to cwd), file (relative to the file), default ./var/<identity>
+    if "data_dir" in overrides:
+        run.data_dir = _check_dir(_Where(_OPTIONS["data_dir"]), None, overrides["data_dir"], Path.cwd())
+    elif "data_dir" in station_t:
+        run.data_dir = _check_dir(where, "station.data_dir", station_t["data_dir"], base)
+    else:
+        run.data_dir = (base / "var" / st.identity).absolute()
+    return run

@@ -1,0 +1,1 @@
+"""HTTP control API (and the HMI page) for driving a station's simulated hardware."""

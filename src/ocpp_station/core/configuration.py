@@ -1,0 +1,187 @@
+"""The OCPP configuration-key registry ([SPEC] §9, §5.3 ChangeConfiguration, §5.8 GetConfiguration).
+
+Values are kept as the strings OCPP exchanges and parsed on read. Precedence,
+lowest first: the key's default (the seed certificate's table), the
+``[ocpp]`` table of the config file, then values changed by the CSMS, which
+are persisted in the store and win over the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ..store.base import Store
+
+NS = "config"
+
+
+class ConfigValueError(ValueError):
+    """A value that does not fit its key (type, range, list item)."""
+
+
+def parse_bool(text: str) -> bool:
+    t = text.strip().lower()  # booleans are case-insensitive ([SPEC] §9)
+    if t == "true":
+        return True
+    if t == "false":
+        return False
+    raise ConfigValueError(f"expected true or false, got {text!r}")
+
+
+def parse_int(text: str) -> int:
+    t = text.strip()
+    try:
+        return int(t, 10)
+    except ValueError:
+        raise ConfigValueError(f"expected an integer, got {text!r}") from None
+
+
+def parse_csl(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+@dataclass(slots=True)
+class KeySpec:
+    name: str  # the OCPP key name, case-sensitive
+    kind: str  # "int" | "bool" | "csl" | "str"
+    default: str  # default value as an OCPP string
+    readonly: bool = False  # R (True) or RW (False), [SPEC] §9 / spec §2.4
+    minimum: int | None = None  # for "int"
+    maximum: int | None = None  # for "int"
+    max_items: int | None = None  # for "csl"
+    item_check: Callable[[str], bool] | None = None  # for "csl": is this item allowed?
+    check: Callable[[str], bool] | None = None  # for "str"
+    reboot_required: bool = False  # ChangeConfiguration answers RebootRequired
+    write_only: bool = False  # never revealed by GetConfiguration (AuthorizationKey)
+    profile: str = "Core"  # feature profile that defines it
+    on_change: list[Callable[[str, Any], None]] = field(default_factory=list)  # observers (name, parsed)
+
+    def parse(self, text: str) -> Any:
+        if not isinstance(text, str):
+            raise ConfigValueError(f"expected a string value, got {type(text).__name__}")
+        if self.kind == "bool":
+            return parse_bool(text)
+        if self.kind == "int":
+            v = parse_int(text)
+            if self.minimum is not None and v < self.minimum:
+                raise ConfigValueError(f"must be >= {self.minimum}, got {v}")
+            if self.maximum is not None and v > self.maximum:
+                raise ConfigValueError(f"must be <= {self.maximum}, got {v}")
+            return v
+        if self.kind == "csl":
+            items = parse_csl(text)
+            if self.max_items is not None and len(items) > self.max_items:
+                raise ConfigValueError(f"at most {self.max_items} items, got {len(items)}")
+            if self.item_check is not None:
+                bad = [i for i in items if not self.item_check(i)]
+                if bad:
+                    raise ConfigValueError(f"unsupported item(s): {', '.join(bad)}")
+            return items
+        if self.check is not None and not self.check(text):
+            raise ConfigValueError(f"invalid value {text!r}")
+        return text
+
+    def normalise(self, text: str) -> str:
+        """The canonical string of a valid value (booleans as true/false, ints without padding)."""
+        v = self.parse(text)
+        if self.kind == "bool":
+            return "true" if v else "false"
+        if self.kind == "int":
+            return str(v)
+        if self.kind == "csl":
+            return ",".join(v)
+        return text
+
+
+class Configuration:
+    """Typed access to the OCPP keys, with GetConfiguration / ChangeConfiguration semantics."""
+
+    def __init__(self, specs: Iterable[KeySpec], store: Store, initial: dict[str, str] | None = None) -> None:
+        self.specs: dict[str, KeySpec] = {}  # name -> spec, in declaration order
+        for s in specs:
+            if s.name in self.specs:
+                raise ValueError(f"configuration key {s.name} declared twice")
+            self.specs[s.name] = s
+        self._store = store  # persists values changed by the CSMS
+        self._values: dict[str, str] = {n: s.default for n, s in self.specs.items()}  # current strings
+        self._parsed: dict[str, Any] = {}  # cache of parsed values
+        for name, text in (initial or {}).items():
+            self._values[name] = self.specs[name].normalise(text)  # the config loader validated them
+        for name, text in store.items(NS).items():
+            spec = self.specs.get(name)
+            if spec is None or spec.readonly:
+                continue  # a key that no longer exists, or has become read-only
+            try:
+                self._values[name] = spec.normalise(text)
+            except ConfigValueError:
+                continue  # keep the file's value over a stored value that no longer parses
+
+        for name, spec in self.specs.items():
+            # a list key's item limit is its "<key>MaxLength" key ([SPEC] §9: absent means 1 item)
+            if spec.kind == "csl" and name + "MaxLength" in self.specs:
+                spec.max_items = self[name + "MaxLength"]
+
+    # -- typed reads --------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._parsed[name]
+        except KeyError:
+            v = self._parsed[name] = self.specs[name].parse(self._values[name])
+            return v
+
+    def text(self, name: str) -> str:
+        return self._values[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.specs
+
+    # -- writes -------------------------------------------------------------------------
+
+    def set_internal(self, name: str, text: str, persist: bool = True) -> None:
+        """Set a value on the station's own account (e.g. HeartbeatInterval from BootNotification.conf)."""
+        spec = self.specs[name]
+        value = spec.normalise(text)
+        self._values[name] = value
+        self._parsed.pop(name, None)
+        if persist:
+            self._store.put(NS, name, value)
+        for cb in spec.on_change:
+            cb(name, self[name])
+
+    def change(self, key: str, value: str) -> str:
+        """ChangeConfiguration ([SPEC] §5.3): Accepted | Rejected | RebootRequired | NotSupported."""
+        spec = self.specs.get(key)
+        if spec is None:
+            return "NotSupported"
+        if spec.readonly:
+            return "Rejected"
+        try:
+            spec.normalise(value)
+        except ConfigValueError:
+            return "Rejected"  # wrong format or range, unsupported measurand: keep the old value
+        self.set_internal(key, value)
+        return "RebootRequired" if spec.reboot_required else "Accepted"
+
+    # -- GetConfiguration ------------------------------------------------------------------
+
+    def get_configuration(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """([SPEC] §5.8) known keys as KeyValue entries, unknown names in unknownKey."""
+        if not keys:
+            names = [n for n, s in self.specs.items() if not s.write_only]
+            return [self._key_value(n) for n in names], []
+        known, unknown = [], []
+        for k in keys:
+            if k in self.specs:
+                known.append(self._key_value(k))
+            else:
+                unknown.append(k)
+        return known, unknown
+
+    def _key_value(self, name: str) -> dict[str, Any]:
+        spec = self.specs[name]
+        entry: dict[str, Any] = {"key": name, "readonly": spec.readonly}
+        if not spec.write_only:
+            entry["value"] = self._values[name][:500]  # CiString500
+        return entry

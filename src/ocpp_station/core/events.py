@@ -1,0 +1,45 @@
+"""Events from the hardware into the core (past tense: what happened)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CablePlugged:
+    connector_id: int  # cable inserted at both ends (EV connected)
+
+
+@dataclass(frozen=True, slots=True)
+class CableUnplugged:
+    connector_id: int
+    side: str = "both"  # "ev" | "station" | "both"
+
+
+@dataclass(frozen=True, slots=True)
+class CardPresented:
+    id_tag: str  # as read by the RFID reader
+    connector_id: int | None = None  # the connector the reader belongs to, if known
+
+
+@dataclass(frozen=True, slots=True)
+class EVStateChanged:
+    connector_id: int
+    charging: bool  # True: the EV draws power; False: the EV pauses (SuspendedEV)
+    power_w: float | None = None  # what the EV would draw when charging
+
+
+@dataclass(frozen=True, slots=True)
+class FaultDetected:
+    connector_id: int  # 0 = the charge point as a whole
+    error_code: str  # ChargePointErrorCode, e.g. "GroundFailure"
+    info: str | None = None
+    vendor_error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultCleared:
+    connector_id: int
+
+
+Event = CablePlugged | CableUnplugged | CardPresented | EVStateChanged | FaultDetected | FaultCleared

@@ -1,0 +1,151 @@
+"""``ocpp-station demo``: the development CSMS, one simulated station and a scripted charging session.
+
+The station is the same StationRuntime that ``run`` uses (real websocket to
+the dev CSMS, real features); the script acts on its simulated hardware the
+way the control API does, and prints the OCPP timeline as it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from .config import RunSettings
+from .core.events import CardPresented
+from .core.settings import StationSettings
+from .csms.server import DevCsms
+from .runtime.app import StationRuntime
+from .runtime.framelog import FrameRecord
+from .store import MemoryStore
+
+ID_TAG = "04A2B3C4D5"
+
+
+class Timeline:
+    def __init__(self, out=sys.stdout) -> None:
+        self.t0 = time.time()
+        self.out = out
+        self.waiters: list[tuple[Any, asyncio.Future]] = []
+
+    def frame(self, rec: FrameRecord) -> None:
+        arrow = "station → CSMS" if rec.direction == "out" else "CSMS → station"
+        try:
+            payload = orjson.loads(rec.text)[-1 if rec.kind != "CALLERROR" else 2]
+        except Exception:
+            payload = rec.text
+        body = orjson.dumps(payload).decode() if not isinstance(payload, str) else payload
+        if len(body) > 150:
+            body = body[:147] + "..."
+        label = rec.action or "?"
+        if rec.kind == "CALLRESULT":
+            label += ".conf"
+        elif rec.kind == "CALLERROR":
+            label += " CALLERROR"
+        print(f"  {rec.time - self.t0:7.3f}s  {arrow}  {label:<28} {body}", file=self.out, flush=True)
+        for cond, fut in list(self.waiters):
+            if not fut.done() and cond(rec):
+                fut.set_result(rec)
+
+    def note(self, text: str) -> None:
+        print(f"  {time.time() - self.t0:7.3f}s  ── {text}", file=self.out, flush=True)
+
+    def expect(self, cond) -> asyncio.Future:
+        """Start watching for a frame before the action that causes it."""
+        fut = asyncio.get_running_loop().create_future()
+        self.waiters.append((cond, fut))
+        fut.add_done_callback(lambda f: self.waiters.remove((cond, fut)))
+        return fut
+
+    async def wait(self, fut: asyncio.Future, timeout: float = 15.0) -> FrameRecord:
+        return await asyncio.wait_for(fut, timeout)
+
+
+def _call(action: str, status: str | None = None):
+    def cond(rec: FrameRecord) -> bool:
+        if rec.direction != "out" or rec.kind != "CALL" or rec.action != action:
+            return False
+        if status is None:
+            return True
+        return orjson.loads(rec.text)[3].get("status") == status
+
+    return cond
+
+
+async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_running: bool = False,
+                   speed: float = 1.0) -> int:
+    pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731 - the script's own pacing
+    async with DevCsms(log_frames=False, boot_interval=30) as csms:
+        settings = RunSettings(
+            station=StationSettings(identity="DEMO001", ocpp={"MeterValueSampleInterval": "4",
+                                                             "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC"}),
+            csms_url=csms.url,
+            data_dir=None,
+            control_listen=control,
+            config_path=None,
+            reconnect_min=0.2,
+            reconnect_max=2.0,
+        )
+        rt = StationRuntime(settings, MemoryStore)
+        tl = Timeline()
+        rt.frames.listeners.append(tl.frame)
+        print(f"Development CSMS on {csms.url}; station DEMO001 connecting.")
+        if control:
+            print(f"Control API: http://{control[0]}:{control[1]}/api/state")
+        booted = tl.expect(lambda r: r.direction == "out" and r.action == "StatusNotification"
+                           and orjson.loads(r.text)[3]["connectorId"] == 1)
+        task = asyncio.create_task(rt.run())
+        try:
+            await tl.wait(booted)
+            await pause(1)
+            tl.note("the driver plugs the car in")
+            preparing = tl.expect(_call("StatusNotification", "Preparing"))
+            rt.feed(rt.hardware.plug_in(1, rt.now()))
+            await tl.wait(preparing)
+            await pause(1)
+            tl.note(f"the driver presents card {ID_TAG}")
+            started = tl.expect(_call("StartTransaction"))
+            rt.feed([CardPresented(ID_TAG, 1)])
+            await tl.wait(started)
+            tl.note("charging at 11 kW; MeterValues every 4 s")
+            for _ in range(2):
+                await tl.wait(tl.expect(_call("MeterValues")))
+            await pause(1)
+            tl.note("the car pauses (SuspendedEV), then resumes")
+            suspended = tl.expect(_call("StatusNotification", "SuspendedEV"))
+            rt.feed(rt.hardware.set_ev(1, False, None, rt.now()))
+            await tl.wait(suspended)
+            await pause(1)
+            charging = tl.expect(_call("StatusNotification", "Charging"))
+            rt.feed(rt.hardware.set_ev(1, True, None, rt.now()))
+            await tl.wait(charging)
+            await pause(2)
+            tl.note(f"the driver presents card {ID_TAG} again to stop")
+            stopped = tl.expect(_call("StopTransaction"))
+            finishing = tl.expect(_call("StatusNotification", "Finishing"))
+            rt.feed([CardPresented(ID_TAG, 1)])
+            stop = await tl.wait(stopped)
+            await tl.wait(finishing)
+            await pause(1)
+            tl.note("the driver unplugs the cable")
+            available = tl.expect(_call("StatusNotification", "Available"))
+            rt.feed(rt.hardware.plug_out(1, "both", rt.now()))
+            await tl.wait(available)
+            p = orjson.loads(stop.text)[3]
+            start = orjson.loads(next(r.text for r in rt.frames.records if r.action == "StartTransaction" and r.kind == "CALL"))[3]
+            print(f"\nSession done: transaction {p['transactionId']}, {p['meterStop'] - start['meterStart']} Wh "
+                  f"delivered, reason {p.get('reason', 'Local')}.")
+            if keep_running:
+                print("Still running (--keep-running); Ctrl-C to stop.")
+                await task
+            return 0
+        except TimeoutError:
+            print("demo: the scripted session stalled", file=sys.stderr)
+            return 1
+        finally:
+            rt.stop()
+            if not task.done():
+                await task

@@ -1,0 +1,1 @@
+"""The Core profile ([SPEC] §4, §5 Core messages)."""

@@ -1,0 +1,129 @@
+"""Authorization: Authorize.req, the authorization cache and the offline rules.
+
+* [SPEC] §3.5 / §4.1: an idTag not authorized locally is sent in Authorize.req;
+  LocalPreAuthorize lets a cached Accepted idTag start at once while online.
+* The cache (AuthorizationCacheEnabled) is updated from every IdTagInfo
+  (Authorize, StartTransaction and StopTransaction confirmations) and
+  persisted ([ERRATA] 3.4: it survives resets and power loss). ClearCache
+  empties it ([ERRATA] 3.23: Rejected only where no cache exists).
+* Offline ([SPEC] §3.5.2, spec §2.7): LocalAuthorizeOffline accepts idTags
+  valid in the cache; AllowOfflineTxForUnknownId accepts unknown ones; an
+  idTag known as not Accepted, or expired, is refused.
+* An Authorize.req that gets no answer within MessageTimeout (or a
+  CALLERROR) is decided by the offline rules: a silent CSMS never blocks a
+  driver for longer than that.
+* idTags compare case-insensitively ([SPEC] §3.5.1 IdToken).
+
+A local authorization list (LocalAuthListManagement) plugs in through
+``local_lists``: each is asked first, and an idTag it knows never goes into
+the cache ([SPEC] §3.5.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ...core.clock import parse_iso
+from ...core.outbox import Request
+from ..base import Feature
+
+NS = "auth_cache"
+
+Decision = Callable[[dict[str, Any], float], None]  # (IdTagInfo, now)
+
+
+def tag_key(id_tag: str) -> str:
+    return id_tag.upper()
+
+
+class Authorization(Feature):
+    def __init__(self, station) -> None:
+        super().__init__(station)
+        self.local_lists: list[Any] = []  # objects with lookup(id_tag, now) -> IdTagInfo | None
+
+    def handlers(self):
+        return {"ClearCache": self.clear_cache}
+
+    # -- the cache -------------------------------------------------------------------------
+
+    @property
+    def cache_enabled(self) -> bool:
+        return self.station.config["AuthorizationCacheEnabled"]
+
+    def _valid(self, info: dict[str, Any] | None, now: float) -> bool:
+        if info is None or info.get("status") != "Accepted":
+            return False
+        expiry = info.get("expiryDate")
+        if expiry:
+            try:
+                return parse_iso(expiry) > self.station.clock.wall(now)
+            except ValueError:
+                return False
+        return True
+
+    def cached(self, id_tag: str) -> dict[str, Any] | None:
+        if not self.cache_enabled:
+            return None
+        return self.station.store.get(NS, tag_key(id_tag))
+
+    def remember(self, id_tag: str, info: dict[str, Any], now: float) -> None:
+        """Update the cache from an IdTagInfo (unless the local list knows the idTag)."""
+        if not self.cache_enabled or self._listed(id_tag, now) is not None:
+            return
+        self.station.store.put(NS, tag_key(id_tag), info)
+
+    def clear_cache(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        self.station.store.clear(NS)
+        return {"status": "Accepted"}
+
+    def _listed(self, id_tag: str, now: float) -> dict[str, Any] | None:
+        for lst in self.local_lists:
+            info = lst.lookup(id_tag, now)
+            if info is not None:
+                return info
+        return None
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def local_info(self, id_tag: str, now: float) -> dict[str, Any] | None:
+        """What the station knows of an idTag without asking: local list first, then the cache."""
+        listed = self._listed(id_tag, now)
+        if listed is not None:
+            return listed
+        return self.cached(id_tag)
+
+    def authorize(self, id_tag: str, now: float, decide: Decision, *, skip_local: bool = False) -> None:
+        """Find out whether ``id_tag`` may charge; ``decide(idTagInfo, now)`` is called once."""
+        st = self.station
+        known = None if skip_local else self.local_info(id_tag, now)
+        online = st.connected and st.accepted
+        if online:
+            if known is not None and self._valid(known, now) and st.config["LocalPreAuthorize"]:
+                decide(known, now)  # [SPEC] §3.5: locally pre-authorized, no Authorize.req
+                return
+            self._ask(id_tag, decide)
+            return
+        decide(self.offline_decision(id_tag, known, now), now)
+
+    def offline_decision(self, id_tag: str, known: dict[str, Any] | None, now: float) -> dict[str, Any]:
+        cfg = self.station.config
+        if known is not None:
+            if self._valid(known, now) and cfg["LocalAuthorizeOffline"]:
+                return known
+            if known.get("status") == "Accepted":
+                return {"status": "Expired"} if known.get("expiryDate") else {"status": "Invalid"}
+            return known
+        if cfg["AllowOfflineTxForUnknownId"]:
+            return {"status": "Accepted", "offlineUnknown": True}
+        return {"status": "Invalid"}
+
+    def _ask(self, id_tag: str, decide: Decision) -> None:
+        def answered(payload: dict[str, Any], now: float) -> None:
+            info = payload["idTagInfo"]
+            self.remember(id_tag, info, now)
+            decide(info, now)
+
+        def failed(_error: Any, now: float) -> None:
+            decide(self.offline_decision(id_tag, self.local_info(id_tag, now), now), now)
+
+        self.station.send(Request("Authorize", {"idTag": id_tag}, answered, failed))

@@ -1,0 +1,203 @@
+"""Meter values ([SPEC] §3.16, §4.7; [ERRATA] 3.9, 3.13-3.16, 3.76, 3.86, 3.91, 4.25).
+
+* Sampled: every MeterValueSampleInterval seconds from the transaction's
+  start, one MeterValues (context Sample.Periodic) with one sampledValue per
+  MeterValuesSampledData measurand; the timer steps by the interval from the
+  start, so samples never drift.
+* Clock-aligned: every ClockAlignedDataInterval seconds aligned to midnight
+  (UTC), context Sample.Clock, MeterValuesAlignedData measurands, for every
+  connector (with the transactionId where one is running).
+* Both are transaction-related messages: persisted, queued offline, in order.
+* StopTransaction.transactionData: StopTxnSampledData values at the start
+  (Transaction.Begin), at each sample and at the end (Transaction.End), plus
+  StopTxnAlignedData values at each clock-aligned instant; at most
+  StopTransactionMaxMeterValues entries — intermediate ones are thinned out,
+  Begin and End are always kept ([ERRATA] 3.91). Empty lists: no data.
+* Energy is the meter's register, never rebased to 0 ([ERRATA] 3.9).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ...core.clock import iso
+from ...core.connector import Transaction
+from ...hardware.base import MeterSample
+from ..base import Feature
+
+_UNITS = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Power.Offered": "W",
+    "Current.Import": "A",
+    "Current.Offered": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+    "Frequency": None,  # [ERRATA] 3.86: no unit in 1.6 (Hz implied)
+}
+
+
+def sampled_value(item: str, s: MeterSample, context: str) -> dict[str, Any] | None:
+    measurand, phase = item, None
+    if item not in _UNITS:
+        measurand, _, phase = item.rpartition(".")
+    if measurand == "Energy.Active.Import.Register":
+        value = str(int(s.energy_wh))
+    elif measurand == "Power.Active.Import":
+        value = f"{s.power_w:.1f}"
+    elif measurand == "Power.Offered":
+        value = f"{s.power_offered_w:.1f}"
+    elif measurand == "Current.Import":
+        value = f"{s.current_a:.2f}"
+    elif measurand == "Current.Offered":
+        value = f"{s.current_offered_a:.2f}"
+    elif measurand == "Voltage":
+        value = f"{s.voltage_v:.1f}"
+    elif measurand == "Frequency":
+        value = f"{s.frequency_hz:.2f}"
+    elif measurand == "SoC":
+        if s.soc is None:
+            return None
+        value = f"{s.soc:.1f}"
+    else:
+        return None
+    sv: dict[str, Any] = {"value": value, "context": context, "format": "Raw", "measurand": measurand}
+    unit = _UNITS.get(measurand)
+    if unit:
+        sv["unit"] = unit
+    if phase:
+        sv["phase"] = phase
+    sv["location"] = "EV" if measurand == "SoC" else "Outlet"
+    return sv
+
+
+def meter_value(items: list[str], s: MeterSample, context: str, wall: float) -> dict[str, Any] | None:
+    values = [v for v in (sampled_value(i, s, context) for i in items) if v is not None]
+    if not values:
+        return None
+    return {"timestamp": iso(wall), "sampledValue": values}
+
+
+class Metering(Feature):
+    def __init__(self, station) -> None:
+        super().__init__(station)
+        station.config.specs["ClockAlignedDataInterval"].on_change.append(lambda _n, _v: self._arm_clock(None))
+        self._now_hint = 0.0  # last `now` seen, to re-arm the aligned timer after a key change
+
+    @property
+    def tx(self):
+        return self.station.feature["Transactions"]
+
+    # -- StopTransaction.transactionData ------------------------------------------------------
+
+    def _stop_items(self, key: str) -> list[str]:
+        return self.station.config[key]
+
+    def begin(self, tx: Transaction, now: float) -> None:
+        items = self._stop_items("StopTxnSampledData")
+        if items:
+            mv = meter_value(items, self.station.hardware.read(tx.connector_id, now), "Transaction.Begin",
+                             self.station.clock.wall(now))
+            if mv:
+                tx.stop_data.append(mv)
+
+    def end(self, tx: Transaction, now: float) -> dict[str, Any] | None:
+        items = self._stop_items("StopTxnSampledData")
+        if not items:
+            return None
+        return meter_value(items, self.station.hardware.read(tx.connector_id, now), "Transaction.End",
+                           self.station.clock.wall(now))
+
+    def _keep(self, tx: Transaction, entry: dict[str, Any] | None) -> None:
+        if entry is None:
+            return
+        tx.stop_data.append(entry)
+        cap = self.station.config["StopTransactionMaxMeterValues"] - 1  # one place kept for Transaction.End
+        if len(tx.stop_data) > cap:
+            # thin out the intermediate values evenly; the first (Transaction.Begin) stays
+            first, rest = tx.stop_data[:1], tx.stop_data[1:]
+            tx.stop_data[:] = first + rest[1::2]
+
+    def transaction_data(self, tx: Transaction, end_sample: dict[str, Any] | None) -> list[dict[str, Any]]:
+        data = list(tx.stop_data)
+        if end_sample is not None:
+            data.append(end_sample)
+        return data
+
+    # -- sampled values -----------------------------------------------------------------------
+
+    def started(self, tx: Transaction, now: float) -> None:
+        self._arm_sample(tx.connector_id, now)
+
+    def _arm_sample(self, cid: int, since: float) -> None:
+        interval = self.station.config["MeterValueSampleInterval"]
+        if interval > 0:
+            self.station.timers.set(f"sample:{cid}", since + interval, lambda t, d=since + interval: self._sample(cid, d, t))
+
+    def _sample(self, cid: int, due: float, now: float) -> None:
+        st = self.station
+        tx = self.tx.cond[cid].tx
+        if tx is None:
+            return
+        self._arm_sample(cid, due)
+        s = st.hardware.read(cid, now)
+        wall = st.clock.wall(now)
+        tx.last_meter, tx.last_meter_at = int(s.energy_wh), wall
+        mv = meter_value(st.config["MeterValuesSampledData"], s, "Sample.Periodic", wall)
+        stop_items = self._stop_items("StopTxnSampledData")
+        if stop_items:
+            self._keep(tx, meter_value(stop_items, s, "Sample.Periodic", wall))
+        with st.store.batch():
+            self.tx.persist(tx)
+            if mv is not None:
+                self._queue(cid, tx, mv)
+
+    def _queue(self, cid: int, tx: Transaction | None, mv: dict[str, Any]) -> None:
+        payload: dict[str, Any] = {"connectorId": cid, "meterValue": [mv]}
+        if tx is not None:
+            # [ERRATA] 3.16: the transaction ongoing at the sample moment; -1 until StartTransaction.conf
+            payload["transactionId"] = tx.transaction_id if tx.transaction_id is not None else -1
+        self.station.send_transaction_message("MeterValues", payload, tx.local_id if tx else "")
+
+    # -- clock-aligned values ---------------------------------------------------------------------
+
+    def on_start(self, now: float) -> None:
+        self._arm_clock(now)
+
+    def on_accepted(self, now: float) -> None:
+        self._arm_clock(now)  # the clock may have moved with currentTime
+
+    def on_call_sent(self, now: float) -> None:
+        self._now_hint = now
+
+    def _arm_clock(self, now: float | None) -> None:
+        st = self.station
+        if now is None:
+            now = self._now_hint
+        interval = st.config["ClockAlignedDataInterval"]
+        if interval <= 0:
+            st.timers.cancel("clock-aligned")
+            return
+        wall = st.clock.wall(now)
+        next_wall = (math.floor(wall / interval) + 1) * interval  # aligned to midnight UTC: days divide evenly
+        st.timers.set("clock-aligned", st.clock.to_now(next_wall), lambda t, w=next_wall: self._aligned(w, t))
+
+    def _aligned(self, wall: float, now: float) -> None:
+        st = self.station
+        self._now_hint = now
+        self._arm_clock(now + 0.001)
+        items = st.config["MeterValuesAlignedData"]
+        stop_items = self._stop_items("StopTxnAlignedData")
+        with st.store.batch():
+            for cid, cond in self.tx.cond.items():
+                s = st.hardware.read(cid, now)
+                tx = cond.tx
+                if tx is not None:
+                    tx.last_meter, tx.last_meter_at = int(s.energy_wh), wall
+                    if stop_items:
+                        self._keep(tx, meter_value(stop_items, s, "Sample.Clock", wall))
+                    self.tx.persist(tx)
+                mv = meter_value(items, s, "Sample.Clock", wall)  # values stamped with the interval start
+                if mv is not None:
+                    self._queue(cid, tx, mv)

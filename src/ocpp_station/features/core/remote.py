@@ -1,0 +1,77 @@
+"""RemoteStartTransaction and RemoteStopTransaction ([SPEC] §5.11, §5.12; [ERRATA] 3.32, 3.33, 3.41).
+
+RemoteStart is Accepted when a start will be attempted: the connector exists
+and is not 0 (TC_027), has no transaction or pending start (TC_026), is
+operative and not faulted, and the station is registered (not Pending).
+With AuthorizeRemoteTxRequests the idTag is authorized like a local one
+(cache / local list / Authorize.req); without, it starts at once and the
+CSMS judges it in StartTransaction.conf. Accepted without a cable: Preparing,
+then ConnectionTimeOut back to Available (TC_011_2).
+RemoteStop is Accepted only for a running transactionId; the stop is a normal
+one with reason Remote (TC_012, TC_028).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..base import Feature
+
+
+class Remote(Feature):
+    def handlers(self):
+        return {"RemoteStartTransaction": self.remote_start, "RemoteStopTransaction": self.remote_stop}
+
+    @property
+    def tx(self):
+        return self.station.feature["Transactions"]
+
+    def _free(self, cid: int) -> bool:
+        c = self.tx.cond[cid]
+        return (
+            c.tx is None
+            and c.pending_id is None
+            and c.operative
+            and self.tx.cp_operative
+            and c.fault is None
+            and c.locked_for is None
+        )
+
+    def remote_start(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        st = self.station
+        if not st.accepted:
+            return {"status": "Rejected"}  # [SPEC] §4.2: not while Pending
+        id_tag = payload["idTag"]
+        cid = payload.get("connectorId")
+        if cid is None:
+            cid = next((i for i in self.tx.cond if self._free(i) and not self.tx.cond[i].finishing), None)
+            if cid is None:
+                return {"status": "Rejected"}
+        elif cid not in self.tx.cond or not self._free(cid):
+            return {"status": "Rejected"}  # connectorId 0 or unknown (TC_027), busy (TC_026), unavailable
+        profile = payload.get("chargingProfile")
+        if profile is not None:
+            sc = st.feature.get("SmartCharging")
+            if sc is not None and not sc.accept_remote_start_profile(cid, profile, now):
+                return {"status": "Rejected"}
+        reservations = st.feature.get("Reservations")
+        if reservations is not None and not reservations.may_use(cid, id_tag, now):
+            return {"status": "Rejected"}
+
+        if not st.config["AuthorizeRemoteTxRequests"]:
+            self.tx.set_pending(cid, id_tag, None, True, now)
+            return {"status": "Accepted"}
+
+        def decided(info: dict[str, Any], t: float) -> None:
+            if info.get("status") == "Accepted" and self._free(cid):
+                self.tx.set_pending(cid, id_tag, info.get("parentIdTag"), True, t)
+
+        self.tx.auth.authorize(id_tag, now, decided)
+        return {"status": "Accepted"}
+
+    def remote_stop(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        tx = self.tx.tx_by_id(payload["transactionId"])
+        if tx is None:
+            return {"status": "Rejected"}
+        self.tx.stop(tx.connector_id, "Remote", None, now)  # the conf goes out before the StopTransaction
+        return {"status": "Accepted"}

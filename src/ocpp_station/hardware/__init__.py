@@ -1,0 +1,1 @@
+"""Hardware edge: small protocols (meter, lock, relay) and the simulated station that implements them."""

@@ -1,0 +1,46 @@
+"""What the core needs from the hardware. Adapters for real meters, relays and locks implement these.
+
+All methods are synchronous and cheap: an adapter that talks to a slow device
+polls it in its own task and answers from its latest reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    energy_wh: float  # Energy.Active.Import.Register (monotonic register, [ERRATA] 3.9)
+    power_w: float  # Power.Active.Import
+    current_a: float  # Current.Import (per phase)
+    voltage_v: float  # Voltage
+    frequency_hz: float  # Frequency
+    soc: float | None  # SoC in %, when the EV reports it
+    current_offered_a: float  # Current.Offered
+    power_offered_w: float  # Power.Offered
+
+
+class Hardware(Protocol):
+    def supports_measurand(self, item: str) -> bool:
+        """True when the meter can report ``item`` (a measurand, optionally with a phase: "Voltage.L1")."""
+        ...
+
+    def read(self, connector_id: int, now: float) -> MeterSample: ...
+
+    def set_relay(self, connector_id: int, closed: bool, now: float) -> None:
+        """Close (energy may flow) or open the contactor of a connector."""
+        ...
+
+    def lock(self, connector_id: int) -> bool:
+        """Lock the cable in the socket; False when the lock failed."""
+        ...
+
+    def unlock(self, connector_id: int) -> bool:
+        """Unlock the cable; False when the lock mechanism failed."""
+        ...
+
+    def cable_at_station(self, connector_id: int) -> bool:
+        """Is a cable (still) inserted in the station's socket? Always True for a fixed cable."""
+        ...

@@ -1,0 +1,191 @@
+"""Simulated station hardware, driven by the same `now` as the core.
+
+The meter integrates power over time: energy is exact for any step of `now`,
+so a 24 h session costs nothing when `now` is stepped. The control API (and
+the fleet's drivers) act on it through methods that return the hardware
+events to feed into the station.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.events import (
+    CablePlugged,
+    CableUnplugged,
+    EVStateChanged,
+    Event,
+    FaultCleared,
+    FaultDetected,
+)
+from .base import MeterSample
+
+MEASURANDS = frozenset(
+    {
+        "Energy.Active.Import.Register",
+        "Power.Active.Import",
+        "Current.Import",
+        "Current.Offered",
+        "Power.Offered",
+        "Voltage",
+        "Frequency",
+        "SoC",
+    }
+)
+PHASED = frozenset({"Current.Import", "Voltage", "Current.Offered"})
+PHASES = frozenset({"L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1"})
+
+VOLTAGE = 230.0  # V per phase
+PHASE_COUNT = 3
+FREQUENCY = 50.0  # Hz
+MAX_POWER_W = 22000.0  # what the station can deliver per connector
+
+
+@dataclass(slots=True)
+class SimConnector:
+    ev_plugged: bool = False  # cable inserted at the EV
+    station_plugged: bool = False  # cable inserted in the station's socket (always True with a fixed cable)
+    ev_charging: bool = True  # the EV wants energy (False: SuspendedEV)
+    ev_power_w: float = 11000.0  # what the EV draws when allowed
+    relay_closed: bool = False  # contactor state
+    energy_wh: float = 0.0  # meter register
+    last_update: float | None = None  # `now` of the last integration
+    locked: bool = False  # cable lock engaged
+    fail_lock: bool = False  # the lock will fail to engage
+    fail_unlock: bool = False  # the lock will fail to release
+    soc_start: float = 20.0  # % at plug-in
+    capacity_wh: float = 60000.0  # battery size
+    session_wh: float = 0.0  # energy since plug-in (for SoC)
+    fault: str | None = None  # active fault error code
+
+
+class SimulatedHardware:
+    def __init__(self, connectors: int = 1, fixed_cable: bool = True, initial_energy_wh: float = 1000.0) -> None:
+        self.fixed_cable = fixed_cable  # a fixed cable is always "in" at the station
+        self.connectors = {  # connector id -> simulated state
+            i: SimConnector(station_plugged=fixed_cable, energy_wh=initial_energy_wh) for i in range(1, connectors + 1)
+        }
+
+    # -- Hardware protocol --------------------------------------------------------------
+
+    def supports_measurand(self, item: str) -> bool:
+        if item in MEASURANDS:
+            return True
+        base, _, phase = item.rpartition(".")
+        return base in PHASED and phase in PHASES
+
+    def _power(self, c: SimConnector) -> float:
+        if c.relay_closed and c.ev_plugged and c.ev_charging and c.fault is None:
+            return min(c.ev_power_w, MAX_POWER_W)
+        return 0.0
+
+    def _integrate(self, c: SimConnector, now: float) -> None:
+        if c.last_update is not None and now > c.last_update:
+            wh = self._power(c) * (now - c.last_update) / 3600.0
+            c.energy_wh += wh
+            c.session_wh += wh
+        if c.last_update is None or now > c.last_update:
+            c.last_update = now
+
+    def read(self, connector_id: int, now: float) -> MeterSample:
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        p = self._power(c)
+        soc = min(100.0, c.soc_start + 100.0 * c.session_wh / c.capacity_wh) if c.ev_plugged else None
+        return MeterSample(
+            energy_wh=c.energy_wh,
+            power_w=p,
+            current_a=p / (VOLTAGE * PHASE_COUNT),
+            voltage_v=VOLTAGE,
+            frequency_hz=FREQUENCY,
+            soc=soc,
+            current_offered_a=MAX_POWER_W / (VOLTAGE * PHASE_COUNT) if c.relay_closed else 0.0,
+            power_offered_w=MAX_POWER_W if c.relay_closed else 0.0,
+        )
+
+    def set_relay(self, connector_id: int, closed: bool, now: float) -> None:
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        c.relay_closed = closed
+
+    def lock(self, connector_id: int) -> bool:
+        c = self.connectors[connector_id]
+        if c.fail_lock:
+            return False
+        c.locked = True
+        return True
+
+    def unlock(self, connector_id: int) -> bool:
+        c = self.connectors[connector_id]
+        if c.fail_unlock:
+            return False
+        c.locked = False
+        return True
+
+    def cable_at_station(self, connector_id: int) -> bool:
+        return self.connectors[connector_id].station_plugged
+
+    # -- the simulated world (control API, fleet drivers) --------------------------------
+
+    def plug_in(self, connector_id: int, now: float) -> list[Event]:
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        if c.ev_plugged and c.station_plugged:
+            return []
+        c.ev_plugged = True
+        c.station_plugged = True
+        c.session_wh = 0.0
+        return [CablePlugged(connector_id)]
+
+    def plug_out(self, connector_id: int, side: str, now: float) -> list[Event]:
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        events: list[Event] = []
+        if side in ("ev", "both") and c.ev_plugged:
+            c.ev_plugged = False
+            events.append(CableUnplugged(connector_id, "ev"))
+        if side in ("station", "both") and not self.fixed_cable and c.station_plugged:
+            if c.locked:
+                return events  # a locked cable cannot be pulled out of the socket
+            c.station_plugged = False
+            events.append(CableUnplugged(connector_id, "station"))
+        return events
+
+    def set_ev(self, connector_id: int, charging: bool, power_w: float | None, now: float) -> list[Event]:
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        c.ev_charging = charging
+        if power_w is not None:
+            c.ev_power_w = float(power_w)
+        return [EVStateChanged(connector_id, charging, power_w)]
+
+    def fault(self, connector_id: int, error_code: str, info: str | None, now: float) -> list[Event]:
+        if connector_id in self.connectors:
+            c = self.connectors[connector_id]
+            self._integrate(c, now)
+            c.fault = error_code
+        return [FaultDetected(connector_id, error_code, info)]
+
+    def clear_fault(self, connector_id: int, now: float) -> list[Event]:
+        if connector_id in self.connectors:
+            c = self.connectors[connector_id]
+            self._integrate(c, now)
+            c.fault = None
+        return [FaultCleared(connector_id)]
+
+    def set_lock_failures(self, connector_id: int, fail_lock: bool, fail_unlock: bool) -> None:
+        c = self.connectors[connector_id]
+        c.fail_lock = fail_lock
+        c.fail_unlock = fail_unlock
+
+    def snapshot(self, connector_id: int, now: float) -> dict:
+        c = self.connectors[connector_id]
+        s = self.read(connector_id, now)
+        return {
+            "evPlugged": c.ev_plugged,
+            "cableAtStation": c.station_plugged,
+            "locked": c.locked,
+            "relayClosed": c.relay_closed,
+            "energyWh": round(s.energy_wh, 3),
+            "powerW": round(s.power_w, 3),
+        }

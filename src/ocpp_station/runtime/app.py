@@ -1,0 +1,272 @@
+"""StationRuntime: one station on asyncio (websocket client, timers, store, simulated hardware, control API).
+
+Theory of operation: every input (a frame, a timer, a control API action)
+runs a synchronous Station method with ``now = time.time()`` and then
+:meth:`flush`, which hands the Station's frames to the connection's writer
+task and carries out its commands. The tasks run under one
+``asyncio.TaskGroup``: a failure in any surfaces, and stopping cancels all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import random
+import signal
+import time
+from typing import Any
+from urllib.parse import quote
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from ..core.commands import Reboot, Reconnect, SetPingInterval
+from ..core.events import Event
+from ..core.station import Station
+from ..hardware.simulated import SimulatedHardware
+from ..store.base import Store
+from .framelog import FrameLog
+
+log = logging.getLogger(__name__)
+
+
+class StationRuntime:
+    def __init__(
+        self,
+        settings: Any,  # config.RunSettings
+        store_factory: Any,  # () -> Store; called again after a reset
+        hardware: SimulatedHardware | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings  # RunSettings: station settings, csms_url, control, reconnect delays
+        self.store_factory = store_factory  # opens the store (again after a reboot)
+        self.rng = rng or random.Random()  # jitter, message-id prefixes
+        self.hardware = hardware or SimulatedHardware(
+            settings.station.connectors, settings.station.fixed_cable
+        )  # simulated meter, lock, relay, cable
+        self.store: Store = store_factory()  # current store
+        self.station = self._new_station()  # the sans-I/O charge point
+        self.frames = FrameLog()  # recent frames for the control API / HMI
+        self.network_up = asyncio.Event()  # the simulated link (POST /api/network/...)
+        self.network_up.set()
+        self.boots = 1  # how many times the station has booted in this process
+        self._wake = asyncio.Event()  # the timer loop re-reads get_timer()
+        self._stop = asyncio.Event()  # set by stop()
+        self._ws: Any = None  # the open websocket, if any
+        self._outq: asyncio.Queue[str] | None = None  # frames for the current connection's writer
+        self._ping_interval = self.station.config["WebSocketPingInterval"]  # seconds, 0 = off
+        self._reboot_requested: str | None = None  # "Soft" | "Hard" while a reset is pending
+
+    def _new_station(self) -> Station:
+        return Station(self.settings.station, self.store, self.hardware, self.rng)
+
+    @property
+    def url(self) -> str:
+        return self.settings.csms_url.rstrip("/") + "/" + quote(self.settings.station.identity, safe="")
+
+    # -- the driving core ------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time()
+
+    def flush(self) -> None:
+        for frame in self.station.data_to_send():
+            self.frames.add("out", frame, time.time())
+            if self._outq is not None:
+                self._outq.put_nowait(frame)
+            else:
+                log.debug("not connected; frame dropped: %s", frame[:200])
+        for cmd in self.station.commands():
+            if isinstance(cmd, SetPingInterval):
+                self._ping_interval = cmd.seconds
+                log.info("WebSocketPingInterval is now %s s (applies from the next connection)", cmd.seconds)
+            elif isinstance(cmd, Reboot):
+                self._reboot_requested = cmd.kind
+                self._drop_connection()
+            elif isinstance(cmd, Reconnect):
+                self._drop_connection()
+        self._wake.set()
+
+    def feed(self, events: list[Event]) -> None:
+        now = self.now()
+        for ev in events:
+            self.station.handle_event(ev, now)
+        self.flush()
+
+    def _drop_connection(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            asyncio.get_running_loop().create_task(ws.close())  # ends the reader; awaited there
+
+    # -- tasks -----------------------------------------------------------------------
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop)
+            except (NotImplementedError, RuntimeError):
+                pass
+        self.station.start(self.now())
+        self.flush()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._timer_loop(), name="timers")
+                tg.create_task(self._connection_loop(), name="connection")
+                tg.create_task(self._control_server(), name="control")
+                await self._stop.wait()
+                if self._ws is not None:
+                    await self._ws.close()  # a normal closure (1000) for the CSMS
+                raise _Stopping
+        except* _Stopping:
+            pass
+        finally:
+            self.store.close()
+        return 0
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("stopping")
+        self._stop.set()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.station.get_timer()
+            self._wake.clear()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = deadline - self.now()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    continue
+                except TimeoutError:
+                    pass
+            self.station.handle_timer(self.now())
+            self.flush()
+
+    async def _control_server(self) -> None:
+        listen = self.settings.control_listen
+        if listen is None:
+            return
+        from ..control.api import serve_control
+
+        await serve_control(self, listen)
+
+    def _headers(self) -> dict[str, str]:
+        key = self.station.config.text("AuthorizationKey")
+        if not key:
+            return {}
+        # [OCPPJ] §6.2.2: Basic auth, user = identity, password = the 20-byte key (raw) or its hex text
+        password = bytes.fromhex(key) if self.settings.basic_auth_password_encoding == "raw" else key.encode()
+        token = base64.b64encode(self.settings.station.identity.encode() + b":" + password).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    async def _connection_loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            await self.network_up.wait()
+            if self._reboot_requested:
+                await self._reboot()
+            connected = False
+            try:
+                async with connect(
+                    self.url,
+                    subprotocols=["ocpp1.6"],
+                    additional_headers=self._headers(),
+                    ping_interval=self._ping_interval or None,
+                    ping_timeout=self._ping_interval or None,
+                    max_size=max(4 * self.settings.station.max_frame_bytes, 1 << 20),
+                    open_timeout=10,
+                    close_timeout=2,
+                ) as ws:
+                    if ws.subprotocol != "ocpp1.6":
+                        # [OCPPJ] §3.1: without the subprotocol the CSMS did not accept us
+                        log.error("CSMS did not accept subprotocol ocpp1.6")
+                        raise ConnectionError("subprotocol ocpp1.6 not accepted")
+                    connected = True
+                    failures = 0
+                    await self._serve(ws)
+            except InvalidStatus as exc:
+                log.warning("CSMS refused the connection: HTTP %s", exc.response.status_code)  # [JERRATA] 3.4
+            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ConnectionError) as exc:
+                log.warning("connection to %s failed: %s", self.url, exc)
+            if self._reboot_requested:
+                continue
+            if not connected:
+                failures += 1
+            if self._stop.is_set():
+                return
+            await self._backoff(failures)
+
+    async def _backoff(self, failures: int) -> None:
+        lo, hi = self.settings.reconnect_min, self.settings.reconnect_max
+        base = min(hi, lo * (2 ** max(0, failures - 1)))
+        delay = base / 2 + self.rng.random() * base / 2  # equal jitter
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=delay)
+        except TimeoutError:
+            pass
+
+    async def _serve(self, ws: Any) -> None:
+        self._ws = ws
+        self._outq = asyncio.Queue()
+        log.info("connected to %s", self.url)
+        self.station.connection_made(self.now())
+        self.flush()
+        writer = asyncio.create_task(self._writer(ws, self._outq))
+        try:
+            async for message in ws:
+                now = self.now()
+                self.frames.add("in", message, now)
+                self.station.receive(message, now)
+                self.flush()
+                if not self.network_up.is_set():
+                    break
+        finally:
+            self._ws = None
+            self._outq = None
+            writer.cancel()
+            try:
+                await writer
+            except (asyncio.CancelledError, ConnectionClosed):
+                pass
+            self.station.connection_lost(self.now())
+            self.flush()
+            log.info("disconnected from %s", self.url)
+
+    async def _writer(self, ws: Any, q: asyncio.Queue[str]) -> None:
+        while True:
+            frame = await q.get()
+            await ws.send(frame)
+
+    async def _reboot(self) -> None:
+        kind, self._reboot_requested = self._reboot_requested, None
+        log.info("%s reset: restarting the station", kind)
+        self.store.close()
+        self.store = self.store_factory()
+        self.station = self._new_station()
+        self.boots += 1
+        self.station.start(self.now())
+        self.flush()
+
+    # -- simulated network and power (control API) -------------------------------------
+
+    def network_disconnect(self) -> None:
+        self.network_up.clear()
+        self._drop_connection()
+
+    def network_connect(self) -> None:
+        self.network_up.set()
+
+    def power_cut(self, backup_power: bool = False) -> None:
+        """Power fails: the process ends at once, as kill -9 would end it."""
+        log.warning("power cut%s", " (backup power)" if backup_power else "")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Stopping(Exception):
+    pass

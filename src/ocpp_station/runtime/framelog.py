@@ -1,0 +1,67 @@
+"""A bounded log of the OCPP frames in and out, for the control API, the HMI and the demo's timeline."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+
+
+@dataclass(slots=True)
+class FrameRecord:
+    seq: int  # increasing number of the record
+    time: float  # wall-clock epoch seconds
+    direction: str  # "in" (from the CSMS) | "out" (to the CSMS)
+    kind: str  # "CALL" | "CALLRESULT" | "CALLERROR" | "?"
+    action: str | None  # the action (for answers: of the CALL they answer)
+    unique_id: str | None
+    text: str  # the frame as sent
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "direction": self.direction,
+            "kind": self.kind,
+            "action": self.action,
+            "uniqueId": self.unique_id,
+            "frame": self.text,
+        }
+
+
+_KINDS = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
+
+
+class FrameLog:
+    def __init__(self, size: int = 500) -> None:
+        self.records: deque[FrameRecord] = deque(maxlen=size)  # newest last
+        self._seq = itertools.count(1)  # record numbers
+        self._actions: dict[tuple[str, str], str] = {}  # (sender direction, id) -> action of a CALL awaiting its answer
+        self.listeners: list[Callable[[FrameRecord], None]] = []  # called for each new record
+
+    def add(self, direction: str, data: str | bytes, now: float) -> FrameRecord:
+        text = data if isinstance(data, str) else f"<binary frame of {len(data)} bytes>"
+        kind, action, uid = "?", None, None
+        if isinstance(data, str) and len(data) < 1_000_000:
+            try:
+                msg = orjson.loads(data)
+                kind = _KINDS.get(msg[0], "?")
+                uid = msg[1] if isinstance(msg[1], str) else None
+                if kind == "CALL":
+                    action = msg[2]
+                    self._actions[(direction, uid)] = action
+                    if len(self._actions) > 1000:
+                        self._actions.pop(next(iter(self._actions)))
+                elif uid is not None:
+                    other = "out" if direction == "in" else "in"
+                    action = self._actions.pop((other, uid), None)
+            except Exception:
+                pass
+        rec = FrameRecord(next(self._seq), now, direction, kind, action, uid, text if len(text) <= 65536 else text[:65536] + "...")
+        self.records.append(rec)
+        for fn in list(self.listeners):
+            fn(rec)
+        return rec

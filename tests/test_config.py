@@ -1,0 +1,472 @@
+"""The config file and the run options (INTERFACE.md: "Config file", "Command line")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.config import ConfigError, RunSettings, load_settings, parse_host_port
+from ocpp_station.core.settings import StationSettings
+
+FULL = """
+[station]
+identity = "CP042"
+csms_url = "wss://csms.example.com:8443/ocpp"
+vendor = "ACME"
+model = "Box-22"
+serial_number = "SN-0001"
+firmware_version = "1.2.3"
+data_dir = "state"
+boot_retry_interval = 15
+max_frame_bytes = 65536
+reconnect_min_delay = 0.5
+reconnect_max_delay = 60
+authorization_key_encoding = "hex"
+
+[hardware]
+connectors = 2
+fixed_cable = false
+connector_lock = true
+
+[ocpp]
+HeartbeatInterval = 300
+MeterValueSampleInterval = 60
+LocalPreAuthorize = true
+StopTransactionOnInvalidId = false
+MeterValuesSampledData = "Energy.Active.Import.Register,Power.Active.Import,Voltage.L1"
+ConnectionTimeOut = "90"
+
+[control]
+listen = "127.0.0.1:8180"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "station.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def error_of(path: Path | None, overrides: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, overrides or {})
+    msg = str(exc.value)
+    assert "\n" not in msg, msg  # one line
+    return msg
+
+
+# -- defaults, tables, overrides -----------------------------------------------------------
+
+
+def test_defaults_without_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(None, {})
+    assert isinstance(s, RunSettings)
+    assert s.station == StationSettings()  # identity CP001, the certified station's boot data and shape
+    assert s.station.identity == "CP001"
+    assert s.csms_url == "ws://127.0.0.1:9000/ocpp"
+    assert s.data_dir == tmp_path / "var" / "CP001"
+    assert s.control_listen is None
+    assert s.config_path is None
+    assert (s.reconnect_min, s.reconnect_max) == (1.0, 30.0)
+    assert s.basic_auth_password_encoding == "raw"
+
+
+def test_empty_file_gives_defaults_with_data_dir_next_to_it(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    p = write(tmp_path, "")
+    s = load_settings(p, {})
+    assert s.station == StationSettings()
+    assert s.data_dir == tmp_path / "var" / "CP001"
+    assert s.config_path == p
+
+
+def test_every_table_parsed(tmp_path):
+    p = write(tmp_path, FULL)
+    s = load_settings(p, {})
+    st = s.station
+    assert st.identity == "CP042"
+    assert s.csms_url == "wss://csms.example.com:8443/ocpp"
+    assert (st.vendor, st.model, st.serial_number, st.firmware_version) == ("ACME", "Box-22", "SN-0001", "1.2.3")
+    assert s.data_dir == tmp_path / "state"
+    assert st.boot_retry_interval == 15
+    assert st.max_frame_bytes == 65536
+    assert (s.reconnect_min, s.reconnect_max) == (0.5, 60.0)
+    assert isinstance(s.reconnect_max, float)
+    assert s.basic_auth_password_encoding == "hex"
+    assert (st.connectors, st.fixed_cable, st.connector_lock) == (2, False, True)
+    assert st.ocpp == {
+        "HeartbeatInterval": "300",
+        "MeterValueSampleInterval": "60",
+        "LocalPreAuthorize": "true",
+        "StopTransactionOnInvalidId": "false",
+        "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,Voltage.L1",
+        "ConnectionTimeOut": "90",
+    }
+    assert s.control_listen == ("127.0.0.1", 8180)
+
+
+def test_interface_md_example(tmp_path):
+    p = write(
+        tmp_path,
+        """
+[station]
+identity = "CP001"
+csms_url = "ws://127.0.0.1:9000/ocpp"
+vendor = "..."
+model = "..."
+serial_number = "..."
+firmware_version = "..."
+data_dir = "./var/CP001"
+
+[hardware]
+connectors = 1
+fixed_cable = true
+connector_lock = false
+
+[ocpp]
+HeartbeatInterval = 10
+MeterValueSampleInterval = 20
+
+[control]
+listen = "127.0.0.1:8180"
+""",
+    )
+    s = load_settings(p, {})
+    assert s.data_dir == tmp_path / "var" / "CP001"
+    assert s.station.ocpp == {"HeartbeatInterval": "10", "MeterValueSampleInterval": "20"}
+
+
+def test_overrides_win(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = write(tmp_path, FULL)
+    s = load_settings(
+        p,
+        {"csms_url": "ws://10.0.0.1:9000/x", "identity": "CP999", "data_dir": "other", "control": "0.0.0.0:9999"},
+    )
+    assert s.csms_url == "ws://10.0.0.1:9000/x"
+    assert s.station.identity == "CP999"
+    assert s.data_dir == tmp_path / "other"  # relative to the cwd, not the file
+    assert s.control_listen == ("0.0.0.0", 9999)
+    assert s.station.vendor == "ACME"  # the rest still from the file
+
+
+def test_none_overrides_are_ignored(tmp_path):
+    p = write(tmp_path, FULL)
+    s = load_settings(p, {"csms_url": None, "identity": None, "data_dir": None, "control": None})
+    assert s.station.identity == "CP042"
+    assert s.control_listen == ("127.0.0.1", 8180)
+
+
+def test_identity_override_moves_default_data_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(None, {"identity": "CP7"})
+    assert s.data_dir == tmp_path / "var" / "CP7"
+
+
+def test_data_dir_resolution(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    sub = tmp_path / "etc"
+    sub.mkdir()
+    rel = write(sub, '[station]\ndata_dir = "../data/cp"\n')
+    assert load_settings(rel, {}).data_dir == sub / ".." / "data" / "cp"
+    absolute = write(sub, f'[station]\ndata_dir = "{tmp_path / "abs"}"\n', "abs.toml")
+    assert load_settings(absolute, {}).data_dir == tmp_path / "abs"
+    default = write(sub, '[station]\nidentity = "CPX"\n', "default.toml")
+    assert load_settings(default, {}).data_dir == sub / "var" / "CPX"
+
+
+def test_data_dir_relative_to_file_given_by_relative_path(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    write(tmp_path / "conf", '[station]\ndata_dir = "d"\n')
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(Path("conf/station.toml"), {})
+    assert s.data_dir == tmp_path / "conf" / "d"
+    assert s.data_dir.is_absolute()
+
+
+def test_reconnect_min_above_default_max_raises_cap(tmp_path):
+    s = load_settings(write(tmp_path, "[station]\nreconnect_min_delay = 45\n"), {})
+    assert (s.reconnect_min, s.reconnect_max) == (45.0, 45.0)
+
+
+# -- [ocpp] conversion and validation ------------------------------------------------------------
+
+
+def test_ocpp_bool_and_int_conversion(tmp_path):
+    p = write(
+        tmp_path,
+        """
+[ocpp]
+AuthorizeRemoteTxRequests = false
+LocalAuthorizeOffline = true
+AllowOfflineTxForUnknownId = "TRUE"
+HeartbeatInterval = 0
+WebSocketPingInterval = "030"
+""",
+    )
+    assert load_settings(p, {}).station.ocpp == {
+        "AuthorizeRemoteTxRequests": "false",
+        "LocalAuthorizeOffline": "true",
+        "AllowOfflineTxForUnknownId": "true",
+        "HeartbeatInterval": "0",
+        "WebSocketPingInterval": "30",
+    }
+
+
+def test_ocpp_readonly_keys_may_be_set_by_the_maker(tmp_path):
+    p = write(tmp_path, "[ocpp]\nGetConfigurationMaxKeys = 30\nStopTransactionMaxMeterValues = 100\n")
+    assert load_settings(p, {}).station.ocpp == {"GetConfigurationMaxKeys": "30", "StopTransactionMaxMeterValues": "100"}
+
+
+def test_ocpp_values_feed_the_station(tmp_path):
+    from ocpp_station.core.station import Station
+    from ocpp_station.store.memory import MemoryStore
+
+    p = write(tmp_path, "[hardware]\nconnectors = 3\n[ocpp]\nHeartbeatInterval = 120\nLocalPreAuthorize = true\n")
+    s = load_settings(p, {})
+    station = Station(s.station, MemoryStore())
+    assert station.config["HeartbeatInterval"] == 120
+    assert station.config["LocalPreAuthorize"] is True
+    assert station.config["NumberOfConnectors"] == 3
+
+
+@pytest.mark.parametrize(
+    "line, key, expectation",
+    [
+        ("MeterValueSampleInterval = -1", "ocpp.MeterValueSampleInterval", "expected an integer >= 0, got -1"),
+        ("HeartbeatInterval = true", "ocpp.HeartbeatInterval", "expected an integer >= 0, got true"),
+        ("HeartbeatInterval = 1.5", "ocpp.HeartbeatInterval", "expected an integer >= 0, got 1.5"),
+        ("HeartbeatInterval = [1]", "ocpp.HeartbeatInterval", "expected an integer >= 0, got an array"),
+        ("LightIntensity = 101", "ocpp.LightIntensity", "expected an integer from 0 to 100, got 101"),
+        ("LocalPreAuthorize = 1", "ocpp.LocalPreAuthorize", "expected true or false, got 1"),
+        ("LocalPreAuthorize = \"yes\"", "ocpp.LocalPreAuthorize", 'expected true or false, got "yes"'),
+        (
+            'MeterValuesSampledData = "Foo.Bar"',
+            "ocpp.MeterValuesSampledData",
+            'expected a comma-separated list of at most 10 supported items, got "Foo.Bar"'
+            " (unsupported item(s): Foo.Bar)",
+        ),
+        (
+            'ConnectorPhaseRotation = "XYZ"',
+            "ocpp.ConnectorPhaseRotation",
+            'expected a comma-separated list of supported items, got "XYZ" (unsupported item(s): XYZ)',
+        ),
+    ],
+)
+def test_invalid_ocpp_value_rejected(tmp_path, line, key, expectation):
+    msg = error_of(write(tmp_path, f"[ocpp]\n{line}\n"))
+    assert msg == f"{tmp_path / 'station.toml'}: {key}: {expectation}"
+
+
+def test_unsupported_measurand_is_named(tmp_path):
+    msg = error_of(write(tmp_path, '[ocpp]\nMeterValuesSampledData = "Energy.Active.Import.Register,Foo.Bar"\n'))
+    assert "ocpp.MeterValuesSampledData" in msg and "Foo.Bar" in msg
+
+
+def test_exact_message_for_negative_sample_interval(tmp_path):
+    p = write(tmp_path, "[ocpp]\nMeterValueSampleInterval = -1\n")
+    assert error_of(p) == f"{p}: ocpp.MeterValueSampleInterval: expected an integer >= 0, got -1"
+
+
+def test_unknown_ocpp_key_rejected(tmp_path):
+    p = write(tmp_path, "[ocpp]\nFooBar = 1\n")
+    assert error_of(p) == f"{p}: ocpp.FooBar: unknown OCPP configuration key"
+
+
+def test_unknown_ocpp_key_suggests_the_close_one(tmp_path):
+    p = write(tmp_path, "[ocpp]\nHeartBeatInterval = 10\n")
+    assert error_of(p) == f"{p}: ocpp.HeartBeatInterval: unknown OCPP configuration key (did you mean HeartbeatInterval?)"
+
+
+@pytest.mark.parametrize("key, value", [("NumberOfConnectors", "2"), ("SupportedFeatureProfiles", '"Core"')])
+def test_derived_ocpp_keys_may_not_be_set(tmp_path, key, value):
+    p = write(tmp_path, f"[ocpp]\n{key} = {value}\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: ocpp.{key}: may not be set in [ocpp]; it follows ")
+
+
+def test_unlock_on_ev_disconnect_with_fixed_cable(tmp_path):
+    p = write(tmp_path, "[ocpp]\nUnlockConnectorOnEVSideDisconnect = true\n")
+    assert error_of(p) == (
+        f"{p}: ocpp.UnlockConnectorOnEVSideDisconnect: expected false with hardware.fixed_cable = true, got true"
+    )
+    ok = write(tmp_path, "[hardware]\nfixed_cable = false\n[ocpp]\nUnlockConnectorOnEVSideDisconnect = true\n", "b.toml")
+    assert load_settings(ok, {}).station.ocpp == {"UnlockConnectorOnEVSideDisconnect": "true"}
+
+
+def test_authorization_key_is_checked_but_never_echoed(tmp_path):
+    ok = write(tmp_path, '[ocpp]\nAuthorizationKey = "0123456789abcdef"\n', "ok.toml")
+    assert load_settings(ok, {}).station.ocpp == {"AuthorizationKey": "0123456789abcdef"}
+    p = write(tmp_path, '[ocpp]\nAuthorizationKey = "my-secret-password"\n')
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: ocpp.AuthorizationKey: expected an even number of hex digits")
+    assert "my-secret-password" not in msg
+
+
+# -- other error cases: exact one-line messages -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, tail",
+    [
+        ('[hardware]\nconnectors = "two"\n', 'hardware.connectors: expected an integer from 1 to 32, got "two"'),
+        ("[hardware]\nconnectors = 0\n", "hardware.connectors: expected an integer from 1 to 32, got 0"),
+        ("[hardware]\nconnectors = 33\n", "hardware.connectors: expected an integer from 1 to 32, got 33"),
+        ("[hardware]\nconnectors = true\n", "hardware.connectors: expected an integer from 1 to 32, got true"),
+        ('[hardware]\nfixed_cable = "yes"\n', 'hardware.fixed_cable: expected true or false, got "yes"'),
+        ("[hardware]\nconnector_lock = 1\n", "hardware.connector_lock: expected true or false, got 1"),
+        (
+            '[station]\ncsms_url = "http://x/ocpp"\n',
+            'station.csms_url: expected a ws:// or wss:// URL, got "http://x/ocpp"',
+        ),
+        ('[station]\ncsms_url = "ws://"\n', 'station.csms_url: expected a ws:// or wss:// URL, got "ws://"'),
+        ("[station]\ncsms_url = 5\n", "station.csms_url: expected a ws:// or wss:// URL, got 5"),
+        (
+            '[station]\nidentity = "a/b"\n',
+            "station.identity: expected a non-empty identity of printable characters without '/' (at most 48), got \"a/b\"",
+        ),
+        (
+            '[station]\nidentity = ""\n',
+            "station.identity: expected a non-empty identity of printable characters without '/' (at most 48), got \"\"",
+        ),
+        (
+            '[station]\nvendor = "ABCDEFGHIJKLMNOPQRSTU"\n',
+            'station.vendor: expected a string of at most 20 characters, got "ABCDEFGHIJKLMNOPQRSTU"',
+        ),
+        ("[station]\nmodel = 7\n", "station.model: expected a string of at most 20 characters, got 7"),
+        (
+            f'[station]\nserial_number = "{"S" * 26}"\n',
+            f'station.serial_number: expected a string of at most 25 characters, got "{"S" * 26}"',
+        ),
+        (
+            f'[station]\nfirmware_version = "{"1" * 51}"\n',
+            f'station.firmware_version: expected a string of at most 50 characters, got "{"1" * 51}"',
+        ),
+        ('[station]\ndata_dir = ""\n', 'station.data_dir: expected a directory path, got ""'),
+        ("[station]\nboot_retry_interval = 0\n", "station.boot_retry_interval: expected an integer >= 1, got 0"),
+        ("[station]\nmax_frame_bytes = 1023\n", "station.max_frame_bytes: expected an integer >= 1024, got 1023"),
+        ("[station]\nreconnect_min_delay = 0\n", "station.reconnect_min_delay: expected a number of seconds > 0, got 0"),
+        (
+            "[station]\nreconnect_min_delay = 5\nreconnect_max_delay = 2\n",
+            "station.reconnect_max_delay: expected a number of seconds >= station.reconnect_min_delay (5), got 2",
+        ),
+        (
+            '[station]\nauthorization_key_encoding = "base64"\n',
+            'station.authorization_key_encoding: expected "raw" or "hex", got "base64"',
+        ),
+        ('[control]\nlisten = "abc"\n', 'control.listen: expected HOST:PORT, got "abc"'),
+        ('[control]\nlisten = "127.0.0.1:99999"\n', 'control.listen: expected HOST:PORT with a port from 0 to 65535, got "127.0.0.1:99999"'),
+        ("[control]\nlisten = 8180\n", "control.listen: expected HOST:PORT, got 8180"),
+        ("[station]\ncolour = \"red\"\n", "station.colour: unknown key (expected one of: "),
+        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock)"),
+        ('[control]\nport = 1\n', "control.port: unknown key (expected one of: listen)"),
+        ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
+        ("station = 1\n", "station: expected a table, got 1"),
+        ("ocpp = \"x\"\n", 'ocpp: expected a table, got "x"'),
+        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control])"),
+    ],
+)
+def test_file_errors(tmp_path, text, tail):
+    p = write(tmp_path, text)
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: {tail}"), msg
+    assert msg.startswith(str(p))
+
+
+def test_message_names_the_file_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, '[hardware]\nconnectors = "two"\n')
+    assert error_of(Path("station.toml")) == 'station.toml: hardware.connectors: expected an integer from 1 to 32, got "two"'
+
+
+def test_invalid_toml(tmp_path):
+    p = write(tmp_path, "[station]\nidentity = \n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: invalid TOML: ")
+    assert "line 2" in msg and "column" in msg
+
+
+def test_duplicate_key_is_invalid_toml(tmp_path):
+    p = write(tmp_path, "[hardware]\nconnectors = 1\nconnectors = 2\n")
+    assert error_of(p).startswith(f"{p}: invalid TOML: ")
+
+
+def test_not_utf8(tmp_path):
+    p = tmp_path / "station.toml"
+    p.write_bytes(b'[station]\nvendor = "\xff"\n')
+    assert error_of(p).startswith(f"{p}: invalid TOML: not UTF-8")
+
+
+def test_missing_file(tmp_path):
+    p = tmp_path / "nope.toml"
+    assert error_of(p) == f"{p}: no such file"
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert error_of(tmp_path) == f"{tmp_path}: is a directory, expected a TOML file"
+
+
+def test_long_values_are_shortened_in_messages(tmp_path):
+    p = write(tmp_path, f'[station]\nvendor = "{"V" * 500}"\n')
+    msg = error_of(p)
+    assert len(msg) < len(str(p)) + 200
+    assert "station.vendor" in msg
+
+
+def test_newline_in_value_stays_one_line(tmp_path):
+    p = write(tmp_path, '[station]\nidentity = "a\\nb"\n')
+    assert error_of(p).endswith('got "a\\nb"')
+
+
+# -- CLI overrides: the option is named instead of the file ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"control": "abc"}, '--control: expected HOST:PORT, got "abc"'),
+        ({"control": "host:"}, '--control: expected HOST:PORT, got "host:"'),
+        ({"csms_url": "http://x"}, '--csms: expected a ws:// or wss:// URL, got "http://x"'),
+        ({"identity": "a\tb"}, "--identity: expected a non-empty identity of printable characters without '/' (at most 48), got \"a\\tb\""),
+        ({"data_dir": ""}, '--data-dir: expected a directory path, got ""'),
+    ],
+)
+def test_override_errors(tmp_path, overrides, expected):
+    assert error_of(None, overrides) == expected
+    assert error_of(write(tmp_path, FULL), overrides) == expected
+
+
+def test_override_fixes_nothing_in_a_bad_file(tmp_path):
+    # a bad file is reported even when the option would replace the key
+    p = write(tmp_path, '[station]\ncsms_url = "http://x"\n')
+    assert error_of(p, {"csms_url": "ws://ok/ocpp"}).startswith(f"{p}: station.csms_url: ")
+
+
+def test_unknown_override_is_a_programming_error():
+    with pytest.raises(ValueError):
+        load_settings(None, {"colour": "red"})
+
+
+# -- parse_host_port ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("127.0.0.1:8180", ("127.0.0.1", 8180)),
+        ("localhost:0", ("localhost", 0)),
+        ("0.0.0.0:65535", ("0.0.0.0", 65535)),
+        ("[::1]:8180", ("::1", 8180)),
+        (" example.org:80 ", ("example.org", 80)),
+    ],
+)
+def test_parse_host_port(text, expected):
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", ":8180", "host:", "host:x", "::1:8180", "[::1]8180", "h:65536", "h:-1", "a b:1", ""])
+def test_parse_host_port_rejects(text):
+    with pytest.raises(ValueError, match="expected HOST:PORT"):
+        parse_host_port(text)
