@@ -109,6 +109,7 @@ class StationLink:
         "frames",
         "registration",
         "last_transaction_id",
+        "starts",
         "boot_status",
         "boot_interval",
         "_pending",
@@ -129,6 +130,7 @@ class StationLink:
         self.frames: list[tuple[Direction, str | bytes, float]] = []  # every frame (when keep_history)
         self.registration: str | None = None  # status of the last BootNotification answer
         self.last_transaction_id: int | None = None  # last transactionId handed out to this station
+        self.starts: dict[str, int] = {}  # StartTransaction message id -> transactionId given (retries reuse ids)
         self.boot_status: str | None = None  # per-station override of the BootNotification status
         self.boot_interval: int | None = None  # per-station override of the interval
         # CALLs not yet consumed by expect()/next_call(); bounded when history is off
@@ -784,7 +786,10 @@ class DevCsms:
         return {"idTagInfo": self.id_tag_info(call.payload["idTag"])}
 
     def _on_start(self, link: StationLink, call: Call) -> dict[str, Any]:
-        tx_id = next(self._tx_ids)
+        # a retried StartTransaction keeps its message id ([JERRATA] 3.1): answer it with the same transactionId
+        tx_id = link.starts.get(call.unique_id)
+        if tx_id is None:
+            tx_id = link.starts[call.unique_id] = next(self._tx_ids)
         link.last_transaction_id = tx_id
         return {"transactionId": tx_id, "idTagInfo": self.id_tag_info(call.payload["idTag"])}
 

@@ -13,6 +13,7 @@ def default_features() -> list[type]:
     from .core.heartbeat import Heartbeat
     from .core.metering import Metering
     from .core.remote import Remote
+    from .core.reset import Reset
     from .core.status import StatusReporting
     from .core.transactions import Transactions
     from .core.unlock import Unlock
@@ -29,4 +30,5 @@ def default_features() -> list[type]:
         Availability,
         Remote,
         Unlock,
+        Reset,
     ]

@@ -41,6 +41,10 @@ class Hardware(Protocol):
         """Unlock the cable; False when the lock mechanism failed."""
         ...
 
+    def ev_plugged(self, connector_id: int) -> bool:
+        """Is an EV connected (read at boot: the cable may be in already)?"""
+        ...
+
     def cable_at_station(self, connector_id: int) -> bool:
         """Is a cable (still) inserted in the station's socket? Always True for a fixed cable."""
         ...

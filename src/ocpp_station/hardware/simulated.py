@@ -59,12 +59,42 @@ class SimConnector:
     fault: str | None = None  # active fault error code
 
 
+_PERSISTED = ("ev_plugged", "station_plugged", "ev_charging", "ev_power_w", "energy_wh", "soc_start", "session_wh")
+
+
 class SimulatedHardware:
-    def __init__(self, connectors: int = 1, fixed_cable: bool = True, initial_energy_wh: float = 1000.0) -> None:
+    """The simulated station. With a ``store`` its physical state (cables, EV, meter register) survives a
+    restart of the process, as a real station's does across a power cut: the register stays monotonic."""
+
+    NS = "hardware"
+
+    def __init__(
+        self, connectors: int = 1, fixed_cable: bool = True, initial_energy_wh: float = 1000.0, store=None
+    ) -> None:
         self.fixed_cable = fixed_cable  # a fixed cable is always "in" at the station
+        self.store = store  # where the physical state is kept, or None
         self.connectors = {  # connector id -> simulated state
             i: SimConnector(station_plugged=fixed_cable, energy_wh=initial_energy_wh) for i in range(1, connectors + 1)
         }
+        self._saved_wh: dict[int, float] = {}  # register value last written, per connector
+        if store is not None:
+            for key, rec in store.items(self.NS).items():
+                c = self.connectors.get(int(key))
+                if c is not None:
+                    for name in _PERSISTED:
+                        if name in rec:
+                            setattr(c, name, rec[name])
+                    c.station_plugged = c.station_plugged or fixed_cable
+                    self._saved_wh[int(key)] = c.energy_wh
+
+    def _save(self, connector_id: int, force: bool = True) -> None:
+        if self.store is None:
+            return
+        c = self.connectors[connector_id]
+        if not force and c.energy_wh - self._saved_wh.get(connector_id, 0.0) < 1.0:
+            return
+        self._saved_wh[connector_id] = c.energy_wh
+        self.store.put(self.NS, str(connector_id), {n: getattr(c, n) for n in _PERSISTED})
 
     # -- Hardware protocol --------------------------------------------------------------
 
@@ -90,6 +120,7 @@ class SimulatedHardware:
     def read(self, connector_id: int, now: float) -> MeterSample:
         c = self.connectors[connector_id]
         self._integrate(c, now)
+        self._save(connector_id, force=False)
         p = self._power(c)
         soc = min(100.0, c.soc_start + 100.0 * c.session_wh / c.capacity_wh) if c.ev_plugged else None
         return MeterSample(
@@ -107,6 +138,7 @@ class SimulatedHardware:
         c = self.connectors[connector_id]
         self._integrate(c, now)
         c.relay_closed = closed
+        self._save(connector_id)
 
     def lock(self, connector_id: int) -> bool:
         c = self.connectors[connector_id]
@@ -122,6 +154,9 @@ class SimulatedHardware:
         c.locked = False
         return True
 
+    def ev_plugged(self, connector_id: int) -> bool:
+        return self.connectors[connector_id].ev_plugged
+
     def cable_at_station(self, connector_id: int) -> bool:
         return self.connectors[connector_id].station_plugged
 
@@ -135,6 +170,7 @@ class SimulatedHardware:
         c.ev_plugged = True
         c.station_plugged = True
         c.session_wh = 0.0
+        self._save(connector_id)
         return [CablePlugged(connector_id)]
 
     def plug_out(self, connector_id: int, side: str, now: float) -> list[Event]:
@@ -149,6 +185,7 @@ class SimulatedHardware:
                 return events  # a locked cable cannot be pulled out of the socket
             c.station_plugged = False
             events.append(CableUnplugged(connector_id, "station"))
+        self._save(connector_id)
         return events
 
     def set_ev(self, connector_id: int, charging: bool, power_w: float | None, now: float) -> list[Event]:
@@ -157,6 +194,7 @@ class SimulatedHardware:
         c.ev_charging = charging
         if power_w is not None:
             c.ev_power_w = float(power_w)
+        self._save(connector_id)
         return [EVStateChanged(connector_id, charging, power_w)]
 
     def fault(self, connector_id: int, error_code: str, info: str | None, now: float) -> list[Event]:

@@ -36,17 +36,17 @@ class StationRuntime:
     def __init__(
         self,
         settings: Any,  # config.RunSettings
-        store_factory: Any,  # () -> Store; called again after a reset
+        store_factory: Any,  # () -> Store
         hardware: SimulatedHardware | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings  # RunSettings: station settings, csms_url, control, reconnect delays
-        self.store_factory = store_factory  # opens the store (again after a reboot)
+        self.store_factory = store_factory  # opens the store
         self.rng = rng or random.Random()  # jitter, message-id prefixes
+        self.store: Store = store_factory()  # the station's store, kept across resets
         self.hardware = hardware or SimulatedHardware(
-            settings.station.connectors, settings.station.fixed_cable
+            settings.station.connectors, settings.station.fixed_cable, store=self.store
         )  # simulated meter, lock, relay, cable
-        self.store: Store = store_factory()  # current store
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
         self.network_up = asyncio.Event()  # the simulated link (POST /api/network/...)
@@ -58,6 +58,7 @@ class StationRuntime:
         self._outq: asyncio.Queue[str] | None = None  # frames for the current connection's writer
         self._ping_interval = self.station.config["WebSocketPingInterval"]  # seconds, 0 = off
         self._reboot_requested: str | None = None  # "Soft" | "Hard" while a reset is pending
+        self._closers: set[asyncio.Task] = set()  # connection closes under way
 
     def _new_station(self) -> Station:
         return Station(self.settings.station, self.store, self.hardware, self.rng)
@@ -84,9 +85,9 @@ class StationRuntime:
                 log.info("WebSocketPingInterval is now %s s (applies from the next connection)", cmd.seconds)
             elif isinstance(cmd, Reboot):
                 self._reboot_requested = cmd.kind
-                self._drop_connection()
+                self._drop_connection(after_flush=True)
             elif isinstance(cmd, Reconnect):
-                self._drop_connection()
+                self._drop_connection(after_flush=True)
         self._wake.set()
 
     def feed(self, events: list[Event]) -> None:
@@ -95,10 +96,22 @@ class StationRuntime:
             self.station.handle_event(ev, now)
         self.flush()
 
-    def _drop_connection(self) -> None:
-        ws = self._ws
-        if ws is not None:
-            asyncio.get_running_loop().create_task(ws.close())  # ends the reader; awaited there
+    def _drop_connection(self, after_flush: bool = False) -> None:
+        ws, q = self._ws, self._outq
+        if ws is None:
+            return
+
+        async def close() -> None:
+            if after_flush and q is not None:
+                try:  # let the frames already handed over (e.g. Reset.conf) go out first
+                    await asyncio.wait_for(q.join(), 2.0)
+                except TimeoutError:
+                    pass
+            await ws.close()  # ends the reader loop
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
 
     # -- tasks -----------------------------------------------------------------------
 
@@ -241,14 +254,17 @@ class StationRuntime:
     async def _writer(self, ws: Any, q: asyncio.Queue[str]) -> None:
         while True:
             frame = await q.get()
-            await ws.send(frame)
+            try:
+                await ws.send(frame)
+            finally:
+                q.task_done()
 
     async def _reboot(self) -> None:
         kind, self._reboot_requested = self._reboot_requested, None
         log.info("%s reset: restarting the station", kind)
-        self.store.close()
-        self.store = self.store_factory()
-        self.station = self._new_station()
+        for cid in self.hardware.connectors:
+            self.hardware.set_relay(cid, False, self.now())  # a restart opens every contactor
+        self.station = self._new_station()  # same store: what persists is what the store holds
         self.boots += 1
         self.station.start(self.now())
         self.flush()
@@ -263,9 +279,35 @@ class StationRuntime:
         self.network_up.set()
 
     def power_cut(self, backup_power: bool = False) -> None:
-        """Power fails: the process ends at once, as kill -9 would end it."""
+        """Power fails: the process ends at once, as kill -9 would end it.
+
+        With backup power the station first stops its transactions with reason PowerLoss (TC_032_1)
+        and gives their StopTransaction a few seconds to reach the CSMS."""
         log.warning("power cut%s", " (backup power)" if backup_power else "")
-        os.kill(os.getpid(), signal.SIGKILL)
+        if not backup_power:
+            os.kill(os.getpid(), signal.SIGKILL)
+            return
+        now = self.now()
+        self.station.feature["Reset"].stop_all("PowerLoss", now)
+        self.station.pump(now)
+        self.flush()
+
+        async def die() -> None:
+            reset = self.station.feature["Reset"]
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 5.0
+            while not reset.drained() and self.station.connected and loop.time() < end:
+                self._wake.set()
+                await asyncio.sleep(0.05)  # backup power: poll the queue until it drains or time is up
+            if self._outq is not None:
+                try:
+                    await asyncio.wait_for(self._outq.join(), 1.0)
+                except TimeoutError:
+                    pass
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        task = asyncio.get_running_loop().create_task(die())
+        self._closers.add(task)
 
 
 class _Stopping(Exception):

@@ -86,6 +86,8 @@ class Transactions(Feature):
         return f"{self.station.session.id_prefix}-{int(self.station.clock.wall(now))}-{self._counter}"
 
     def on_start(self, now: float) -> None:
+        for cid, c in self.cond.items():
+            c.ev_plugged = self.station.hardware.ev_plugged(cid)  # the cable may be in already
         # [SPEC] §4.10 / TC_032_2: a transaction open at boot was cut by a power loss (or a hard reset
         # that could not stop it): stop it with reason PowerLoss and the last meter value known.
         for _key, rec in sorted(self.station.store.items(NS).items(), key=lambda kv: kv[1]["started_at"]):

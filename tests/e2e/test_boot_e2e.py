@@ -1,0 +1,43 @@
+"""Boot end to end (TC_001_CS, TC_002_CS) with a real process and websocket."""
+
+import time
+
+from ocpp_station.csms import CallErrorReceived  # noqa: F401
+
+
+async def test_tc_001_cs_cold_boot(csms, station_factory):
+    """TC_001_CS: Boot Rejected (interval 2 s) -> nothing sent meanwhile -> Boot Accepted ->
+    StatusNotification for connector 0 and 1 -> Heartbeats at the accepted interval."""
+    csms.set_boot("Rejected", interval=2, identity="CP001")
+    st = await station_factory()
+    link = await csms.wait_connected("CP001")
+    b1 = await link.expect("BootNotification")
+    csms.set_boot("Accepted", interval=2, identity="CP001")
+    b2 = await link.expect("BootNotification", timeout=10)
+    assert b2.received_at - b1.received_at >= 2 - 0.1
+    s = await link.expect_unordered(["StatusNotification", "StatusNotification"])
+    assert sorted((c.payload["connectorId"], c.payload["status"]) for c in s) == [(0, "Available"), (1, "Available")]
+    h1 = await link.expect("Heartbeat", timeout=5)
+    h2 = await link.expect("Heartbeat", timeout=5)
+    assert abs((h2.received_at - h1.received_at) - 2) < 1.0  # PNA tolerance ±1 s
+    assert await st.stop() == 0
+
+
+async def test_tc_002_cs_cold_boot_pending(csms, station_factory):
+    """TC_002_CS: Pending -> GetConfiguration and ChangeConfiguration answered -> Boot again -> Accepted."""
+    csms.set_boot("Pending", interval=3, identity="CP001")
+    st = await station_factory()
+    link = await csms.wait_connected("CP001")
+    await link.expect("BootNotification")
+    conf = await link.call("GetConfiguration", {})
+    assert any(k["key"] == "MeterValueSampleInterval" for k in conf["configurationKey"])
+    assert await link.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "15"}) == {
+        "status": "Accepted"
+    }
+    csms.set_boot("Accepted", interval=30, identity="CP001")
+    await link.expect("BootNotification", timeout=10)
+    s = await link.expect_unordered(["StatusNotification", "StatusNotification"])
+    assert {c.payload["connectorId"] for c in s} == {0, 1}
+    conf = await link.call("GetConfiguration", {"key": ["MeterValueSampleInterval"]})
+    assert conf["configurationKey"][0]["value"] == "15"
+    assert await st.stop() == 0

@@ -1,0 +1,229 @@
+"""Nothing lost, end to end: resets, power cuts (real SIGKILL), offline operation
+(TC_013-016, TC_032_1/2, TC_034, TC_036-039; spec §2.7, INTERFACE.md "What persists")."""
+
+import pytest
+
+TAG = "VALID01"
+
+
+async def _charging(st, link):
+    """Reusable state Charging: plug in, card, Authorize, StartTransaction + Charging."""
+    await st.plug_in()
+    assert (await link.expect("StatusNotification")).payload["status"] == "Preparing"
+    await st.card(TAG)
+    await link.expect("Authorize")
+    got = {c.action: c for c in await link.expect_unordered(["StartTransaction", "StatusNotification"])}
+    assert got["StatusNotification"].payload["status"] == "Charging"
+    return link.last_transaction_id
+
+
+async def _reboot_statuses(link, n=2):
+    await link.expect("BootNotification", timeout=15)
+    return {c.payload["connectorId"]: c.payload for c in await link.expect_unordered(["StatusNotification"] * n)}
+
+
+@pytest.mark.parametrize("kind", ["Hard", "Soft"])
+async def test_tc_013_cs_tc_014_cs_reset_without_transaction(booted, kind):
+    """TC_013_CS (Hard) / TC_014_CS (Soft): Inoperative survives the reset; Operative afterwards."""
+    st, link = await booted()
+    assert await link.call("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {"status": "Accepted"}
+    assert (await link.expect("StatusNotification")).payload["status"] == "Unavailable"
+    assert await link.call("Reset", {"type": kind}) == {"status": "Accepted"}
+    statuses = await _reboot_statuses(link)
+    assert statuses[0]["status"] == "Available" and statuses[1]["status"] == "Unavailable"
+    assert await link.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"}) == {"status": "Accepted"}
+    assert (await link.expect("StatusNotification")).payload["status"] == "Available"
+    assert await st.stop() == 0
+
+
+async def test_tc_015_cs_hard_reset_with_transaction(booted):
+    """TC_015_CS: StopTransaction(HardReset) (before or after the reboot), then BootNotification."""
+    st, link = await booted()
+    tx_id = await _charging(st, link)
+    assert await link.call("Reset", {"type": "Hard"}) == {"status": "Accepted"}
+    seen = []
+    while "BootNotification" not in seen:
+        c = await link.next_call(timeout=15)
+        seen.append(c.action)
+        if c.action == "StopTransaction":
+            assert c.payload["reason"] == "HardReset" and c.payload["transactionId"] == tx_id
+    if "StopTransaction" not in seen:  # not delivered before going down: it comes after Accepted
+        await link.expect_unordered(["StatusNotification", "StatusNotification"])
+        stop = await link.expect("StopTransaction", ignore=("StatusNotification",))
+        assert stop.payload["reason"] == "HardReset" and stop.payload["transactionId"] == tx_id
+    assert await st.stop() == 0
+
+
+async def test_tc_016_cs_soft_reset_with_transaction(booted):
+    """TC_016_CS: StopTransaction(SoftReset) + Finishing before the restart; then BootNotification."""
+    st, link = await booted()
+    tx_id = await _charging(st, link)
+    assert await link.call("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+    assert got["StopTransaction"].payload["reason"] == "SoftReset"
+    assert got["StopTransaction"].payload["transactionId"] == tx_id
+    assert got["StatusNotification"].payload["status"] == "Finishing"
+    await _reboot_statuses(link)
+    assert await st.stop() == 0
+
+
+async def test_tc_032_1_cs_power_failure_with_backup_power(csms, booted, station_factory, tmp_path):
+    """TC_032_1_CS: StopTransaction(PowerLoss) + Finishing before dying; after power: Boot, statuses."""
+    st, link = await booted()
+    tx_id = await _charging(st, link)
+    status, _ = await st.api("POST", "/api/power-cut", {"backupPower": True})
+    assert status == 200
+    got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+    assert got["StopTransaction"].payload["reason"] == "PowerLoss"
+    assert got["StopTransaction"].payload["transactionId"] == tx_id
+    assert got["StatusNotification"].payload["status"] == "Finishing"
+    assert await st.wait_exit() == -9  # the power is gone: the process ends as kill -9 ends it
+    st2 = await station_factory(config_name="CP001-again.toml")
+    statuses = await _reboot_statuses(link)
+    assert statuses[1]["status"] in ("Finishing", "Preparing")  # the cable is still in
+    await link.no_call(1.0, ignore=("Heartbeat",))  # the transaction was reported once, not again
+    assert await st2.stop() == 0
+
+
+async def test_tc_032_2_cs_power_failure_without_backup_power(booted, station_factory):
+    """TC_032_2_CS: SIGKILL while charging; after power: Boot, statuses and StopTransaction(PowerLoss)
+    with the last known meter value."""
+    st, link = await booted(ocpp={"MeterValueSampleInterval": 1})
+    tx_id = await _charging(st, link)
+    mv = await link.expect("MeterValues")
+    last = int(mv.payload["meterValue"][0]["sampledValue"][0]["value"])
+    await st.kill()
+    st2 = await station_factory(config_name="CP001-again.toml", ocpp={"MeterValueSampleInterval": 1})
+    await link.expect("BootNotification", timeout=15)
+    calls = [await link.next_call(timeout=10) for _ in range(3)]  # steps 3-7 in any order
+    stop = next(c for c in calls if c.action == "StopTransaction")
+    assert stop.payload["reason"] == "PowerLoss" and stop.payload["transactionId"] == tx_id
+    assert stop.payload["meterStop"] >= last
+    assert sorted(c.payload["connectorId"] for c in calls if c.action == "StatusNotification") == [0, 1]
+    assert await st2.stop() == 0
+
+
+async def test_tc_034_cs_power_failure_with_unavailable_status(booted, station_factory):
+    """TC_034_CS: ChangeAvailability(0, Inoperative) survives a power cut."""
+    st, link = await booted()
+    assert await link.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}) == {"status": "Accepted"}
+    s = await link.expect_unordered(["StatusNotification", "StatusNotification"])
+    assert {c.payload["connectorId"]: c.payload["status"] for c in s} == {0: "Unavailable", 1: "Unavailable"}
+    await st.kill()
+    st2 = await station_factory(config_name="CP001-again.toml")
+    statuses = await _reboot_statuses(link)
+    assert statuses[0]["status"] == "Unavailable" and statuses[1]["status"] == "Unavailable"
+    assert await st2.stop() == 0
+
+
+async def test_tc_036_cs_connection_loss_during_transaction(booted):
+    """TC_036_CS: queued MeterValues delivered in chronological order after reconnect, no new Boot."""
+    st, link = await booted(ocpp={"MeterValueSampleInterval": 1})
+    tx_id = await _charging(st, link)
+    await link.expect("MeterValues")
+    await st.network(False)
+    await link.wait_disconnected()
+    st_doc = await st.state()
+    while st_doc["queuedTransactionMessages"] < 3:  # wait for 3 samples taken offline
+        await link.no_call(0.5)
+        st_doc = await st.state()
+    await st.network(True)
+    await csms_wait_reconnect(link)
+    got = [await link.expect("MeterValues") for _ in range(3)]
+    stamps = [c.payload["meterValue"][0]["timestamp"] for c in got]
+    assert stamps == sorted(stamps)
+    assert all(c.payload["transactionId"] == tx_id for c in got)
+    assert all(c.payload["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Periodic" for c in got)
+    assert not any(c.action == "BootNotification" for c in link.calls[-6:])
+    assert await st.stop() == 0
+
+
+async def csms_wait_reconnect(link):
+    n = link.connections
+    await link.csms.wait_connected(link.identity, after=n)
+
+
+async def test_tc_037_1_cs_offline_start_transaction_valid_idtag(booted):
+    """TC_037_1_CS: an idTag in the cache starts a transaction offline; on reconnect the queued
+    StartTransaction (original timestamp) and StatusNotification(Charging)."""
+    st, link = await booted()
+    await st.card(TAG)  # learn the idTag (cache), then cancel
+    await link.expect("Authorize")
+    assert (await link.expect("StatusNotification")).payload["status"] == "Preparing"
+    await st.card(TAG)
+    assert (await link.expect("StatusNotification")).payload["status"] == "Available"
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.plug_in()
+    await st.card(TAG)
+    doc = await st.state()
+    assert doc["connectors"][1]["status"] == "Charging"
+    started_at = doc["time"]
+    await st.network(True)
+    got = {c.action: c for c in await link.expect_unordered(["StartTransaction", "StatusNotification"])}
+    assert got["StartTransaction"].payload["idTag"] == TAG
+    assert got["StartTransaction"].payload["timestamp"] <= started_at
+    assert got["StatusNotification"].payload["status"] == "Charging"
+    assert not any(c.action == "BootNotification" for c in link.calls[-3:])
+    assert await st.stop() == 0
+
+
+@pytest.mark.parametrize("stop_on_invalid", [False, True])
+async def test_tc_037_2_cs_tc_037_3_cs_offline_start_invalid_idtag(csms, booted, stop_on_invalid):
+    """TC_037_2_CS (StopTransactionOnInvalidId=false: SuspendedEVSE, later a Local stop) and
+    TC_037_3_CS (true: StopTransaction DeAuthorized + Finishing)."""
+    st, link = await booted(ocpp={"StopTransactionOnInvalidId": stop_on_invalid, "AllowOfflineTxForUnknownId": True})
+    csms.set_id_tag("UNKNOWN9", {"status": "Invalid"})
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.plug_in()
+    await st.card("UNKNOWN9")
+    assert (await st.state())["connectors"][1]["status"] == "Charging"
+    await st.network(True)
+    got = {c.action: c for c in await link.expect_unordered(["StartTransaction", "StatusNotification"])}
+    assert got["StatusNotification"].payload["status"] == "Charging"
+    if not stop_on_invalid:
+        assert (await link.expect("StatusNotification")).payload["status"] == "SuspendedEVSE"
+        await st.card("UNKNOWN9")
+        got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+        assert got["StopTransaction"].payload["reason"] == "Local"
+    else:
+        got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+        assert got["StopTransaction"].payload["reason"] == "DeAuthorized"
+    assert got["StatusNotification"].payload["status"] == "Finishing"
+    assert await st.stop() == 0
+
+
+async def test_tc_038_cs_offline_stop_transaction(booted):
+    """TC_038_CS: stopped while offline; on reconnect StopTransaction(Local) + Finishing."""
+    st, link = await booted()
+    tx_id = await _charging(st, link)
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.card(TAG)
+    await st.network(True)
+    got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+    assert got["StopTransaction"].payload["reason"] == "Local"
+    assert got["StopTransaction"].payload["transactionId"] == tx_id
+    assert got["StatusNotification"].payload["status"] == "Finishing"
+    assert await st.stop() == 0
+
+
+async def test_tc_039_cs_offline_transaction(booted):
+    """TC_039_CS: a whole transaction offline; on reconnect StartTransaction then StopTransaction, in order,
+    the stop carrying the transactionId of the start."""
+    st, link = await booted()
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.plug_in()
+    await st.card(TAG)
+    await st.card(TAG)
+    await st.plug_out()
+    await st.network(True)
+    start = await link.expect("StartTransaction")
+    stop = await link.expect("StopTransaction")
+    assert stop.payload["transactionId"] == link.last_transaction_id
+    assert stop.payload["reason"] == "Local"
+    assert stop.payload["meterStop"] >= start.payload["meterStart"]
+    await link.no_call(1.0, ignore=("Heartbeat",))  # status unchanged (Available): nothing else
+    assert await st.stop() == 0
