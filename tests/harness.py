@@ -116,6 +116,16 @@ class CoreHarness:
         assert sorted(c.action for c in got) == sorted(actions), [c.action for c in got]
         return {c.action: c for c in got}
 
+    def respond_unordered(self, answers: dict[str, dict[str, Any]]) -> dict[str, SentCall]:
+        """The next CALLs are these actions in any order (one at a time on the wire): answer each."""
+        got: dict[str, SentCall] = {}
+        while len(got) < len(answers):
+            c = self.take()
+            assert c.action in answers and c.action not in got, f"unexpected {c.action} {c.payload}"
+            got[c.action] = c
+            self.reply(c, answers[c.action])
+        return got
+
     def no_call(self) -> None:
         assert not self.calls, f"unexpected CALLs: {[(c.action, c.payload) for c in self.calls]}"
 

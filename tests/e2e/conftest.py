@@ -213,3 +213,9 @@ async def booted(csms, station_factory):
         return st, link
 
     return boot
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)

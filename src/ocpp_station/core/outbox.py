@@ -96,21 +96,25 @@ class TransactionQueue:
         return None
 
     def answered(self, msg: TxMessage, payload: dict[str, Any], now: float) -> None:
-        self._remove(msg)
-        h = self.handlers.get(msg.action)
-        if h:
-            h.on_answer(msg, payload, now)
+        # one commit: a power cut can never leave the message gone but its effect (e.g. the
+        # transactionId on the open transaction and on later queued messages) unwritten
+        with self._store.batch():
+            self._remove(msg)
+            h = self.handlers.get(msg.action)
+            if h:
+                h.on_answer(msg, payload, now)
 
     def failed(self, msg: TxMessage, now: float, max_attempts: int, retry_interval: int) -> bool:
         """Count a failed attempt; returns True when the message was dropped."""
         msg.attempts += 1
         if msg.attempts >= max_attempts:
             log.warning("%s %s dropped after %d attempts", msg.action, msg.unique_id, msg.attempts)
-            self._remove(msg)
-            self.dropped += 1
-            h = self.handlers.get(msg.action)
-            if h:
-                h.on_dropped(msg, now)
+            with self._store.batch():
+                self._remove(msg)
+                self.dropped += 1
+                h = self.handlers.get(msg.action)
+                if h:
+                    h.on_dropped(msg, now)
             return True
         msg.not_before = now + retry_interval * msg.attempts  # interval × n
         self._store.queue_update(QUEUE, msg.seq, msg.record())

@@ -1,10 +1,20 @@
-"""In-memory Store: the simulator's and the unit tests' store (nothing survives the process)."""
+"""In-memory Store: the simulator's and the unit tests' store (nothing survives the process).
+
+Values are copied in and out, as a database would. :meth:`MemoryStore.batch` is all-or-nothing
+like the SQLite store's: writes inside it keep an undo log, replayed backwards on an exception.
+"""
 
 from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+_MISSING = object()
+
+
+def _copy(v: Any) -> Any:
+    return copy.deepcopy(v) if isinstance(v, (dict, list)) else v
 
 
 class MemoryStore:
@@ -14,55 +24,69 @@ class MemoryStore:
         self._kv: dict[str, dict[str, Any]] = {}  # namespace -> key -> value
         self._queues: dict[str, dict[int, Any]] = {}  # queue -> seq -> value (insertion ordered)
         self._seq = 0  # last sequence number handed out
-        self._in_batch = False  # True while inside batch()
+        self._undo: list[Callable[[], None]] | None = None  # undo log while inside batch()
+
+    def _set(self, table: dict, key: Any, value: Any) -> None:
+        if self._undo is not None:
+            old = table.get(key, _MISSING)
+            self._undo.append(lambda: table.pop(key, None) if old is _MISSING else table.__setitem__(key, old))
+        if value is _MISSING:
+            table.pop(key, None)
+        else:
+            table[key] = value
 
     def get(self, ns: str, key: str) -> Any | None:
-        v = self._kv.get(ns, {}).get(key)
-        return copy.deepcopy(v) if isinstance(v, (dict, list)) else v
+        return _copy(self._kv.get(ns, {}).get(key))
 
     def put(self, ns: str, key: str, value: Any) -> None:
-        self._kv.setdefault(ns, {})[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+        self._set(self._kv.setdefault(ns, {}), key, _copy(value))
 
     def delete(self, ns: str, key: str) -> None:
-        self._kv.get(ns, {}).pop(key, None)
+        self._set(self._kv.setdefault(ns, {}), key, _MISSING)
 
     def items(self, ns: str) -> dict[str, Any]:
         return copy.deepcopy(self._kv.get(ns, {}))
 
     def clear(self, ns: str) -> None:
-        self._kv.pop(ns, None)
+        table = self._kv.setdefault(ns, {})
+        for key in list(table):
+            self._set(table, key, _MISSING)
 
     def queue_append(self, queue: str, value: Any) -> int:
         self._seq += 1
-        self._queues.setdefault(queue, {})[self._seq] = copy.deepcopy(value)
+        if self._undo is not None:
+            seq = self._seq
+            self._undo.append(lambda: setattr(self, "_seq", seq - 1))
+        self._set(self._queues.setdefault(queue, {}), self._seq, _copy(value))
         return self._seq
 
     def queue_items(self, queue: str) -> list[tuple[int, Any]]:
-        return [(s, copy.deepcopy(v)) for s, v in self._queues.get(queue, {}).items()]
+        return [(s, _copy(v)) for s, v in sorted(self._queues.get(queue, {}).items())]
 
     def queue_update(self, queue: str, seq: int, value: Any) -> None:
-        q = self._queues.get(queue, {})
+        q = self._queues.setdefault(queue, {})
         if seq in q:
-            q[seq] = copy.deepcopy(value)
+            self._set(q, seq, _copy(value))
 
     def queue_delete(self, queue: str, seq: int) -> None:
-        self._queues.get(queue, {}).pop(seq, None)
+        q = self._queues.setdefault(queue, {})
+        if seq in q:
+            self._set(q, seq, _MISSING)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        # all-or-nothing like SqliteStore.batch: an exception undoes every write since the outermost batch began
-        if self._in_batch:
+        if self._undo is not None:  # nested: part of the outer batch
             yield
             return
-        snapshot = (copy.deepcopy(self._kv), copy.deepcopy(self._queues), self._seq)
-        self._in_batch = True
+        self._undo = []
         try:
             yield
         except BaseException:
-            self._kv, self._queues, self._seq = snapshot
+            for undo in reversed(self._undo):
+                undo()
             raise
         finally:
-            self._in_batch = False
+            self._undo = None
 
     def close(self) -> None:
         pass

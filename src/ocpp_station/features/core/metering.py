@@ -38,6 +38,9 @@ _UNITS = {
 }
 
 
+DEFAULT_MEASURAND = "Energy.Active.Import.Register"  # [SPEC] §7.31: the default of SampledValue.measurand
+
+
 def sampled_value(item: str, s: MeterSample, context: str) -> dict[str, Any] | None:
     measurand, phase = item, None
     if item not in _UNITS:
@@ -82,8 +85,12 @@ def meter_value(items: list[str], s: MeterSample, context: str, wall: float) -> 
 class Metering(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
-        station.config.specs["ClockAlignedDataInterval"].on_change.append(lambda _n, _v: self._arm_clock(None))
+        station.config.specs["ClockAlignedDataInterval"].on_change.append(self._interval_changed)
         self._now_hint = 0.0  # last `now` seen, to re-arm the aligned timer after a key change
+        self._rearm = False  # ClockAlignedDataInterval changed by a CSMS CALL: re-arm from that CALL's `now`
+        station.config.specs["MeterValueSampleInterval"].on_change.append(self._sample_interval_changed)
+        self._resample = False  # MeterValueSampleInterval changed: re-arm running transactions' sampling
+        self._sample_interval = station.config["MeterValueSampleInterval"]  # the interval the timers run on
 
     @property
     def tx(self):
@@ -144,7 +151,9 @@ class Metering(Feature):
         s = st.hardware.read(cid, now)
         wall = st.clock.wall(now)
         tx.last_meter, tx.last_meter_at = int(s.energy_wh), wall
-        mv = meter_value(st.config["MeterValuesSampledData"], s, "Sample.Periodic", wall)
+        # [ERRATA] 3.15: interval > 0 => MeterValues SHALL be sent; an empty list means the default measurand
+        # (spec §2.3 MeterValues defaults, TC_070)
+        mv = meter_value(st.config["MeterValuesSampledData"] or [DEFAULT_MEASURAND], s, "Sample.Periodic", wall)
         stop_items = self._stop_items("StopTxnSampledData")
         if stop_items:
             self._keep(tx, meter_value(stop_items, s, "Sample.Periodic", wall))
@@ -171,6 +180,31 @@ class Metering(Feature):
     def on_call_sent(self, now: float) -> None:
         self._now_hint = now
 
+    def _interval_changed(self, _name: str, _value) -> None:
+        self._rearm = True
+        self._arm_clock(None)
+
+    def _sample_interval_changed(self, _name: str, value) -> None:
+        if value != self._sample_interval:
+            self._sample_interval = value
+            self._resample = True
+
+    def after_call(self, action: str, now: float) -> None:
+        # ChangeConfiguration Accepted = effective now (spec §2.3): a running transaction samples at the new
+        # interval from now on, and 0 stops sampling at once ([ERRATA] 3.13, 3.15)
+        if self._resample:
+            self._resample = False
+            for cid, cond in self.tx.cond.items():
+                if cond.tx is not None:
+                    self.station.timers.cancel(f"sample:{cid}")
+                    self._arm_sample(cid, now)
+        # the key change armed the timer from the last `now` seen (maybe long past: a value stamped with a stale
+        # instant); re-arm from the real `now` so values fall on the next aligned instant ([SPEC] §4.7, TC_071)
+        if self._rearm:
+            self._rearm = False
+            self._now_hint = now
+            self._arm_clock(now)
+
     def _arm_clock(self, now: float | None) -> None:
         st = self.station
         if now is None:
@@ -187,7 +221,7 @@ class Metering(Feature):
         st = self.station
         self._now_hint = now
         self._arm_clock(now + 0.001)
-        items = st.config["MeterValuesAlignedData"]
+        items = st.config["MeterValuesAlignedData"] or [DEFAULT_MEASURAND]  # [ERRATA] 3.15, as for sampled
         stop_items = self._stop_items("StopTxnAlignedData")
         with st.store.batch():
             for cid, cond in self.tx.cond.items():

@@ -1,0 +1,210 @@
+"""Meter values at core level: sampled and clock-aligned MeterValues, StopTransaction.transactionData
+([SPEC] §3.16, §4.7; [ERRATA] 3.9, 3.13-3.16, 3.91, 4.25; spec §2.3 MeterValues/StopTransaction, §2.4).
+OCTT cases TC_070, TC_071."""
+
+import time
+from datetime import datetime
+
+from charging import booted, card, configure, run, start_charging, stop_confs
+
+from harness import T0
+
+from ocpp_station.store.sqlite import SqliteStore
+
+
+def _t(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def _energy(mv_entry: dict) -> int:
+    [e] = [v for v in mv_entry["sampledValue"] if v.get("measurand", "Energy.Active.Import.Register")
+           == "Energy.Active.Import.Register"]
+    return int(e["value"])
+
+
+def test_tc_070_cs_sampled_meter_values():
+    """TC_070_CS Sampled Meter Values: MeterValueSampleInterval=<cfg>, ClockAlignedDataInterval=0; MeterValues
+    every interval from the transaction start, timestamps spaced by the interval, context Sample.Periodic, one
+    sampledValue per MeterValuesSampledData measurand, format Raw, location not EV (except SoC), transactionId
+    set ([SPEC] §4.7; [ERRATA] 3.15, 3.16)."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=15, ClockAlignedDataInterval=0,
+              MeterValuesSampledData="Energy.Active.Import.Register,Power.Active.Import")
+    measurands = h.csms_conf("GetConfiguration", {"key": ["MeterValuesSampledData"]})["configurationKey"][0]["value"]
+    items = measurands.split(",")
+    got = start_charging(h, tx_id=70)
+    t_start = got["StartTransaction"].at
+    mvs = run(h, 45)
+    h.no_call()
+    assert [c.action for c in mvs] == ["MeterValues"] * 3
+    assert [c.at - t_start for c in mvs] == [15, 30, 45]
+    prev = 1000
+    for i, c in enumerate(mvs):
+        assert c.payload["connectorId"] == 1 and c.payload["transactionId"] == 70
+        [entry] = c.payload["meterValue"]
+        assert _t(entry["timestamp"]) == T0 + 15 * (i + 1)
+        assert [v["measurand"] for v in entry["sampledValue"]] == items
+        for v in entry["sampledValue"]:
+            assert v.get("context", "Sample.Periodic") == "Sample.Periodic"
+            assert v.get("format", "Raw") == "Raw"
+            assert v.get("location") != "EV"
+        assert entry["sampledValue"][0]["unit"] == "Wh"
+        assert _energy(entry) > prev  # the register, not rebased to 0 ([ERRATA] 3.9)
+        prev = _energy(entry)
+
+
+def test_empty_meter_values_sampled_data_sends_energy_register():
+    """TC_070_CS family: MeterValueSampleInterval > 0 with an empty MeterValuesSampledData still sends MeterValues,
+    with the default measurand Energy.Active.Import.Register ([ERRATA] 3.15; spec §2.3 MeterValues defaults)."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=15, MeterValuesSampledData="")
+    start_charging(h, tx_id=72)
+    mvs = run(h, 45)
+    assert len(mvs) == 3
+    for c in mvs:
+        [entry] = c.payload["meterValue"]
+        [sv] = entry["sampledValue"]
+        assert sv.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"
+        assert sv.get("context", "Sample.Periodic") == "Sample.Periodic"
+
+
+def test_tc_071_cs_clock_aligned_meter_values():
+    """TC_071_CS Clock-aligned Meter Values: MeterValueSampleInterval=0, ClockAlignedDataInterval=20; MeterValues at
+    wall-clock aligned instants (:20, :40, :00), context Sample.Clock, one value per MeterValuesAlignedData
+    measurand, transactionId of the running transaction ([SPEC] §4.7; [ERRATA] 3.76)."""
+    h = booted()
+    h.advance(7)
+    configure(h, MeterValueSampleInterval=0, MeterValuesAlignedData="Energy.Active.Import.Register,Voltage")
+    start_charging(h, tx_id=71)
+    configure(h, ClockAlignedDataInterval=20)
+    mvs = run(h, 60)
+    h.no_call()
+    assert [c.action for c in mvs] == ["MeterValues"] * 3
+    assert [c.at - T0 for c in mvs] == [20, 40, 60]
+    for i, c in enumerate(mvs):
+        assert c.payload["transactionId"] == 71
+        [entry] = c.payload["meterValue"]
+        assert _t(entry["timestamp"]) == T0 + 20 * (i + 1)
+        assert [v["measurand"] for v in entry["sampledValue"]] == ["Energy.Active.Import.Register", "Voltage"]
+        assert all(v["context"] == "Sample.Clock" for v in entry["sampledValue"])
+
+
+def test_stop_txn_sampled_data_begin_periodic_end():
+    """StopTxnSampledData: StopTransaction.transactionData holds the Transaction.Begin value, one Sample.Periodic
+    value per sample and the Transaction.End value, in order; Begin = meterStart, End = meterStop ([ERRATA] 3.14,
+    4.25; spec §2.3 StopTransaction)."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=10, StopTxnSampledData="Energy.Active.Import.Register")
+    got = start_charging(h, tx_id=80)
+    run(h, 35)
+    card(h, "TAG1")
+    stop = stop_confs(h, 1, "Local")
+    data = stop.payload["transactionData"]
+    ctx = [e["sampledValue"][0]["context"] for e in data]
+    assert ctx == ["Transaction.Begin", "Sample.Periodic", "Sample.Periodic", "Sample.Periodic", "Transaction.End"]
+    assert [_t(e["timestamp"]) - T0 for e in data] == [0, 10, 20, 30, 35]
+    assert _energy(data[0]) == got["StartTransaction"].payload["meterStart"]
+    assert _energy(data[-1]) == stop.payload["meterStop"]
+    energies = [_energy(e) for e in data]
+    assert energies == sorted(energies)
+
+
+def test_stop_txn_sampled_data_empty_means_no_transaction_data():
+    """Empty StopTxnSampledData / StopTxnAlignedData: no transactionData ([ERRATA] 3.13)."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=10, StopTxnSampledData="", StopTxnAlignedData="")
+    start_charging(h)
+    run(h, 30)
+    card(h, "TAG1")
+    stop = stop_confs(h, 1, "Local")
+    assert "transactionData" not in stop.payload
+
+
+def test_stop_transaction_max_meter_values_cap_keeps_begin_and_end():
+    """StopTransactionMaxMeterValues caps transactionData; intermediate values are dropped, Transaction.Begin and
+    Transaction.End are kept ([ERRATA] 3.91)."""
+    h = booted(StopTransactionMaxMeterValues=5)
+    configure(h, MeterValueSampleInterval=10, StopTxnSampledData="Energy.Active.Import.Register")
+    start_charging(h)
+    run(h, 200)
+    card(h, "TAG1")
+    stop = stop_confs(h, 1, "Local")
+    data = stop.payload["transactionData"]
+    assert 2 <= len(data) <= 5
+    assert data[0]["sampledValue"][0]["context"] == "Transaction.Begin"
+    assert data[-1]["sampledValue"][0]["context"] == "Transaction.End"
+    assert all(e["sampledValue"][0]["context"] == "Sample.Periodic" for e in data[1:-1])
+    stamps = [_t(e["timestamp"]) for e in data]
+    assert stamps == sorted(stamps) and stamps[0] == T0 and stamps[-1] == T0 + 200
+
+
+def test_unsupported_measurand_rejects_the_whole_list():
+    """A *Data list with an unsupported measurand is Rejected as a whole; the old value stays ([SPEC] §3.16.4;
+    [ERRATA] 3.13)."""
+    h = booted()
+    for key in ("MeterValuesSampledData", "MeterValuesAlignedData", "StopTxnSampledData", "StopTxnAlignedData"):
+        old = h.station.config.text(key)
+        ans = h.csms_conf("ChangeConfiguration", {"key": key, "value": "Energy.Active.Import.Register,Temperature"})
+        assert ans == {"status": "Rejected"}, key
+        assert h.station.config.text(key) == old
+    assert h.csms_conf("ChangeConfiguration", {"key": "MeterValuesSampledData", "value": "Voltage.L9"}) == {
+        "status": "Rejected"
+    }
+
+
+def test_24_hour_session_sampled_every_10_s(tmp_path):
+    """A 24 h session with MeterValueSampleInterval=10: exactly 8640 MeterValues, timestamps exactly 10 s apart,
+    energy register monotonic in every one ([ERRATA] 3.9, 3.15); runs in a few seconds by stepping `now`.
+
+    Runs on the production SqliteStore: MemoryStore deep-copies the whole store on every batch(), and the
+    transaction record (with up to StopTransactionMaxMeterValues transactionData entries) is re-persisted at
+    every sample, which costs ~25 s over 8640 samples there."""
+    started = time.monotonic()
+    h = booted(store=SqliteStore(tmp_path))
+    configure(h, MeterValueSampleInterval=10)
+    got = start_charging(h, tx_id=24)
+    t_start = _t(got["StartTransaction"].payload["timestamp"])
+    mvs = run(h, 86400)
+    h.no_call()
+    assert len(mvs) == 8640
+    assert all(c.action == "MeterValues" and c.payload["transactionId"] == 24 for c in mvs)
+    stamps = [_t(c.payload["meterValue"][0]["timestamp"]) for c in mvs]
+    assert stamps[0] == t_start + 10
+    assert all(b - a == 10 for a, b in zip(stamps, stamps[1:]))
+    energies = [_energy(c.payload["meterValue"][0]) for c in mvs]
+    assert energies[0] >= got["StartTransaction"].payload["meterStart"]
+    assert all(b >= a for a, b in zip(energies, energies[1:]))
+    assert energies[-1] > energies[0]
+    assert time.monotonic() - started < 20
+
+
+def test_clock_aligned_interval_set_on_an_idle_station_starts_at_the_next_aligned_instant():
+    """ClockAlignedDataInterval set after a long idle spell: the first MeterValues falls on the next aligned
+    instant after the change, never one stamped with a long-past instant ([SPEC] §4.7; spec §2.4; TC_071)."""
+    h = booted()
+    h.advance(507)  # nothing sent for 507 s
+    configure(h, ClockAlignedDataInterval=20)
+    mvs = run(h, 40)
+    h.no_call()
+    assert [c.at - T0 for c in mvs] == [520, 540]
+    assert [_t(c.payload["meterValue"][0]["timestamp"]) - T0 for c in mvs] == [520, 540]
+    assert all("transactionId" not in c.payload for c in mvs)  # no transaction on the connector
+
+
+def test_sample_interval_change_during_a_transaction_is_effective_now():
+    """ChangeConfiguration(MeterValueSampleInterval) Accepted = applied now (spec §2.3): 0 -> 10 during a
+    transaction starts sampling every 10 s from the change; -> 0 stops it at once ([ERRATA] 3.13, 3.15)."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=0)
+    start_charging(h)
+    assert run(h, 5) == []
+    configure(h, MeterValueSampleInterval=10)
+    mvs = run(h, 30)
+    assert [c.at - T0 for c in mvs] == [15, 25, 35]
+    configure(h, MeterValueSampleInterval=10)  # the same value again: the rhythm is kept
+    mvs = run(h, 10)
+    assert [c.at - T0 for c in mvs] == [45]
+    h.advance(3)
+    configure(h, MeterValueSampleInterval=0)
+    assert run(h, 60) == []
+    h.no_call()
