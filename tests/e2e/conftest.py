@@ -4,7 +4,6 @@ test's event loop), a real SQLite file under tmp_path, and the control API over 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys

@@ -1,8 +1,6 @@
 """Boot end to end (TC_001_CS, TC_002_CS) with a real process and websocket."""
 
-import time
 
-from ocpp_station.csms import CallErrorReceived  # noqa: F401
 
 
 async def test_tc_001_cs_cold_boot(csms, station_factory):
