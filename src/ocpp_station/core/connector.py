@@ -107,18 +107,29 @@ class Transaction:
     last_meter: int | None = None  # latest register value seen (Wh), for a stop after a power cut
     last_meter_at: float | None = None  # wall clock of last_meter
     reservation_id: int | None = None  # the reservation it consumed
-    stop_data: list = None  # type: ignore[assignment]  # MeterValue entries for StopTransaction.transactionData
+    # MeterValue entries for StopTransaction.transactionData, as (store queue seq, entry); persisted one by
+    # one in the queue named by stop_data_queue, not in the record, so a sample costs one small write
+    stop_data: list = None  # type: ignore[assignment]
+
+    _RECORD = (
+        "local_id", "connector_id", "id_tag", "parent_id_tag", "meter_start", "started_at", "transaction_id",
+        "invalid", "last_meter", "last_meter_at", "reservation_id",
+    )
 
     def __post_init__(self) -> None:
         if self.stop_data is None:
             self.stop_data = []
 
+    @property
+    def stop_data_queue(self) -> str:
+        return f"stopdata:{self.local_id}"
+
     def record(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self._RECORD}
 
     @classmethod
     def from_record(cls, rec: dict) -> "Transaction":
-        return cls(**{k: v for k, v in rec.items() if k in cls.__slots__})
+        return cls(**{k: v for k, v in rec.items() if k in cls._RECORD})
 
 
 @dataclass(slots=True)

@@ -152,15 +152,11 @@ def test_unsupported_measurand_rejects_the_whole_list():
     }
 
 
-def test_24_hour_session_sampled_every_10_s(tmp_path):
+def test_24_hour_session_sampled_every_10_s():
     """A 24 h session with MeterValueSampleInterval=10: exactly 8640 MeterValues, timestamps exactly 10 s apart,
-    energy register monotonic in every one ([ERRATA] 3.9, 3.15); runs in a few seconds by stepping `now`.
-
-    Runs on the production SqliteStore: MemoryStore deep-copies the whole store on every batch(), and the
-    transaction record (with up to StopTransactionMaxMeterValues transactionData entries) is re-persisted at
-    every sample, which costs ~25 s over 8640 samples there."""
-    started = time.monotonic()
-    h = booted(store=SqliteStore(tmp_path))
+    energy register monotonic in every one ([ERRATA] 3.9, 3.15), by stepping `now` (its speed is a benchmark:
+    benchmarks/core_day.py)."""
+    h = booted()
     configure(h, MeterValueSampleInterval=10)
     got = start_charging(h, tx_id=24)
     t_start = _t(got["StartTransaction"].payload["timestamp"])
@@ -175,7 +171,6 @@ def test_24_hour_session_sampled_every_10_s(tmp_path):
     assert energies[0] >= got["StartTransaction"].payload["meterStart"]
     assert all(b >= a for a, b in zip(energies, energies[1:]))
     assert energies[-1] > energies[0]
-    assert time.monotonic() - started < 20
 
 
 def test_clock_aligned_interval_set_on_an_idle_station_starts_at_the_next_aligned_instant():

@@ -106,8 +106,7 @@ class Metering(Feature):
         if items:
             mv = meter_value(items, self.station.hardware.read(tx.connector_id, now), "Transaction.Begin",
                              self.station.clock.wall(now))
-            if mv:
-                tx.stop_data.append(mv)
+            self._keep(tx, mv)
 
     def end(self, tx: Transaction, now: float) -> dict[str, Any] | None:
         items = self._stop_items("StopTxnSampledData")
@@ -119,15 +118,27 @@ class Metering(Feature):
     def _keep(self, tx: Transaction, entry: dict[str, Any] | None) -> None:
         if entry is None:
             return
-        tx.stop_data.append(entry)
+        store = self.station.store
+        tx.stop_data.append((store.queue_append(tx.stop_data_queue, entry), entry))
         cap = self.station.config["StopTransactionMaxMeterValues"] - 1  # one place kept for Transaction.End
         if len(tx.stop_data) > cap:
-            # thin out the intermediate values evenly; the first (Transaction.Begin) stays
+            # [ERRATA] 3.91: thin out the intermediate values evenly; the first (Transaction.Begin) stays
             first, rest = tx.stop_data[:1], tx.stop_data[1:]
+            for seq, _ in rest[0::2]:
+                store.queue_delete(tx.stop_data_queue, seq)
             tx.stop_data[:] = first + rest[1::2]
 
+    def load(self, tx: Transaction) -> None:
+        """Read back a transaction's transactionData entries (after a power cut)."""
+        tx.stop_data = self.station.store.queue_items(tx.stop_data_queue)
+
+    def forget(self, tx: Transaction) -> None:
+        for seq, _ in tx.stop_data:
+            self.station.store.queue_delete(tx.stop_data_queue, seq)
+        tx.stop_data = []
+
     def transaction_data(self, tx: Transaction, end_sample: dict[str, Any] | None) -> list[dict[str, Any]]:
-        data = list(tx.stop_data)
+        data = [entry for _, entry in tx.stop_data]
         if end_sample is not None:
             data.append(end_sample)
         return data
@@ -155,9 +166,9 @@ class Metering(Feature):
         # (spec §2.3 MeterValues defaults, TC_070)
         mv = meter_value(st.config["MeterValuesSampledData"] or [DEFAULT_MEASURAND], s, "Sample.Periodic", wall)
         stop_items = self._stop_items("StopTxnSampledData")
-        if stop_items:
-            self._keep(tx, meter_value(stop_items, s, "Sample.Periodic", wall))
-        with st.store.batch():
+        with st.store.batch():  # the sample, the last meter value and the message: one commit
+            if stop_items:
+                self._keep(tx, meter_value(stop_items, s, "Sample.Periodic", wall))
             self.tx.persist(tx)
             if mv is not None:
                 self._queue(cid, tx, mv)

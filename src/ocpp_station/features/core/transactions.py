@@ -92,6 +92,7 @@ class Transactions(Feature):
         # that could not stop it): stop it with reason PowerLoss and the last meter value known.
         for _key, rec in sorted(self.station.store.items(NS).items(), key=lambda kv: kv[1]["started_at"]):
             tx = Transaction.from_record(rec)
+            self.metering.load(tx)
             meter = tx.last_meter if tx.last_meter is not None else tx.meter_start
             at = tx.last_meter_at if tx.last_meter_at is not None else tx.started_at
             self._queue_stop(tx, "PowerLoss", None, meter, at, end_sample=None)
@@ -319,8 +320,8 @@ class Transactions(Feature):
         }
         if reservation_id is not None:
             payload["reservationId"] = reservation_id
-        self.metering.begin(tx, now)
         with st.store.batch():  # persisted before the relay closes (nothing lost)
+            self.metering.begin(tx, now)
             self.persist(tx)
             st.send_transaction_message("StartTransaction", payload, tx.local_id)
         c.tx = tx
@@ -425,6 +426,7 @@ class Transactions(Feature):
         with st.store.batch():
             st.send_transaction_message("StopTransaction", payload, tx.local_id)
             st.store.delete(NS, tx.local_id)
+            self.metering.forget(tx)
 
     def _stop_answered(self, msg, payload: dict[str, Any], now: float) -> None:
         info = payload.get("idTagInfo")

@@ -1,0 +1,172 @@
+"""The command line of INTERFACE.md, end to end: real ``python -m ocpp_station`` processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "ocpp_station"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# -- --help ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, mentions",
+    [
+        ((), ["run", "demo", "csms", "--version"]),
+        (("run",), ["--config", "--csms", "--identity", "--data-dir", "--control", "--log-level"]),
+        (("demo",), ["--control", "--keep-running", "--speed", "--log-level"]),
+        (("csms",), ["--host", "--port", "--boot-interval", "--quiet", "--log-level"]),
+    ],
+    ids=["main", "run", "demo", "csms"],
+)
+def test_cli_help(args, mentions):
+    r = run_cli(*args, "--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: ocpp-station"), r.stdout
+    for option in mentions:
+        assert option in r.stdout, (option, r.stdout)
+    assert r.stderr == ""
+
+
+def test_cli_version():
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.startswith("ocpp-station ")
+
+
+# -- bad config file or option: exit 2, one line naming the file and the key -------------------
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _one_line(r: subprocess.CompletedProcess) -> str:
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert r.stdout == ""
+    return lines[0]
+
+
+def test_cli_bad_config_wrong_type(tmp_path):
+    cfg = _write(tmp_path, "station.toml", '[station]\nidentity = "CP1"\n[hardware]\nconnectors = "two"\n')
+    line = _one_line(run_cli("run", "--config", str(cfg)))
+    assert line == f'ocpp-station: {cfg}: hardware.connectors: expected an integer from 1 to 32, got "two"'
+
+
+def test_cli_bad_config_unknown_key(tmp_path):
+    cfg = _write(tmp_path, "station.toml", '[station]\nidentity = "CP1"\nfoo = 1\n')
+    line = _one_line(run_cli("run", "--config", str(cfg)))
+    assert line.startswith(f"ocpp-station: {cfg}: station.foo: unknown key"), line
+    assert "identity" in line  # says what was expected
+
+
+def test_cli_bad_config_unknown_ocpp_value(tmp_path):
+    cfg = _write(tmp_path, "station.toml", '[ocpp]\nMeterValueSampleInterval = "x"\n')
+    line = _one_line(run_cli("run", "--config", str(cfg)))
+    assert line == f'ocpp-station: {cfg}: ocpp.MeterValueSampleInterval: expected an integer >= 0, got "x"'
+
+
+def test_cli_bad_config_invalid_toml(tmp_path):
+    cfg = _write(tmp_path, "station.toml", "[station\nidentity =")
+    line = _one_line(run_cli("run", "--config", str(cfg)))
+    assert line.startswith(f"ocpp-station: {cfg}: invalid TOML: "), line
+    assert "line 1" in line
+
+
+def test_cli_bad_config_missing_file(tmp_path):
+    cfg = tmp_path / "nope.toml"
+    line = _one_line(run_cli("run", "--config", str(cfg)))
+    assert line == f"ocpp-station: {cfg}: no such file"
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_cli_bad_control_option(tmp_path, command):
+    extra = ["--data-dir", str(tmp_path / "d"), "--csms", "ws://127.0.0.1:1/ocpp"] if command == "run" else []
+    line = _one_line(run_cli(command, "--control", "abc", *extra))
+    assert line == 'ocpp-station: --control: expected HOST:PORT, got "abc"'
+
+
+def test_cli_bad_csms_option(tmp_path):
+    line = _one_line(run_cli("run", "--csms", "http://x", "--data-dir", str(tmp_path / "d")))
+    assert line == 'ocpp-station: --csms: expected a ws:// or wss:// URL, got "http://x"'
+
+
+def test_cli_unknown_command():
+    line = _one_line(run_cli("bogus"))
+    assert "invalid choice: 'bogus'" in line
+
+
+# -- graceful stop ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_cli_run_signal_graceful_exit_0(csms, tmp_path, sig):
+    """``run`` with options only (no config file): connects, boots; SIGTERM/SIGINT -> exit 0."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "run", "--csms", csms.url, "--identity", "CLI001", "--data-dir", str(tmp_path / "data"),
+        "--control", f"127.0.0.1:{port}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        link = await csms.wait_connected("CLI001", timeout=15)
+        await link.expect("BootNotification")
+        await link.expect_unordered(["StatusNotification", "StatusNotification"])
+        proc.send_signal(sig)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
+        await link.wait_disconnected()
+        assert (tmp_path / "data").is_dir()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+# -- the demo ---------------------------------------------------------------------------------
+
+
+async def test_cli_demo_session(tmp_path):
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "demo", "--speed", "4", "--control", f"127.0.0.1:{port}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 40)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode()
+    assert proc.returncode == 0, (text, err.decode())
+    for word in ("BootNotification", "StartTransaction", "MeterValues", "StopTransaction", "Session done"):
+        assert word in text, (word, text)
+    # in order
+    positions = [text.index(w) for w in ("BootNotification", "StartTransaction", "MeterValues", "StopTransaction",
+                                         "Session done")]
+    assert positions == sorted(positions), text
+    assert f"http://127.0.0.1:{port}/" in text
