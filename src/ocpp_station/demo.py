@@ -23,6 +23,7 @@ from .runtime.framelog import FrameRecord
 from .store import MemoryStore
 
 ID_TAG = "04A2B3C4D5"
+SAVED_CARDS = {"INVALID01": "Invalid", "BLOCKED01": "Blocked", "EXPIRED01": "Expired"}  # others: Accepted
 
 
 class Timeline:
@@ -75,10 +76,27 @@ def _call(action: str, status: str | None = None):
     return cond
 
 
+async def _listening(control: tuple[str, int], task: asyncio.Task, timeout: float = 5.0) -> bool:
+    """Wait until the control API accepts connections (False if the runtime ended or it took too long)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not task.done() and loop.time() < end:
+        try:
+            _reader, writer = await asyncio.open_connection(control[0], control[1])
+        except OSError:
+            await asyncio.sleep(0.02)  # the server is starting in the same loop
+            continue
+        writer.close()
+        return True
+    return False
+
+
 async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_running: bool = False,
                    speed: float = 1.0) -> int:
     pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731 - the script's own pacing
     async with DevCsms(log_frames=False, boot_interval=30) as csms:
+        for tag, status in SAVED_CARDS.items():  # the HMI's saved cards answer what their names say
+            csms.set_id_tag(tag, status)
         settings = RunSettings(
             station=StationSettings(identity="DEMO001", ocpp={"MeterValueSampleInterval": "4",
                                                              "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC"}),
@@ -93,12 +111,15 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
         tl = Timeline()
         rt.frames.listeners.append(tl.frame)
         print(f"Development CSMS on {csms.url}; station DEMO001 connecting.")
-        if control:
-            print(f"Control API: http://{control[0]}:{control[1]}/api/state")
+        host = f"[{control[0]}]" if control and ":" in control[0] else control[0] if control else ""
         booted = tl.expect(lambda r: r.direction == "out" and r.action == "StatusNotification"
                            and orjson.loads(r.text)[3]["connectorId"] == 1)
         task = asyncio.create_task(rt.run())
         try:
+            if control and await _listening(control, task):
+                # printed once the page can be opened
+                print(f"HMI page: http://{host}:{control[1]}/  (watch and drive the station in a browser)", flush=True)
+                print(f"Control API: http://{host}:{control[1]}/api/state", flush=True)
             await tl.wait(booted)
             await pause(1)
             tl.note("the driver plugs the car in")
@@ -139,7 +160,8 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
             print(f"\nSession done: transaction {p['transactionId']}, {p['meterStop'] - start['meterStart']} Wh "
                   f"delivered, reason {p.get('reason', 'Local')}.")
             if keep_running:
-                print("Still running (--keep-running); Ctrl-C to stop.")
+                where = f" — HMI page http://{host}:{control[1]}/" if control else ""
+                print(f"Still running (--keep-running){where}; Ctrl-C to stop.")
                 await task
             return 0
         except TimeoutError:

@@ -9,12 +9,18 @@ exposes thousands of stations under ``/api/stations/{identity}/``.
 Every call returns at once: 200 with the station document (``GET /api/state``),
 404 for an unknown connector or station, 400 for a body that is not a JSON
 object, 422 naming the field that is wrong, 413 for an oversize body.
+
+The HMI (``GET /``, static files under ``/hmi/``) is one page driving these
+same endpoints; it follows the station through ``GET /api/events``, a stream
+of Server-Sent Events (``state`` documents and ``frame`` records) fed by an
+:class:`EventHub` that exists only while someone is watching.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from importlib import resources
 from typing import Any, Callable
 
@@ -22,7 +28,7 @@ import orjson
 from aiohttp import web
 
 from ..core.events import CardPresented
-from .validation import ERROR_CODES, BodyError, read_body, require
+from .validation import ERROR_CODES, MAX_BODY, BodyError, read_body, require
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +42,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 def _connector(rt: Any, request: web.Request) -> int:
     text = request.match_info["cid"]
     n = rt.settings.station.connectors
-    if not text.isdigit() or not 1 <= int(text) <= n:
-        raise BodyError(404, "connectorId", f"unknown connector {text!r}; this station has connectors 1..{n}")
+    # ASCII digits only: "²".isdigit() is true but int() refuses it, and int() refuses > 4300 digits
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not 1 <= int(text) <= n:
+        raise BodyError(404, "connectorId", f"unknown connector {text[:40]!r}; this station has connectors 1..{n}")
     return int(text)
 
 
@@ -59,8 +66,13 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
     def endpoint(fn):
         async def handler(request: web.Request) -> web.StreamResponse:
             try:
+                if request.content_length is not None and request.content_length > MAX_BODY:
+                    # also for the endpoints that take no body (state, frames, clear fault)
+                    raise BodyError(413, None, f"body of {request.content_length} bytes exceeds {MAX_BODY}")
                 rt = resolve(request)
                 result = await fn(rt, request)
+                if request.method != "GET":
+                    changed(rt)  # the HMI's event stream pushes a fresh state document
                 return result if isinstance(result, web.StreamResponse) else _json(state_of(rt))
             except BodyError as exc:
                 return exc.response()
@@ -135,13 +147,13 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
 
     async def power_cut(rt, request):
         body = await read_body(request, {"backupPower": (bool,)})
+        # the answer (the state document, as for every action) goes out before the power goes
         asyncio.get_running_loop().call_soon(rt.power_cut, body.get("backupPower", False))
-        return _json({"powerCut": True, "backupPower": body.get("backupPower", False)})
 
     async def frames(rt, request):
         since = request.query.get("since", "0")
-        if not since.isdigit():
-            raise BodyError(422, "since", "since must be a non-negative integer")
+        if not (since.isascii() and since.isdigit()) or len(since) > 18:
+            raise BodyError(422, "since", "since must be a non-negative integer (at most 18 digits)")
         recs = [r.as_dict() for r in rt.frames.records if r.seq > int(since)]
         return _json({"frames": recs})
 
@@ -162,6 +174,225 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
     ]
 
 
+# -- live updates for the HMI: Server-Sent Events ---------------------------------------------
+
+STATE_MIN_INTERVAL = 0.1  # s; state pushes are coalesced to at most one per interval
+TICK = 1.0  # s; while someone watches, the state is re-read this often and pushed when it changed
+KEEPALIVE = 15.0  # s; an SSE comment line keeps proxies from closing an idle stream
+BACKLOG = 200  # frames sent to a client that connects without Last-Event-ID
+CLIENT_QUEUE = 2000  # events buffered per client; a client that falls further behind is dropped (it reconnects)
+
+
+def _sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+def _volatile_free(doc: dict[str, Any]) -> bytes:
+    """The state document without the fields that change by themselves every second."""
+    return orjson.dumps({k: v for k, v in doc.items() if k not in ("time", "nextBootNotificationIn")})
+
+
+class EventHub:
+    """Fan-out of one station's frames and state to the connected HMI pages.
+
+    Cheap when nobody watches: the FrameLog listener and the 1 s ticker exist only while at least
+    one client is connected. Frames are pushed as they are logged; state documents are coalesced
+    (at most one per ``STATE_MIN_INTERVAL``) after a frame or a control action, and the ticker pushes
+    one whenever the document changed by itself (energy while charging, connection lost...).
+    """
+
+    def __init__(self, rt: Any) -> None:
+        self.rt = rt
+        self.clients: set[asyncio.Queue[bytes | None]] = set()
+        self._state_timer: asyncio.TimerHandle | None = None  # a coalesced state push is scheduled
+        self._last_push = 0.0  # loop time of the last state push
+        self._last_doc = b""  # what the last push said (without the volatile fields)
+        self._ticker: asyncio.Task | None = None
+
+    def attach(self) -> asyncio.Queue[bytes | None]:
+        q: asyncio.Queue[bytes | None] = asyncio.Queue(CLIENT_QUEUE)
+        if not self.clients:
+            self.rt.frames.listeners.append(self._on_frame)
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="hmi-events")
+        self.clients.add(q)
+        return q
+
+    def detach(self, q: asyncio.Queue[bytes | None]) -> None:
+        if q not in self.clients:
+            return
+        self.clients.discard(q)
+        if self.clients:
+            return
+        try:
+            self.rt.frames.listeners.remove(self._on_frame)
+        except ValueError:
+            pass
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        if self._state_timer is not None:
+            self._state_timer.cancel()
+            self._state_timer = None
+
+    def close_all(self) -> None:
+        """End every stream (the server is shutting down)."""
+        for q in list(self.clients):
+            while not q.empty():
+                q.get_nowait()
+            q.put_nowait(None)
+            self.detach(q)
+
+    def state_event(self) -> bytes:
+        doc = state_of(self.rt)
+        self._last_doc = _volatile_free(doc)
+        return _sse("state", doc)
+
+    def _broadcast(self, data: bytes) -> None:
+        for q in list(self.clients):
+            try:
+                q.put_nowait(data)
+            except asyncio.QueueFull:  # a stalled client: end its stream, the browser reconnects
+                while not q.empty():
+                    q.get_nowait()
+                q.put_nowait(None)
+                self.detach(q)
+
+    def _on_frame(self, rec: Any) -> None:
+        self._broadcast(_sse("frame", rec.as_dict(), rec.seq))
+        self.changed()
+
+    def changed(self) -> None:
+        """Something changed: push a state document soon (coalesced)."""
+        if not self.clients or self._state_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_push + STATE_MIN_INTERVAL - loop.time())
+        self._state_timer = loop.call_later(delay, self._push_state)
+
+    def _push_state(self) -> None:
+        self._state_timer = None
+        if not self.clients:
+            return
+        self._last_push = asyncio.get_running_loop().time()
+        try:
+            self._broadcast(self.state_event())
+        except Exception:  # never let a state document break the station's loop
+            log.exception("HMI state push failed")
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                if _volatile_free(state_of(self.rt)) != self._last_doc:
+                    self.changed()
+            except Exception:
+                log.exception("HMI state check failed")
+
+
+_hubs: "weakref.WeakKeyDictionary[Any, EventHub]" = weakref.WeakKeyDictionary()
+
+
+def hub_of(rt: Any) -> EventHub:
+    hub = _hubs.get(rt)
+    if hub is None:
+        hub = _hubs[rt] = EventHub(rt)
+    return hub
+
+
+def changed(rt: Any) -> None:
+    """A control action changed the station: tell the watching pages (no-op when nobody watches)."""
+    hub = _hubs.get(rt)
+    if hub is not None:
+        hub.changed()
+
+
+def build_event_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
+    """``GET {prefix}/events``: the HMI's live stream (kept apart from :func:`build_routes`, whose
+    endpoints all answer at once)."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        rt = resolve(request)
+        hub = hub_of(rt)
+        last = request.headers.get("Last-Event-ID", "")
+        since = int(last) if last.isascii() and last.isdigit() and len(last) <= 18 else None
+        resp = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        })
+        await resp.prepare(request)
+        # state, backlog and subscription in one step of the loop: no frame missed, none twice
+        records = list(rt.frames.records)
+        if since is not None and (not records or since > records[-1].seq):
+            since = None  # a new process (restart after a power cut): its frames from the start
+        backlog = [r for r in records if r.seq > since] if since is not None else records[-BACKLOG:]
+        first = [b"retry: 1000\n\n", hub.state_event()]
+        first += [_sse("frame", r.as_dict(), r.seq) for r in backlog]
+        q = hub.attach()
+        loop = asyncio.get_running_loop()
+        try:
+            await resp.write(b"".join(first))
+            quiet_since = loop.time()
+            while True:
+                try:
+                    item = await asyncio.wait_for(q.get(), TICK)
+                except TimeoutError:
+                    transport = request.transport
+                    if transport is None or transport.is_closing():
+                        break  # the page went away
+                    if loop.time() - quiet_since < KEEPALIVE:
+                        continue
+                    item = b": keepalive\n\n"
+                stop = item is None
+                chunks = [] if stop else [item]
+                while not stop and not q.empty() and len(chunks) < 200:
+                    nxt = q.get_nowait()
+                    stop = nxt is None
+                    if not stop:
+                        chunks.append(nxt)
+                if chunks:
+                    await resp.write(b"".join(chunks))
+                    quiet_since = loop.time()
+                if stop:
+                    break
+        except ConnectionError:  # the page went away mid-write
+            pass
+        finally:
+            hub.detach(q)
+        return resp
+
+    return [web.get(f"{prefix}/events", events)]
+
+
+# -- the HMI page ---------------------------------------------------------------------------
+
+_HMI_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png",
+              ".svg": "image/svg+xml", ".ico": "image/x-icon"}
+
+
+def _hmi_file(name: str) -> web.Response:
+    suffix = name[name.rfind("."):] if "." in name else ""
+    if suffix not in _HMI_TYPES or not name.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        raise web.HTTPNotFound()
+    res = resources.files(__package__).joinpath("hmi", name)
+    if not res.is_file():
+        raise web.HTTPNotFound()
+    return web.Response(body=res.read_bytes(), content_type=_HMI_TYPES[suffix],
+                        charset="utf-8" if suffix in (".html", ".js", ".css", ".svg") else None,
+                        headers={"Cache-Control": "no-cache"})
+
+
+def build_hmi_routes() -> list[web.RouteDef]:
+    async def index(request: web.Request) -> web.Response:
+        return _hmi_file("index.html")
+
+    async def static(request: web.Request) -> web.Response:
+        return _hmi_file(request.match_info["file"])
+
+    return [web.get("/", index), web.get("/hmi/{file}", static)]
+
+
 @web.middleware
 async def _errors(request: web.Request, handler):
     try:
@@ -178,16 +409,25 @@ async def _errors(request: web.Request, handler):
 def make_app(rt: Any) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=64 * 1024)
     app.add_routes(build_routes(lambda _req: rt))
+    app.add_routes(build_event_routes(lambda _req: rt))
+    app.add_routes(build_hmi_routes())
+
+    async def end_streams(_app: web.Application) -> None:
+        hub = _hubs.get(rt)
+        if hub is not None:
+            hub.close_all()  # else the runner would wait for the open event streams
+
+    app.on_shutdown.append(end_streams)
     return app
 
 
 async def serve_control(rt: Any, listen: tuple[str, int]) -> None:
     """Serve the control API until cancelled."""
-    runner = web.AppRunner(make_app(rt), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(rt), access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     site = web.TCPSite(runner, listen[0], listen[1])
     await site.start()
-    log.info("control API on http://%s:%s/", listen[0], listen[1])
+    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
     try:
         await asyncio.Event().wait()
     finally:

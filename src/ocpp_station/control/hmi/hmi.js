@@ -1,0 +1,304 @@
+// Station HMI: one page over the control API. Live data comes from GET api/events (Server-Sent
+// Events: "state" documents and "frame" records); every control is a fetch() to the same endpoints
+// a test harness uses. No build step, no dependencies.
+"use strict";
+
+(function () {
+  const API = new URL("api/", document.baseURI);
+  const MAX_ROWS = 1000;
+  const $ = (id) => document.getElementById(id);
+
+  const els = {
+    identity: $("identity"), registration: $("registration"), connection: $("connection"),
+    network: $("network"), stationStatus: $("station-status"), queued: $("queued"), live: $("live"),
+    alert: $("alert"), status: $("status"), connectors: $("connectors"), tpl: $("connector-tpl"),
+    cardForm: $("card-form"), cardInput: $("card-input"), cardConnector: $("card-connector"),
+    frames: $("frames"), frameCount: $("frame-count"), payload: $("payload"),
+    payloadTitle: $("payload-title"), follow: $("follow"),
+  };
+  const panels = new Map(); // connectorId -> {root, fields}
+  let streamStates = 0; // state documents received from the event stream
+  let frameTotal = 0;
+
+  // -- calling the control API ------------------------------------------------------------
+
+  function showError(text) {
+    els.alert.textContent = text;
+    els.alert.hidden = false;
+  }
+
+  function clearError() {
+    els.alert.hidden = true;
+    els.alert.textContent = "";
+    els.cardInput.removeAttribute("aria-invalid");
+  }
+
+  async function call(method, path, body, what) {
+    clearError();
+    const seen = streamStates;
+    els.status.textContent = what + "…";
+    let resp;
+    try {
+      const init = { method, headers: {} };
+      if (body !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      resp = await fetch(new URL(path, API), init);
+    } catch (err) {
+      els.status.textContent = "";
+      showError(what + " failed: the control API is unreachable (" + err.message + ")");
+      return null;
+    }
+    let doc = null;
+    try { doc = await resp.json(); } catch (_) { /* not JSON */ }
+    if (!resp.ok) {
+      els.status.textContent = "";
+      const msg = doc && typeof doc.error === "string" ? doc.error : resp.statusText;
+      const field = doc && typeof doc.field === "string" ? doc.field : null;
+      showError(what + " refused (HTTP " + resp.status + ")" + (field ? " — field " + field : "") + ": " + msg);
+      if (field === "idTag") els.cardInput.setAttribute("aria-invalid", "true");
+      return null;
+    }
+    els.status.textContent = what + ": done";
+    // The event stream is the source of truth (its documents come in order, and every action is
+    // followed by one); the API's answer is shown only if the stream said nothing since the request,
+    // so a late answer never overwrites a newer pushed state.
+    if (doc && Array.isArray(doc.connectors) && streamStates === seen) renderState(doc);
+    return doc;
+  }
+
+  // -- the state document ----------------------------------------------------------------
+
+  function setBadge(el, text, cls) {
+    el.textContent = text;
+    el.className = "badge " + (cls || "");
+  }
+
+  function fmt(n, digits) {
+    return typeof n === "number" && isFinite(n) ? n.toFixed(digits) : "–";
+  }
+
+  function connectorPanel(cid) {
+    let p = panels.get(cid);
+    if (p) return p;
+    const root = els.tpl.content.firstElementChild.cloneNode(true);
+    root.id = "connector-" + cid;
+    root.setAttribute("aria-label", "Connector " + cid);
+    root.querySelector(".cid").textContent = cid;
+    const fields = {};
+    root.querySelectorAll("[data-field]").forEach((el) => {
+      fields[el.dataset.field] = el;
+      el.id = "c" + cid + "-" + el.dataset.field;
+    });
+    fields.status.setAttribute("data-testid", "connector-" + cid + "-status");
+    const power = root.querySelector('[data-input="power"]');
+    const code = root.querySelector('[data-input="errorCode"]');
+    power.setAttribute("aria-label", "EV power in kW, connector " + cid);
+    code.setAttribute("aria-label", "Fault error code, connector " + cid);
+    root.querySelector('[data-group="plug"]').setAttribute("aria-label", "Cable, connector " + cid);
+    root.querySelector('[data-group="ev"]').setAttribute("aria-label", "EV, connector " + cid);
+    root.querySelector('[data-group="fault"]').setAttribute("aria-label", "Fault, connector " + cid);
+    const labels = {
+      "plug-in": () => "Plug in connector " + cid,
+      "plug-out": (b) => ({ ev: "Plug out EV side, connector ", station: "Plug out station side, connector ",
+                            both: "Plug out both sides, connector " })[b.dataset.side] + cid,
+      "ev": (b) => "EV " + b.dataset.state + ", connector " + cid,
+      "fault": () => "Raise fault, connector " + cid,
+      "clear-fault": () => "Clear fault, connector " + cid,
+    };
+    root.querySelectorAll("button[data-act]").forEach((b) => {
+      b.setAttribute("aria-label", labels[b.dataset.act](b));
+      b.addEventListener("click", () => act(cid, b, power, code));
+    });
+    // keep the panels in connector order
+    const after = [...panels.keys()].filter((k) => k > cid).sort((a, b) => a - b)[0];
+    els.connectors.insertBefore(root, after === undefined ? null : panels.get(after).root);
+    p = { root, fields };
+    panels.set(cid, p);
+    const opt = document.createElement("option");
+    opt.value = String(cid);
+    opt.textContent = "connector " + cid;
+    els.cardConnector.appendChild(opt);
+    return p;
+  }
+
+  function act(cid, b, power, code) {
+    const base = "connectors/" + cid + "/";
+    switch (b.dataset.act) {
+      case "plug-in":
+        return call("POST", base + "plug-in", undefined, "Plug in connector " + cid);
+      case "plug-out":
+        return call("POST", base + "plug-out", { side: b.dataset.side },
+          "Plug out (" + b.dataset.side + ") connector " + cid);
+      case "ev": {
+        const body = { state: b.dataset.state };
+        if (power.value.trim() !== "") {
+          const kw = Number(power.value);
+          // sent as typed: the API decides whether it is acceptable
+          body.powerW = isFinite(kw) ? Math.round(kw * 1000) : power.value;
+        }
+        return call("POST", base + "ev", body, "EV " + b.dataset.state + " on connector " + cid);
+      }
+      case "fault":
+        return call("POST", base + "fault", { errorCode: code.value }, "Fault " + code.value + " on connector " + cid);
+      case "clear-fault":
+        return call("DELETE", base + "fault", undefined, "Clear fault on connector " + cid);
+    }
+  }
+
+  function renderState(doc) {
+    els.identity.textContent = doc.identity || "Station";
+    document.title = (doc.identity || "Station") + " · HMI";
+    const reg = doc.registration || "–";
+    setBadge(els.registration, reg, reg === "Accepted" ? "ok" : reg === "Rejected" ? "bad" : "warn");
+    setBadge(els.connection, doc.connected ? "connected" : "disconnected", doc.connected ? "ok" : "bad");
+    setBadge(els.network, doc.network || "–", doc.network === "up" ? "ok" : "bad");
+    setBadge(els.queued, String(doc.queuedTransactionMessages ?? "–"), doc.queuedTransactionMessages ? "warn" : "");
+    for (const c of doc.connectors || []) {
+      if (c.connectorId === 0) {
+        setBadge(els.stationStatus, c.status, statusClass(c.status));
+        continue;
+      }
+      const p = connectorPanel(c.connectorId);
+      const f = p.fields;
+      setBadge(f.status, c.status, statusClass(c.status));
+      f.status.className += " cstatus";
+      f.errorCode.textContent = c.errorCode && c.errorCode !== "NoError"
+        ? c.errorCode + (c.info ? " (" + c.info + ")" : "") : "NoError";
+      f.errorCode.classList.toggle("bad", !!c.errorCode && c.errorCode !== "NoError");
+      f.transactionId.textContent = c.transactionId ?? "–";
+      f.idTag.textContent = c.idTag ?? "–";
+      f.energy.textContent = fmt(typeof c.energyWh === "number" ? c.energyWh / 1000 : null, 3);
+      f.power.textContent = fmt(typeof c.powerW === "number" ? c.powerW / 1000 : null, 2);
+      const hw = c.hardware || {};
+      f.cable.textContent = "EV " + (hw.evPlugged ? "plugged" : "unplugged") +
+        " · station " + (hw.cableAtStation ? "plugged" : "unplugged");
+      f.relay.textContent = (hw.relayClosed ? "closed" : "open") + " / " + (hw.locked ? "locked" : "unlocked");
+    }
+  }
+
+  function statusClass(s) {
+    if (s === "Available") return "ok";
+    if (s === "Charging") return "charging";
+    if (s === "Faulted" || s === "Unavailable") return "bad";
+    return "warn";
+  }
+
+  // -- the frame log ---------------------------------------------------------------------
+
+  let pending = [];
+  let scheduled = false;
+
+  function timeText(t) {
+    const d = new Date(t * 1000);
+    const p = (n, w) => String(n).padStart(w, "0");
+    return p(d.getHours(), 2) + ":" + p(d.getMinutes(), 2) + ":" + p(d.getSeconds(), 2) + "." + p(d.getMilliseconds(), 3);
+  }
+
+  function addFrame(rec) {
+    pending.push(rec);
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(flushFrames);
+    }
+  }
+
+  function flushFrames() {
+    scheduled = false;
+    const atBottom = els.frames.scrollTop + els.frames.clientHeight >= els.frames.scrollHeight - 4;
+    const frag = document.createDocumentFragment();
+    for (const rec of pending) frag.appendChild(frameRow(rec));
+    frameTotal += pending.length;
+    pending = [];
+    els.frames.appendChild(frag);
+    while (els.frames.childElementCount > MAX_ROWS) els.frames.firstElementChild.remove();
+    els.frameCount.textContent = "(" + frameTotal + ")";
+    if (els.follow.checked || atBottom) els.frames.scrollTop = els.frames.scrollHeight;
+  }
+
+  function frameRow(rec) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "frame " + rec.direction + " " + rec.kind.toLowerCase();
+    b.setAttribute("aria-pressed", "false");
+    const dir = rec.direction === "out" ? "→ CSMS" : "← CSMS";
+    const label = (rec.action || "?") + (rec.kind === "CALLRESULT" ? ".conf" : rec.kind === "CALLERROR" ? " error" : "");
+    b.innerHTML = '<span class="t"></span><span class="d"></span><span class="a"></span>';
+    b.children[0].textContent = timeText(rec.time);
+    b.children[1].textContent = dir;
+    b.children[2].textContent = label;
+    b.setAttribute("aria-label", timeText(rec.time) + " " + (rec.direction === "out" ? "out to" : "in from") +
+      " CSMS " + label);
+    b.addEventListener("click", () => showPayload(rec, b));
+    li.appendChild(b);
+    return li;
+  }
+
+  function showPayload(rec, row) {
+    els.frames.querySelectorAll('[aria-pressed="true"]').forEach((x) => x.setAttribute("aria-pressed", "false"));
+    row.setAttribute("aria-pressed", "true");
+    let text = rec.frame;
+    try {
+      const msg = JSON.parse(rec.frame);
+      const payload = rec.kind === "CALL" ? msg[3] : rec.kind === "CALLRESULT" ? msg[2]
+        : rec.kind === "CALLERROR" ? { errorCode: msg[2], errorDescription: msg[3], errorDetails: msg[4] } : msg;
+      text = JSON.stringify(payload, null, 2);
+    } catch (_) { /* shown as sent */ }
+    els.payloadTitle.textContent = (rec.action || "?") + " " + rec.kind + " · " +
+      (rec.direction === "out" ? "station → CSMS" : "CSMS → station") + " · " + timeText(rec.time) +
+      (rec.uniqueId ? " · id " + rec.uniqueId : "");
+    els.payload.textContent = text;
+  }
+
+  // -- live updates ----------------------------------------------------------------------
+
+  let source = null;
+
+  function connect() {
+    source = new EventSource(new URL("events", API));
+    source.addEventListener("open", () => setBadge(els.live, "live", "ok"));
+    source.addEventListener("state", (ev) => {
+      streamStates++;
+      renderState(JSON.parse(ev.data));
+    });
+    source.addEventListener("frame", (ev) => addFrame(JSON.parse(ev.data)));
+    source.addEventListener("error", () => {
+      setBadge(els.live, "reconnecting…", "bad");
+      if (source.readyState === EventSource.CLOSED) {
+        // the browser gave up (e.g. an HTTP error): start over once, a little later
+        source = null;
+        setTimeout(connect, 2000);
+      }
+    });
+  }
+
+  // -- the controls that are not per connector ----------------------------------------------
+
+  function present(tag) {
+    const body = { idTag: tag };
+    if (els.cardConnector.value) body.connectorId = Number(els.cardConnector.value);
+    return call("POST", "id-tag", body, "Present card " + JSON.stringify(tag));
+  }
+
+  els.cardForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    present(els.cardInput.value);
+  });
+  document.querySelectorAll("button.card").forEach((b) =>
+    b.addEventListener("click", () => present(b.dataset.tag)));
+  $("net-down").addEventListener("click", () => call("POST", "network/disconnect", undefined, "Network down"));
+  $("net-up").addEventListener("click", () => call("POST", "network/connect", undefined, "Network up"));
+  $("power-cut").addEventListener("click", () => {
+    const backup = $("backup-power").checked;
+    call("POST", "power-cut", { backupPower: backup }, "Power cut" + (backup ? " (backup power)" : ""));
+  });
+  $("log-clear").addEventListener("click", () => {
+    els.frames.textContent = "";
+    frameTotal = 0;
+    els.frameCount.textContent = "";
+  });
+
+  connect();
+})();

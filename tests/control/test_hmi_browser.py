@@ -1,0 +1,213 @@
+"""The HMI page in a real browser against a real ``ocpp-station run`` process and the dev CSMS.
+
+Playwright drives Debian's Chromium (``apt-get install -y chromium``; never ``playwright install``).
+Waiting is on page conditions (``expect``) and on the CSMS's frames (``link.expect``), never on sleeps.
+The charging test takes a screenshot; with HMI_SCREENSHOT=docs/hmi.png it refreshes the README's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from e2e.conftest import csms, free_port, station_factory  # noqa: F401  (the e2e fixtures, reused)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOT = os.environ.get("HMI_SCREENSHOT")  # e.g. docs/hmi.png; unset: into the test's tmp_path
+TIMEOUT_MS = 15_000
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is missing (apt-get install -y chromium) - HMI browser tests skipped"),
+]
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="the playwright package is not installed")
+async_playwright, expect = playwright_api.async_playwright, playwright_api.expect
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+async def _open(viewport: dict[str, int]):
+    pw = await async_playwright().start()
+    browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = await browser.new_context(viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return pw, browser, page, errors
+
+
+@pytest.fixture
+async def desktop():
+    pw, browser, page, errors = await _open({"width": 1100, "height": 1000})
+    try:
+        yield page
+        assert errors == [], errors  # no JavaScript error on the page
+    finally:
+        await browser.close()
+        await pw.stop()
+
+
+@pytest.fixture
+async def phone():
+    pw, browser, page, errors = await _open({"width": 375, "height": 812})
+    try:
+        yield page
+        assert errors == [], errors
+    finally:
+        await browser.close()
+        await pw.stop()
+
+
+async def _load(page, st) -> None:
+    await page.goto(st.base + "/")
+    await expect(page.get_by_test_id("live")).to_have_text("live")
+    await expect(page.get_by_test_id("registration")).to_have_text("Accepted")
+    await expect(page.get_by_test_id("connector-1-status")).to_have_text("Available")
+
+
+async def test_plug_in_and_card_start_charging(csms, station_factory, desktop, tmp_path) -> None:  # noqa: F811
+    page = desktop
+    st = await station_factory()
+    link = await csms.wait_connected(st.identity)
+    await link.expect("BootNotification")
+    await _load(page, st)
+    await expect(page.get_by_test_id("connection")).to_have_text("connected")
+    await expect(page.get_by_test_id("network")).to_have_text("up")
+    status = page.get_by_test_id("connector-1-status")
+
+    await page.get_by_role("button", name="Plug in connector 1").click()
+    await expect(status).to_have_text("Preparing")
+    await page.get_by_label("Card idTag").fill("04A2B3C4D5")
+    await page.get_by_role("button", name="Present card", exact=True).click()
+
+    start = await link.expect("StartTransaction", ignore=("StatusNotification", "Authorize", "Heartbeat"))
+    assert start.payload["idTag"] == "04A2B3C4D5"
+    await expect(status).to_have_text("Charging")
+    tx = (await st.state())["connectors"][1]["transactionId"]
+    await expect(page.locator("#c1-transactionId")).to_have_text(str(tx))
+    await expect(page.locator("#c1-idTag")).to_have_text("04A2B3C4D5")
+    await expect(page.get_by_role("alert")).to_have_count(0)  # nothing went wrong
+    # energy moves without the page polling: the server pushes state while charging
+    await expect(page.locator("#c1-power")).not_to_have_text(re.compile(r"^(–|0\.00)$"))
+    energy = page.locator("#c1-energy")
+    await expect(energy).to_have_text(re.compile(r"^\d+\.\d{3}$"))
+    await expect(energy).not_to_have_text(await energy.text_content() or "")
+
+    # the frame log shows both directions; a click shows the payload
+    frames = page.get_by_role("list", name=re.compile("OCPP frames"))
+    await expect(frames.get_by_role("button", name=re.compile(r"out to CSMS StartTransaction$"))).to_have_count(1)
+    await expect(frames.get_by_role("button", name=re.compile(r"in from CSMS StartTransaction\.conf$"))).to_have_count(1)
+    await frames.get_by_role("button", name=re.compile(r"out to CSMS StartTransaction$")).click()
+    await expect(page.locator("#payload")).to_contain_text('"idTag": "04A2B3C4D5"')
+    await expect(page.locator("#payload-title")).to_contain_text("StartTransaction CALL")
+
+    await page.screenshot(path=SCREENSHOT or str(tmp_path / "hmi.png"), full_page=True)
+
+    # the EV pauses from the page: the CSMS hears SuspendedEV
+    await page.get_by_role("button", name="EV suspended, connector 1").click()
+    await expect(status).to_have_text("SuspendedEV")
+    sn = await link.expect("StatusNotification", ignore=("MeterValues", "Heartbeat"))
+    assert sn.payload["status"] == "SuspendedEV"
+
+
+async def test_invalid_input_shows_the_api_error(csms, station_factory, phone) -> None:  # noqa: F811
+    page = phone
+    st = await station_factory()
+    await _load(page, st)
+    # at phone width nothing spills sideways
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    tag = "A" * 21
+    status, doc = await st.api("POST", "/api/id-tag", {"idTag": tag})  # what the API itself says
+    assert status == 422 and doc["field"] == "idTag", (status, doc)
+
+    await page.get_by_label("Card idTag").fill(tag)
+    await page.get_by_role("button", name="Present card", exact=True).click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_be_visible()
+    await expect(alert).to_contain_text(doc["error"])
+    await expect(alert).to_contain_text("field idTag")
+    await expect(alert).to_contain_text("422")
+    await expect(page.get_by_label("Card idTag")).to_have_attribute("aria-invalid", "true")
+
+    # the next action that succeeds clears the alert
+    await page.get_by_role("button", name="Plug in connector 1").click()
+    await expect(alert).to_have_count(0)
+    await expect(page.get_by_test_id("connector-1-status")).to_have_text("Preparing")
+
+    # fault and clear from the page
+    await page.get_by_label("Fault error code, connector 1").select_option("HighTemperature")
+    await page.get_by_role("button", name="Raise fault, connector 1").click()
+    await expect(page.get_by_test_id("connector-1-status")).to_have_text("Faulted")
+    await expect(page.locator("#c1-errorCode")).to_have_text("HighTemperature")
+    await page.get_by_role("button", name="Clear fault, connector 1").click()
+    await expect(page.get_by_test_id("connector-1-status")).to_have_text("Preparing")
+
+    # network down / up from the page
+    await page.get_by_role("button", name="Network down").click()
+    await expect(page.get_by_test_id("network")).to_have_text("down")
+    await expect(page.get_by_test_id("connection")).to_have_text("disconnected")
+    await page.get_by_role("button", name="Network up").click()
+    await expect(page.get_by_test_id("connection")).to_have_text("connected")
+
+
+async def test_page_drives_the_demo(tmp_path, desktop) -> None:
+    """``ocpp-station demo --keep-running``: the page follows the scripted session, then drives the station;
+    the demo's saved cards answer what their names say."""
+    import asyncio
+    import signal
+    import sys
+
+    page = desktop
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ocpp_station", "demo", "--speed", "10", "--keep-running", "--control", f"127.0.0.1:{port}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        while url is None:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
+            assert line, "the demo ended before printing the page URL"
+            m = re.search(r"HMI page: (http://\S+/)", line)
+            url = m.group(1) if m else None
+        assert url == f"http://127.0.0.1:{port}/"
+        drain = asyncio.create_task(proc.stdout.read())  # keep the pipe flowing
+        await page.goto(url)
+        await expect(page.get_by_test_id("live")).to_have_text("live")
+        frames = page.get_by_role("list", name=re.compile("OCPP frames"))
+        # the scripted session, seen live: it starts, stops, and the cable is unplugged
+        await expect(frames.get_by_role("button", name=re.compile(r"out to CSMS StopTransaction$"))).to_have_count(1)
+        status = page.get_by_test_id("connector-1-status")
+        await expect(status).to_have_text("Available")
+        # then the page drives the station: a blocked card is refused, the good one starts a session
+        await page.get_by_role("button", name="Plug in connector 1").click()
+        await expect(status).to_have_text("Preparing")
+        await page.get_by_role("button", name="Present saved card BLOCKED01").click()
+        authorized = frames.get_by_role("button", name=re.compile(r"in from CSMS Authorize\.conf$"))
+        await expect(authorized).to_have_count(2)  # the scripted session's, then this one
+        await authorized.last.click()
+        await expect(page.locator("#payload")).to_contain_text('"Blocked"')
+        await expect(status).to_have_text("Preparing")
+        await page.get_by_role("button", name="Present saved card 04A2B3C4D5").click()
+        await expect(status).to_have_text("Charging")
+        await expect(frames.get_by_role("button", name=re.compile(r"out to CSMS StartTransaction$"))).to_have_count(2)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    await drain
+    assert proc.returncode == 0  # Ctrl-C with a page open still stops cleanly
