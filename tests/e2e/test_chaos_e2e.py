@@ -84,7 +84,7 @@ async def test_chaos_nothing_lost(csms, station_factory):
                 await st.card(f"TAG{rng.randrange(5)}")  # the car is still plugged in: start again
                 sessions += 1
         else:
-            await asyncio.sleep(rng.uniform(0.05, 0.6))  # let the session run (meter values accrue)
+            await asyncio.sleep(rng.uniform(0.1, 1.2))  # let the session run (meter values accrue)
     # settle: link up, session ended, queue drained
     if not network_up:
         await st.network(True)
