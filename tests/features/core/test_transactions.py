@@ -303,3 +303,26 @@ def test_stop_transaction_reason_for_every_path(path):
     assert stop.payload["transactionId"] == 77
     assert stop.payload["meterStop"] >= 1000
     h.no_call()
+
+
+def test_max_energy_on_invalid_id_allows_that_much_energy_then_suspends():
+    """MaxEnergyOnInvalidId ([SPEC] §9.1): after StartTransaction.conf says Invalid (StopTransactionOnInvalidId
+    false), the EV may take this many Wh more from the start; then SuspendedEVSE."""
+    from charging import booted, card, configure, plug
+
+    h = booted(MaxEnergyOnInvalidId=550, MeterValueSampleInterval=0)  # 11 kW: 550 Wh last 180 s
+    configure(h, StopTransactionOnInvalidId=False)
+    plug(h)
+    h.respond("StatusNotification", {})
+    card(h, "TAG1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted"}})
+    h.respond_unordered(
+        {"StatusNotification": {}, "StartTransaction": {"transactionId": 5, "idTagInfo": {"status": "Invalid"}}}
+    )
+    assert h.station.connector(1).status.value == "Charging"
+    h.advance(179.9)
+    assert h.station.connector(1).status.value == "Charging"
+    h.advance(0.2)
+    assert h.station.connector(1).status.value == "SuspendedEVSE"
+    assert h.respond("StatusNotification", {}).payload["status"] == "SuspendedEVSE"
+    assert h.hardware.read(1, h.now).energy_wh == pytest.approx(1000 + 550, abs=0.1)

@@ -358,10 +358,25 @@ class Transactions(Feature):
             c.locked_for = tx.id_tag  # [ERRATA] 3.5: stays locked for the same idTag / parent
             c.locked_parent = tx.parent_id_tag
         else:
-            tx.invalid = True  # keep the transaction, stop the energy: SuspendedEVSE
-            self.persist(tx)
-            st.hardware.set_relay(cid, False, now)
-            self.refresh(cid, now)
+            # keep the transaction; energy stops once MaxEnergyOnInvalidId Wh have been delivered ([SPEC] §9.1)
+            self._energy_allowance(tx, now)
+
+    def _energy_allowance(self, tx: Transaction, now: float) -> None:
+        st = self.station
+        cid = tx.connector_id
+        if self.cond[cid].tx is not tx:
+            return
+        sample = st.hardware.read(cid, now)
+        left = tx.meter_start + st.config["MaxEnergyOnInvalidId"] - sample.energy_wh
+        if left > 0:
+            # at the present power the allowance lasts left/power hours; look again then (at most every minute)
+            wait = min(60.0, left / sample.power_w * 3600) if sample.power_w > 0 else 60.0
+            st.timers.set(f"invalid-allowance:{cid}", now + max(wait, 0.001), lambda t: self._energy_allowance(tx, t))
+            return
+        tx.invalid = True  # stop the energy, keep the transaction: SuspendedEVSE
+        self.persist(tx)
+        st.hardware.set_relay(cid, False, now)
+        self.refresh(cid, now)
 
     def _start_dropped(self, msg, now: float) -> None:
         # [ERRATA] 3.18: no transactionId will ever come; later messages use -1
@@ -401,6 +416,7 @@ class Transactions(Feature):
         self._queue_stop(tx, reason, id_tag, int(sample.energy_wh), st.clock.wall(now), end_sample)
         c.tx = None
         st.timers.cancel(f"sample:{cid}")
+        st.timers.cancel(f"invalid-allowance:{cid}")
         if unlock and st.settings.connector_lock and not st.settings.fixed_cable:
             st.hardware.unlock(cid)
         # the cable is still in (EV side for a fixed cable, the socket otherwise): Finishing until it is out
