@@ -39,11 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="dev CSMS + one simulated station + a scripted charging session",
         description="Start the development CSMS and one simulated station, play a scripted charging "
-        "session (boot, plug in, card, charge with meter values, stop, unplug) and print the OCPP timeline.",
+        "session (boot, plug in, card, charge with meter values, stop, unplug) and print the OCPP timeline. "
+        "The HMI page (http://HOST:PORT/ of --control) shows the station live and drives it.",
     )
     demo.add_argument("--control", metavar="HOST:PORT", default="127.0.0.1:8180",
                       help="where the station's control API and HMI listen (default 127.0.0.1:8180)")
-    demo.add_argument("--keep-running", action="store_true", help="stay up after the scripted session (Ctrl-C ends)")
+    demo.add_argument("--keep-running", action="store_true", help="stay up after the scripted session (Ctrl-C ends), e.g. to use the HMI page")
     demo.add_argument("--speed", type=float, default=1.0, help="divide the script's pauses by this factor")
     demo.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -58,6 +59,44 @@ def build_parser() -> argparse.ArgumentParser:
     csms.add_argument("--boot-interval", type=int, default=10, help="interval in BootNotification.conf (s)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
     csms.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    fleet = sub.add_parser(
+        "fleet",
+        help="simulate a fleet of stations against a CSMS (load test)",
+        description="Run N simulated stations, each a full station on the same core as `run` (in-memory "
+        "store, simulated hardware), sharing one event loop per worker process, driven by a seeded scenario "
+        "(sessions, EV power, idTags, network drops). Prints a progress line every second on stderr, a "
+        "summary at the end, and optionally a metrics JSON file. Raises the open-file limit to the hard "
+        "limit (and says so if that is not enough). SIGINT/SIGTERM end the driving phase early: sessions "
+        "are stopped and reported before the stations disconnect. The scenario format is documented in "
+        "examples/fleet-basic.toml and ocpp_station.fleet.scenario. Exit status: 0 when every station was "
+        "Accepted and no error was seen, 1 otherwise, 2 for a bad option or scenario.",
+    )
+    fleet.add_argument("--csms", metavar="URL", required=True,
+                       help="CSMS endpoint URL (the identity is appended), or 'builtin' to start the "
+                       "development CSMS in a subprocess")
+    fleet.add_argument("--count", type=int, metavar="N", required=True, help="number of stations")
+    fleet.add_argument("--scenario", type=Path, metavar="FILE", help="scenario TOML file (default: built-in defaults)")
+    fleet.add_argument("--seed", default="1", metavar="S",
+                       help="seed of every random draw (schedule, power, idTags, drops); same seed, same schedule "
+                       "(default 1)")
+    fleet.add_argument("--duration", type=float, default=60.0, metavar="D",
+                       help="seconds of driving from the first station's start (default 60); then open sessions "
+                       "are stopped and the queues drained")
+    fleet.add_argument("--workers", type=int, default=1, metavar="K",
+                       help="worker processes to spread the stations over (default 1)")
+    fleet.add_argument("--ramp", type=float, metavar="RATE",
+                       help="stations started per second (default: the scenario's fleet.ramp_rate, 100)")
+    fleet.add_argument("--identity-pattern", metavar="PATTERN",
+                       help="identity pattern, str.format with n = 1..N (default: the scenario's, SIM{n:05d})")
+    fleet.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
+                       help="at the end, how long to wait for transaction messages to be delivered (default 30)")
+    fleet.add_argument("--metrics", type=Path, metavar="FILE", help="write the metrics (JSON) here at the end")
+    fleet.add_argument("--no-progress", action="store_true", help="no progress line every second")
+    fleet.add_argument("--virtual-time", action="store_true",
+                       help="with --csms builtin only: whenever no station waits for the CSMS, jump the stations' "
+                       "clock to the next timer instead of sleeping (--duration is then virtual seconds)")
+    fleet.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
 
@@ -120,9 +159,59 @@ def cmd_csms(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from .fleet import FleetOptions, ScenarioError, load_scenario, run_fleet
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        print(f"ocpp-station: {exc}", file=sys.stderr)
+        return 2
+    if args.count < 1:
+        print("ocpp-station: --count: expected a positive integer", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("ocpp-station: --workers: expected a positive integer", file=sys.stderr)
+        return 2
+    if args.ramp is not None:
+        if args.ramp <= 0:
+            print("ocpp-station: --ramp: expected a positive number", file=sys.stderr)
+            return 2
+        scenario.ramp_rate = args.ramp
+    if args.identity_pattern is not None:
+        try:
+            args.identity_pattern.format(n=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            print(f"ocpp-station: --identity-pattern: bad pattern: {exc}", file=sys.stderr)
+            return 2
+        scenario.identity_pattern = args.identity_pattern
+    if args.csms != "builtin" and not args.csms.startswith(("ws://", "wss://")):
+        print(f"ocpp-station: --csms: expected a ws:// or wss:// URL or 'builtin', got {args.csms!r}", file=sys.stderr)
+        return 2
+    if args.virtual_time and args.csms != "builtin":
+        print("ocpp-station: --virtual-time needs --csms builtin", file=sys.stderr)
+        return 2
+    _logging(args.log_level)
+    result = run_fleet(
+        FleetOptions(
+            csms_url=args.csms,
+            count=args.count,
+            scenario=scenario,
+            seed=args.seed,
+            duration=args.duration,
+            workers=args.workers,
+            drain_timeout=args.drain_timeout,
+            metrics_path=args.metrics,
+            progress=not args.no_progress,
+            virtual_time=args.virtual_time,
+        )
+    )
+    return 0 if result["accepted"] == args.count and result["errors"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return {"run": cmd_run, "demo": cmd_demo, "csms": cmd_csms}[args.command](args)
+    return {"run": cmd_run, "demo": cmd_demo, "csms": cmd_csms, "fleet": cmd_fleet}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,12 @@
 ([SPEC] §3.16, §4.7; [ERRATA] 3.9, 3.13-3.16, 3.91, 4.25; spec §2.3 MeterValues/StopTransaction, §2.4).
 OCTT cases TC_070, TC_071."""
 
-import time
 from datetime import datetime
 
 from charging import booted, card, configure, run, start_charging, stop_confs
 
 from harness import T0
 
-from ocpp_station.store.sqlite import SqliteStore
 
 
 def _t(ts: str) -> float:

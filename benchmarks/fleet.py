@@ -1,0 +1,82 @@
+"""Fleet benchmark: N one-connector stations against the dev CSMS in its own process.
+
+Reference load (the issue's): 2,000 stations; heartbeat (BootNotification interval) and
+meter values every 60 s; a session every ~1.5 min per station (exponential gap of mean 45 s,
+then 30-60 s of charging, 2 s + 2 s around it). Reports the fleet process(es)' peak RSS
+(VmRSS from /proc/<pid>/status, sampled every second), average CPU over the wall time
+(os.times deltas), the CSMS response latency p50/p99 seen by the stations, and the time
+until every station was Accepted.
+
+    .venv/bin/python benchmarks/fleet.py --count 2000 --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+from ocpp_station.fleet import FleetOptions, parse_scenario, run_fleet
+
+REFERENCE = {
+    "fleet": {"identity_pattern": "BENCH{n:05d}", "ramp_rate": 200.0},
+    "station": {"connectors": 1},
+    "ocpp": {"MeterValueSampleInterval": 60, "WebSocketPingInterval": 0},
+    "driver": {
+        "sessions_per_hour": 80.0,  # exponential gap of mean 45 s ...
+        "session_duration": {"distribution": "uniform", "min": 30, "max": 60},  # ... + ~45 s charging
+        "plug_to_card": 2.0,
+        "card_to_unplug": 2.0,
+    },
+    "csms": {"boot_interval": 60},
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--ramp", type=float, default=200.0, help="stations started per second")
+    ap.add_argument("--seed", default="1")
+    ap.add_argument("--metrics", type=Path, help="write the full metrics JSON here")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = ap.parse_args()
+    doc = json.loads(json.dumps(REFERENCE))
+    doc["fleet"]["ramp_rate"] = args.ramp
+    scenario = parse_scenario(doc)
+    r = run_fleet(
+        FleetOptions(
+            csms_url="builtin", count=args.count, scenario=scenario, seed=args.seed, duration=args.duration,
+            workers=args.workers, drain_timeout=30.0, metrics_path=args.metrics, progress=not args.quiet,
+            err=io.StringIO() if args.quiet else sys.stderr,
+        )
+    )
+    rss = sum(v or 0 for v in r["rss_kib"].values()) / 1024
+    lat = r["latency_ms"]
+    a = r["answered"]
+    print()
+    print(f"stations {r['stations']}, workers {r['workers']}, wall {r['wall_s']:.1f} s (driving {args.duration:g} s)")
+    print(f"RSS of the fleet process(es): {rss:.1f} MiB ({rss * 1024 / r['stations']:.1f} KiB per station)")
+    print(f"CPU: fleet {r['cpu']['fleet_cpu_percent']}% of one core on average "
+          f"({r['cpu']['fleet_cpu_s']} s), CSMS {r['cpu'].get('csms_cpu_s')} s")
+    stop = r["stop_latency_ms"]
+    print(f"CSMS latency p50 {lat['p50']} ms, p99 {lat['p99']} ms ({lat['count']} calls, ramp-up + driving); "
+          f"stop phase (all open sessions stopped at once) p50 {stop['p50']} ms, p99 {stop['p99']} ms")
+    print(f"all {r['accepted']} Accepted after {r['time_to_all_accepted_s']} s")
+    print(f"transactions {a.get('StartTransaction', 0)} started / {a.get('StopTransaction', 0)} stopped, "
+          f"errors {r['errors']}, messages {r['messages_per_s']}/s")
+    print(
+        f"| {r['stations']} stations, {r['workers']} worker(s), {args.duration:g} s | "
+        f"`.venv/bin/python benchmarks/fleet.py --count {args.count} --duration {args.duration:g}"
+        + (f" --workers {args.workers}" if args.workers != 1 else "") + "` | "
+        f"RSS {rss:.0f} MiB, CPU {r['cpu']['fleet_cpu_percent']}%, p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
+        f"all Accepted after {r['time_to_all_accepted_s']} s |"
+    )
+    return 0 if r["accepted"] == r["stations"] and r["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""run_fleet: N stations over K worker processes, progress on stderr, summary and metrics JSON.
+
+With one worker the stations run on the caller's process (one event loop);
+with more, each worker is a ``spawn``-ed process running :func:`_worker_main`
+with every K-th station, sending snapshots to the parent over a
+multiprocessing queue. ``csms_url="builtin"`` starts the development CSMS in
+a subprocess (``python -m ocpp_station csms --port 0 --quiet``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import queue as queue_mod
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .metrics import Aggregator, summary_text
+from .scenario import Scenario
+from .sim import Worker
+
+log = logging.getLogger(__name__)
+
+
+def raise_nofile(needed: int, err: TextIO | None = sys.stderr) -> tuple[int, int]:
+    """Raise RLIMIT_NOFILE's soft limit to the hard limit; say so on ``err`` if it stays below ``needed``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            if err:
+                print(f"fleet: cannot raise the open-file limit from {soft} to {target}: {exc}", file=err)
+    if soft < needed and err:
+        print(
+            f"fleet: open-file limit {soft} (hard {hard}) is below the ~{needed} descriptors "
+            f"{needed // 2} stations need here; raise it (ulimit -Hn) or use fewer stations",
+            file=err,
+        )
+    return soft, hard
+
+
+@dataclass
+class BuiltinCsms:
+    """The development CSMS in a subprocess."""
+
+    boot_interval: int = 60
+    proc: subprocess.Popen | None = None
+    url: str = ""
+
+    def start(self) -> str:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet", "--log-level", "WARNING",
+             "--boot-interval", str(self.boot_interval)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # Ctrl-C in the terminal must not kill it before the stations drain
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        m = re.search(r"(ws://\S+?)/<identity>", line)
+        if not m:
+            self.stop()
+            raise RuntimeError(f"builtin CSMS did not start: {line!r}")
+        self.url = m.group(1)
+        return self.url
+
+    def cpu(self) -> float | None:
+        """CPU seconds used by the CSMS process so far (from /proc)."""
+        if self.proc is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class FleetOptions:
+    csms_url: str
+    count: int
+    scenario: Scenario
+    seed: Any = 1
+    duration: float = 60.0
+    workers: int = 1
+    drain_timeout: float = 30.0
+    metrics_path: Path | None = None
+    progress: bool = True
+    virtual_time: bool = False  # jump to the next timer whenever the stations are idle
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, url: str, start_at: float,
+                 duration: float, drain_timeout: float, q: Any, log_level: int, virtual: bool = False) -> None:
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    async def main() -> None:
+        w = Worker(wid, indices, scenario, seed, url, start_at, duration, drain_timeout, report=q.put,
+                   virtual=virtual)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, w.stop)
+        await w.run()
+
+    asyncio.run(main())
+
+
+def run_fleet(opts: FleetOptions) -> dict[str, Any]:
+    """Run the fleet to the end; returns the metrics document (also written to ``opts.metrics_path``)."""
+    err = opts.err
+    raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err)
+    csms: BuiltinCsms | None = None
+    url = opts.csms_url
+    if url == "builtin":
+        csms = BuiltinCsms(boot_interval=opts.scenario.boot_interval)
+        url = csms.start()
+        print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
+    k = max(1, min(opts.workers, opts.count))
+    shards = [list(range(1 + w, opts.count + 1, k)) for w in range(k)]
+    t_wall0 = time.time()
+    cpu0 = os.times()
+    start_at = t_wall0 + (0.0 if k == 1 else 1.5)  # spawned workers need a moment to import
+    agg = Aggregator(opts.count, k, start_at)
+    print(f"fleet: {opts.count} stations ({opts.scenario.identity(1)}..{opts.scenario.identity(opts.count)}), "
+          f"{k} worker(s), ramp {opts.scenario.ramp_rate:g}/s, seed {opts.seed}, {opts.duration:g} s"
+          f"{' of virtual time' if opts.virtual_time else ''} -> {url}",
+          file=err)
+    try:
+        if k == 1:
+            asyncio.run(_run_inline(opts, shards[0], url, start_at, agg))
+        else:
+            _run_processes(opts, shards, url, start_at, agg)
+    finally:
+        csms_cpu = csms.cpu() if csms else None
+        if csms is not None:
+            csms.stop()
+    wall = time.time() - t_wall0
+    cpu1 = os.times()
+    fleet_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    if k > 1:
+        fleet_cpu += (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
+        if csms_cpu is not None:
+            fleet_cpu -= csms_cpu  # the CSMS subprocess is a child too (approximately: it was reaped)
+    cpu = {"fleet_cpu_s": round(fleet_cpu, 2), "fleet_cpu_percent": round(100 * fleet_cpu / wall, 1)}
+    if csms_cpu is not None:
+        cpu["csms_cpu_s"] = round(csms_cpu, 2)
+    result = agg.result(wall, cpu)
+    result["seed"] = opts.seed
+    result["csms"] = opts.csms_url
+    result["scenario"] = opts.scenario.to_dict()
+    print(summary_text(result), file=err)
+    if opts.metrics_path is not None:
+        opts.metrics_path.write_text(json.dumps(result, indent=1))
+        print(f"fleet: metrics written to {opts.metrics_path}", file=err)
+    return result
+
+
+async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at: float, agg: Aggregator) -> Any:
+    w = Worker(0, indices, opts.scenario, opts.seed, url, start_at, opts.duration, opts.drain_timeout,
+               report=agg.handle, virtual=opts.virtual_time)
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, w.stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            print(agg.progress_line(), file=opts.err, flush=True)
+
+    p = loop.create_task(progress()) if opts.progress else None
+    try:
+        return await w.run()
+    finally:
+        if p is not None:
+            p.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_at: float, agg: Aggregator) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    procs = []
+    level = logging.getLogger().getEffectiveLevel()
+    for wid, idx in enumerate(shards):
+        p = ctx.Process(target=_worker_main, name=f"fleet-worker-{wid}",
+                        args=(wid, idx, opts.scenario, opts.seed, url, start_at, opts.duration,
+                              opts.drain_timeout, q, level, opts.virtual_time))
+        p.start()
+        procs.append(p)
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            for p in procs:
+                if p.pid and p.is_alive():
+                    os.kill(p.pid, signal.SIGTERM)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        next_progress = time.time() + 1.0
+        hard_end = start_at + opts.duration + opts.drain_timeout + 60
+        while len(agg.finals) < len(procs):
+            try:
+                msg = q.get(timeout=max(0.05, next_progress - time.time()))
+                agg.handle(msg)
+            except queue_mod.Empty:
+                pass
+            if time.time() >= next_progress:
+                next_progress += 1.0
+                if opts.progress:
+                    print(agg.progress_line(), file=opts.err, flush=True)
+            if all(not p.is_alive() for p in procs) and q.empty():
+                break
+            if time.time() > hard_end:
+                print("fleet: workers did not finish in time", file=opts.err)
+                break
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+

@@ -1,0 +1,589 @@
+"""Many full stations on one event loop: the per-station driver and the worker's shared scheduler.
+
+Theory of operation
+-------------------
+A :class:`FleetStation` is the same sans-I/O :class:`Station` that ``run``
+drives (every feature, the MemoryStore, SimulatedHardware); what is lighter is
+only the I/O around it:
+
+* one asyncio task per station: its websocket connection (connect, read,
+  reconnect with jittered exponential back-off);
+* no timer task per station: the worker's :class:`Scheduler` keeps one heap of
+  ``(deadline, seq, target)`` and one ``loop.call_later`` handle for the
+  earliest entry. After every input the station is re-armed from
+  ``station.get_timer()``; stale heap entries are skipped when popped;
+* writes are appended to a per-connection deque and written by
+  ``ws.send`` in order by a short-lived drain task (only while frames wait).
+
+The seeded :class:`~.scenario.Driver`'s actions, the back-off and outage
+waits and the end of the run go through the same scheduler. A :class:`Worker`
+owns the stations of one process.
+
+Virtual time (``virtual=True``): the stations' ``now`` comes from a
+:class:`VirtualClock` (real time plus an offset). Whenever the worker is idle
+-- no station has a CALL in flight or frames waiting to be written, none is in
+a websocket handshake -- the scheduler jumps the clock to its next deadline
+instead of sleeping. Heartbeats, meter values and hour-long sessions then cost
+only the CPU they need; the CSMS still answers over real websockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+import time
+from collections import deque
+from typing import Any, Callable, Iterator
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from ..core.commands import Reboot, Reconnect
+from ..core.events import CardPresented, Event
+from ..core.station import Registration, Station
+from ..hardware.simulated import SimulatedHardware
+from ..store.memory import MemoryStore
+from .metrics import StationTrace, WorkerMetrics, rss_kib
+from .scenario import Driver, Planned, Scenario
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN = 1.0
+RECONNECT_MAX = 30.0
+
+
+class VirtualClock:
+    """Real time plus an offset that only grows (virtual-time mode)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance_to(self, t: float) -> None:
+        delta = t - self()
+        if delta > 0:
+            self.offset += delta
+
+
+class Scheduler:
+    """One heap of deadlines for every station and driver action of a worker."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, idle: Callable[[], bool] | None = None) -> None:
+        self.clock = clock
+        self.idle = idle  # virtual time: () -> True when nothing but the heap can make progress
+        self.jumps = 0  # virtual-time jumps made
+        self.horizon: float | None = None  # virtual time: never jump past this
+        self._heap: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._handle_at: float | None = None
+        self.on_error: Callable[[BaseException], None] = lambda exc: log.exception("scheduled call failed")
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def arm(self, fs: FleetStation) -> None:
+        """Re-read the station's next deadline (after every input)."""
+        d = fs.station.get_timer()
+        if d == fs.armed:
+            return
+        fs.armed = d
+        if d is not None:
+            heapq.heappush(self._heap, (d, next(self._seq), fs))
+            self._wake(d)
+
+    def at(self, when: float, fn: Callable[[float], None]) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), fn))
+        self._wake(when)
+
+    def _wake(self, when: float) -> None:
+        if self._handle_at is not None and self._handle_at <= when:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle_at = when
+        delay = 0.0 if self.idle is not None and self.idle() else max(0.0, when - self.clock())
+        self._handle = asyncio.get_running_loop().call_later(delay, self._run)
+
+    def kick(self) -> None:
+        """Virtual time: the worker may have become idle; jump now if so."""
+        if self.idle is None or not self._heap or not self.idle():
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle_at = self._heap[0][0]
+        self._handle = asyncio.get_running_loop().call_soon(self._run)
+
+    async def sleep_until(self, when: float) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        self.at(when, lambda _now: fut.done() or fut.set_result(None))
+        await fut
+
+    def _run(self) -> None:
+        self._handle = self._handle_at = None
+        heap = self._heap
+        if self.idle is not None and heap and heap[0][0] > self.clock() and self.idle():
+            target = heap[0][0] if self.horizon is None else min(heap[0][0], self.horizon)
+            if target > self.clock():
+                self.clock.advance_to(target)  # type: ignore[attr-defined]
+                self.jumps += 1
+        now = self.clock()
+        due = []
+        while heap and heap[0][0] <= now:
+            due.append(heapq.heappop(heap))
+        for when, _, target in due:  # what is re-armed in the past runs in the next round (no busy loop here)
+            try:
+                if isinstance(target, FleetStation):
+                    if target.armed == when:
+                        target.armed = None
+                        target.on_timer(now)
+                else:
+                    target(now)
+            except Exception as exc:
+                self.on_error(exc)
+        if heap:
+            self._wake(heap[0][0])
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self._handle_at = None
+        self._heap.clear()
+
+
+class FleetStation:
+    """One full station driven on the worker's loop."""
+
+    def __init__(self, worker: Worker, index: int, identity: str, settings: Any, seed: Any) -> None:
+        self.worker = worker
+        self.index = index
+        self.identity = identity
+        self.settings = settings
+        self.rng = random.Random(f"{seed}/{identity}/station")
+        self.store = MemoryStore()
+        self.hardware = SimulatedHardware(settings.connectors, settings.fixed_cable, store=self.store)
+        self.station = Station(settings, self.store, self.hardware, self.rng)
+        self.trace = StationTrace(identity)
+        self.armed: float | None = None  # deadline currently in the scheduler's heap
+        self.url = worker.csms_url.rstrip("/") + "/" + identity
+        self.ws: Any = None
+        self._out: deque[str] = deque()
+        self._drainer: asyncio.Task | None = None
+        self.task: asyncio.Task | None = None
+        self.offline_until = 0.0  # injected network outage
+        self._offline_wake: asyncio.Event | None = None
+        self._plan: Iterator[Planned] | None = None
+        self._reboot = False
+        self.started = False
+
+    # -- inputs (each followed by flush) ----------------------------------------------
+
+    def start(self, now: float) -> None:
+        self.started = True
+        self.station.start(now)
+        self.flush(now)
+        self.worker.connecting += 1  # until its first connection is up (virtual time waits for it)
+        self.task = asyncio.get_running_loop().create_task(self._connection_loop(), name=self.identity)
+        self.worker.tasks.add(self.task)
+        self.task.add_done_callback(self.worker.tasks.discard)
+
+    def on_timer(self, now: float) -> None:
+        prev = self.station.session.in_flight
+        self.station.handle_timer(now)
+        if prev is not None and self.station.session.in_flight is not prev and now >= prev.deadline:
+            self.worker.metrics.call_timeouts += 1
+            self.trace.failed[prev.action] += 1
+        self.flush(now)
+
+    def feed(self, events: list[Event], now: float) -> None:
+        for ev in events:
+            self.station.handle_event(ev, now)
+        self.flush(now)
+
+    def on_frame(self, data: str | bytes, now: float) -> None:
+        m = self.worker.metrics
+        m.frames_in += 1
+        st = self.station
+        prev = st.session.in_flight
+        st.receive(data, now)
+        if prev is not None and st.session.in_flight is not prev:
+            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            kind = text.lstrip("[ \t\r\n")[:1]
+            if kind == "3":
+                m.calls_answered += 1
+                m.latencies.append(now - prev.sent_at)
+                self.trace.answered[prev.action] += 1
+                if prev.action == "BootNotification":
+                    self.trace.boots += 1
+            elif kind == "4":
+                m.call_errors += 1
+                m.latencies.append(now - prev.sent_at)
+                self.trace.failed[prev.action] += 1
+        if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
+            self.trace.accepted_at = self.worker.clock()
+            self.worker.accepted_ever += 1
+        self.flush(now)
+
+    def flush(self, now: float) -> None:
+        st = self.station
+        frames = st.data_to_send()
+        if frames:
+            self.worker.metrics.frames_out += len(frames)
+            inflight = st.session.in_flight
+            if inflight is not None and inflight.sent_at == now:
+                self.trace.sent[inflight.action] += 1
+            if self.ws is not None:
+                self._out.extend(frames)
+                if self._drainer is None:
+                    self._drainer = asyncio.get_running_loop().create_task(self._drain(self.ws))
+        for cmd in st.commands():
+            if isinstance(cmd, Reboot):
+                self._reboot = True
+                self._close()
+            elif isinstance(cmd, Reconnect):
+                self._close()
+        self.worker.scheduler.arm(self)
+        if self.worker.virtual:
+            self.worker.update_busy(self)
+
+    async def _drain(self, ws: Any) -> None:
+        try:
+            while self._out and self.ws is ws:
+                await ws.send(self._out.popleft())
+        except ConnectionClosed:
+            pass
+        except Exception:
+            self.worker.metrics.exceptions += 1
+            log.exception("%s: send failed", self.identity)
+        finally:
+            self._drainer = None
+            if self._out and self.ws is not None and self.ws is not ws:  # frames of a newer connection
+                self._drainer = asyncio.get_running_loop().create_task(self._drain(self.ws))
+            if self.worker.virtual:
+                self.worker.update_busy(self)
+
+    def _close(self) -> None:
+        ws = self.ws
+        if ws is not None:
+            loop = asyncio.get_running_loop()
+            t = loop.create_task(ws.close())
+            self.worker.tasks.add(t)
+            t.add_done_callback(self.worker.tasks.discard)
+
+    # -- driver actions -------------------------------------------------------------
+
+    def do(self, ev: Planned, now: float) -> None:
+        hw, cid = self.hardware, ev.connector
+        if ev.kind == "plug_in":
+            hw.connectors[cid].ev_power_w = float(ev.arg)
+            hw.connectors[cid].ev_charging = True
+            self.feed(hw.plug_in(cid, now), now)
+        elif ev.kind in ("card_start", "card_stop"):
+            if hw.connectors[cid].ev_plugged:
+                self.feed([CardPresented(ev.arg, cid)], now)
+        elif ev.kind == "plug_out":
+            self.feed(hw.plug_out(cid, "both", now), now)
+        elif ev.kind == "drop":
+            self.drop(float(ev.arg), now)
+
+    def drop(self, outage: float, now: float) -> None:
+        """Injected network failure: the link goes away for ``outage`` seconds."""
+        self.worker.metrics.drops += 1
+        self.offline_until = max(self.offline_until, now + outage)
+        ws = self.ws
+        if ws is not None:
+            ws.transport.abort()  # as a cable pulled out: no closing handshake
+
+    def end_sessions(self, now: float) -> None:
+        """The fleet stops: every driver presents the card again and unplugs."""
+        tx = self.station.feature["Transactions"]
+        for cid, sim in self.hardware.connectors.items():
+            if not sim.ev_plugged:
+                continue
+            cond = tx.cond[cid]
+            if cond.tx is not None:
+                self.feed([CardPresented(cond.tx.id_tag, cid)], now)
+            self.feed(self.hardware.plug_out(cid, "both", now), now)
+
+    def open_transactions(self) -> int:
+        return sum(1 for c in self.station.feature["Transactions"].cond.values() if c.tx is not None)
+
+    def drained(self) -> bool:
+        return len(self.station.tx_queue) == 0 and self.open_transactions() == 0
+
+    # -- connection -----------------------------------------------------------------
+
+    async def _sleep_until(self, when: float) -> None:
+        w = self.worker
+        w.connecting -= 1
+        w.scheduler.kick()
+        try:
+            await w.scheduler.sleep_until(when)
+        finally:
+            w.connecting += 1
+
+    async def _connection_loop(self) -> None:
+        try:
+            await self._connection_loop_inner()
+        finally:
+            self.worker.connecting -= 1
+            self.worker.scheduler.kick()
+
+    async def _connection_loop_inner(self) -> None:
+        failures = 0
+        m = self.worker.metrics
+        while not self.worker.closing:
+            if self.offline_until > self.worker.clock():
+                await self._sleep_until(self.offline_until)
+                continue
+            if self._reboot:
+                self._reboot = False
+                now = self.worker.clock()
+                for cid in self.hardware.connectors:
+                    self.hardware.set_relay(cid, False, now)
+                self.armed = None
+                self.station = Station(self.settings, self.store, self.hardware, self.rng)
+                self.station.start(now)
+                self.flush(now)
+            connected = False
+            ping = self.station.config["WebSocketPingInterval"] or None
+            try:
+                ws = await connect(
+                    self.url,
+                    subprotocols=["ocpp1.6"],
+                    compression=None,
+                    ping_interval=ping,
+                    ping_timeout=ping,
+                    open_timeout=30,
+                    close_timeout=2,
+                    max_size=max(4 * self.settings.max_frame_bytes, 1 << 20),
+                )
+                async with ws:
+                    if ws.subprotocol != "ocpp1.6":
+                        raise ConnectionError("subprotocol ocpp1.6 not accepted")
+                    connected = True
+                    failures = 0
+                    await self._serve(ws)
+            except asyncio.CancelledError:
+                raise
+            except InvalidStatus as exc:
+                log.warning("%s: CSMS refused the connection: HTTP %s", self.identity, exc.response.status_code)
+            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ConnectionError) as exc:
+                log.info("%s: connection failed: %s", self.identity, exc)
+            except Exception:
+                m.exceptions += 1
+                log.exception("%s: connection loop", self.identity)
+            if self.worker.closing:
+                return
+            if self._reboot:
+                continue
+            if not connected:
+                failures += 1
+                m.connect_failures += 1
+            base = min(RECONNECT_MAX, RECONNECT_MIN * (2 ** max(0, failures - 1)))
+            await self._sleep_until(self.worker.clock() + base / 2 + self.rng.random() * base / 2)
+
+    async def _serve(self, ws: Any) -> None:
+        m = self.worker.metrics
+        self.ws = ws
+        self.worker.connecting -= 1
+        self._out.clear()
+        self.trace.connections += 1
+        m.connects += 1
+        clock = self.worker.clock
+        now = clock()
+        self.station.connection_made(now)
+        self.flush(now)
+        try:
+            async for message in ws:
+                self.on_frame(message, clock())
+        finally:
+            self.worker.connecting += 1
+            self.ws = None
+            self._out.clear()
+            m.disconnects += 1
+            now = clock()
+            self.station.connection_lost(now)
+            self.flush(now)
+
+
+class Worker:
+    """The stations of one process, on one event loop."""
+
+    def __init__(
+        self,
+        worker_id: int,
+        indices: list[int],
+        scenario: Scenario,
+        seed: Any,
+        csms_url: str,
+        start_at: float,
+        duration: float,
+        drain_timeout: float = 30.0,
+        report: Callable[[dict[str, Any]], None] = lambda msg: None,
+        virtual: bool = False,
+    ) -> None:
+        self.worker_id = worker_id
+        self.indices = indices
+        self.scenario = scenario
+        self.driver = Driver(scenario, seed)
+        self.seed = seed
+        self.csms_url = csms_url
+        self.start_at = start_at  # wall time of the fleet's t = 0
+        self.duration = duration  # s of driving (after start_at)
+        self.drain_timeout = drain_timeout
+        self.report = report
+        self.virtual = virtual
+        self.clock: Callable[[], float] = VirtualClock() if virtual else time.time
+        self.busy: set[FleetStation] = set()  # virtual time: stations with a CALL in flight or frames to write
+        self.connecting = 0  # websocket handshakes under way
+        self.scheduler = Scheduler(self.clock, self.idle if virtual else None)
+        self.metrics = WorkerMetrics()
+        self.tasks: set[asyncio.Task] = set()
+        self.stations: list[FleetStation] = []
+        self.closing = False  # websockets are being closed: no reconnect
+        self.ending = False  # the driving phase is over
+        self.accepted_ever = 0
+        self.all_accepted_at: float | None = None
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """End the driving phase now (SIGINT/SIGTERM)."""
+        self._stop.set()
+
+    def idle(self) -> bool:
+        return not self.busy and self.connecting == 0
+
+    def update_busy(self, fs: FleetStation) -> None:
+        if fs.station.session.busy or fs._drainer is not None:
+            self.busy.add(fs)
+        elif fs in self.busy:
+            self.busy.discard(fs)
+            if not self.busy:
+                self.scheduler.kick()
+
+    def _error(self, exc: BaseException) -> None:
+        self.metrics.exceptions += 1
+        log.error("fleet: scheduled action failed", exc_info=exc)
+
+    def _schedule_next(self, fs: FleetStation) -> None:
+        if fs._plan is None:
+            return
+        ev = next(fs._plan, None)
+        if ev is None or ev.t >= self.duration:
+            fs._plan = None
+            return
+
+        def fire(now: float, fs: FleetStation = fs, ev: Planned = ev) -> None:
+            if self.ending:
+                return
+            fs.do(ev, now)
+            self._schedule_next(fs)
+
+        self.scheduler.at(self.start_at + ev.t, fire)
+
+    def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
+        m = self.metrics
+        connected = accepted = charging = queued = 0
+        for fs in self.stations:
+            st = fs.station
+            if st.connected:
+                connected += 1
+            if st.registration == Registration.ACCEPTED:
+                accepted += 1
+            charging += fs.open_transactions()
+            queued += len(st.tx_queue)
+        if self.all_accepted_at is None and self.accepted_ever >= len(self.indices):
+            self.all_accepted_at = max(fs.trace.accepted_at or 0 for fs in self.stations) if self.stations else self.clock()
+        lat, m.latencies = m.latencies, []
+        return {
+            "type": kind,
+            "worker": self.worker_id,
+            "phase": "stop" if self.ending else "drive",
+            "connected": connected,
+            "accepted": accepted,
+            "accepted_ever": self.accepted_ever,
+            "all_accepted_at": self.all_accepted_at,
+            "charging": charging,
+            "queued": queued,
+            "frames_in": m.frames_in,
+            "frames_out": m.frames_out,
+            "errors": m.errors,
+            "call_errors": m.call_errors,
+            "call_timeouts": m.call_timeouts,
+            "exceptions": m.exceptions,
+            "connects": m.connects,
+            "connect_failures": m.connect_failures,
+            "disconnects": m.disconnects,
+            "drops": m.drops,
+            "latencies": lat,
+            "rss_kib": rss_kib(),
+            "clock": self.clock(),
+            "jumps": self.scheduler.jumps,
+        }
+
+    async def run(self) -> dict[str, Any]:
+        self.scheduler.on_error = self._error
+        sc = self.scenario
+        for n in self.indices:
+            identity = sc.identity(n)
+            fs = FleetStation(self, n, identity, sc.settings(identity), self.seed)
+            fs._plan = self.driver.station_plan(n)
+            self.stations.append(fs)
+
+            def boot(now: float, fs: FleetStation = fs) -> None:
+                if not self.ending:
+                    fs.start(now)
+
+            self.scheduler.at(self.start_at + self.driver.start_offset(n), boot)
+            self._schedule_next(fs)
+
+        async def reporter() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                self.report(self.snapshot())
+
+        rep = asyncio.get_running_loop().create_task(reporter())
+        try:
+            self.scheduler.at(self.start_at + self.duration, lambda _now: self._stop.set())
+            await self._stop.wait()
+            # the driving phase is over: end the sessions, let the queues drain, then close
+            self.report(self.snapshot())  # latencies so far belong to the driving phase
+            self.ending = True
+            now = self.clock()
+            for fs in self.stations:
+                if fs.started:
+                    try:
+                        fs.end_sessions(now)
+                    except Exception as exc:
+                        self._error(exc)
+            deadline = self.clock() + self.drain_timeout
+            if self.virtual:
+                self.scheduler.horizon = deadline
+                self.scheduler.kick()
+            while self.clock() < deadline and not all(fs.drained() for fs in self.stations if fs.started):
+                await asyncio.sleep(0.01 if self.virtual else 0.2)
+            self.closing = True
+            self.scheduler.close()
+            closers = [fs.ws.close() for fs in self.stations if fs.ws is not None]
+            if closers:
+                await asyncio.gather(*closers, return_exceptions=True)
+            for t in list(self.tasks):
+                t.cancel()
+            if self.tasks:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+        finally:
+            rep.cancel()
+        final = self.snapshot("final")
+        for fs in self.stations:
+            fs.trace.queued = len(fs.station.tx_queue)
+            fs.trace.open_transactions = fs.open_transactions()
+            fs.trace.registration = fs.station.registration
+        final["stations"] = {fs.identity: fs.trace.to_dict() for fs in self.stations}
+        self.report(final)
+        return final
