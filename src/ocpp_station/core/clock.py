@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 
+_last_second: list = [None, ""]  # (whole second, its "YYYY-MM-DDTHH:MM:SS." text): many stamps share one
+
+
 def iso(ts: float) -> str:
     """ISO 8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.000Z ([ERRATA] 3.10)."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    ms = round(ts * 1000)
+    sec, frac = divmod(ms, 1000)
+    if _last_second[0] != sec:
+        dt = datetime.fromtimestamp(sec, tz=timezone.utc)
+        _last_second[0], _last_second[1] = sec, dt.strftime("%Y-%m-%dT%H:%M:%S.")
+    return f"{_last_second[1]}{frac:03d}Z"
 
 
 def parse_iso(text: str) -> float:

@@ -6,15 +6,18 @@ like the SQLite store's: writes inside it keep an undo log, replayed backwards o
 
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
+
+import orjson
 
 _MISSING = object()
 
 
 def _copy(v: Any) -> Any:
-    return copy.deepcopy(v) if isinstance(v, (dict, list)) else v
+    # values are JSON documents: a JSON round trip copies them ~5x faster than deepcopy, and gives back
+    # exactly what SqliteStore would (tuples become lists)
+    return orjson.loads(orjson.dumps(v)) if isinstance(v, (dict, list, tuple)) else v
 
 
 class MemoryStore:
@@ -45,7 +48,7 @@ class MemoryStore:
         self._set(self._kv.setdefault(ns, {}), key, _MISSING)
 
     def items(self, ns: str) -> dict[str, Any]:
-        return copy.deepcopy(self._kv.get(ns, {}))
+        return _copy(self._kv.get(ns, {}))
 
     def clear(self, ns: str) -> None:
         table = self._kv.setdefault(ns, {})
