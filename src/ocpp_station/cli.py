@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a fleet of stations against a CSMS (load test)",
         description="Run N simulated stations, each a full station on the same core as `run` (in-memory "
         "store, simulated hardware), sharing one event loop per worker process, driven by a seeded scenario "
-        "(sessions, EV power, idTags, network drops). Prints a progress line every second on stderr, a "
+        "(sessions, EV power, idTags, network drops). Shows live progress on stderr (a small table redrawn in place on a "
+        "terminal, one line a second otherwise), a "
         "summary at the end, and optionally a metrics JSON file. Raises the open-file limit to the hard "
         "limit (and says so if that is not enough). SIGINT/SIGTERM end the driving phase early: sessions "
         "are stopped and reported before the stations disconnect. The scenario format is documented in "
@@ -91,11 +92,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="identity pattern, str.format with n = 1..N (default: the scenario's, SIM{n:05d})")
     fleet.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
                        help="at the end, how long to wait for transaction messages to be delivered (default 30)")
-    fleet.add_argument("--metrics", type=Path, metavar="FILE", help="write the metrics (JSON) here at the end")
-    fleet.add_argument("--no-progress", action="store_true", help="no progress line every second")
+    fleet.add_argument("--metrics", type=Path, metavar="FILE",
+                       help="write the metrics (JSON) here at the end, with a per-second time_series "
+                       "(messages/s, latency p50/p99, connected/charging/queued)")
+    fleet.add_argument("--no-progress", action="store_true",
+                       help="no progress (by default a small table on stderr, redrawn in place when stderr is a "
+                       "terminal, else one line per second)")
     fleet.add_argument("--virtual-time", action="store_true",
                        help="with --csms builtin only: whenever no station waits for the CSMS, jump the stations' "
                        "clock to the next timer instead of sleeping (--duration is then virtual seconds)")
+    fleet.add_argument("--control", metavar="HOST:PORT",
+                       help="serve the control API of every station: the single station's endpoints under "
+                       "/api/stations/<identity>/ (state, connectors/<n>/plug-in, id-tag, power-cut, frames...) and "
+                       "GET /api/stations (identities with registration, connected, status). Port 0 picks a free "
+                       "port (printed on stderr). A power cut restarts that station on its in-memory store, the "
+                       "process lives on. Only with --workers 1: refused (exit 2) with more workers")
+    fleet.add_argument("--trace", type=Path, metavar="FILE",
+                       help="write every CALL the stations send, one line each: '<time> <identity> <messageId> "
+                       "<action> <payload>', ordered by time, then identity. With --virtual-time the same seed "
+                       "gives the identical file")
+    fleet.add_argument("--plot", type=Path, metavar="FILE.html",
+                       help="write a self-contained HTML page (inline SVG, no script) with messages/s and latency "
+                       "p50/p99 per second; the same time series is in --metrics under time_series")
     fleet.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -191,6 +209,19 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.virtual_time and args.csms != "builtin":
         print("ocpp-station: --virtual-time needs --csms builtin", file=sys.stderr)
         return 2
+    control = None
+    if args.control is not None:
+        from .config import parse_host_port
+
+        try:
+            control = parse_host_port(args.control)
+        except ValueError as exc:
+            print(f"ocpp-station: --control: {exc}", file=sys.stderr)
+            return 2
+        if args.workers > 1:
+            print("ocpp-station: --control needs --workers 1 (the control API serves the stations of one "
+                  "process); drop --workers or --control", file=sys.stderr)
+            return 2
     _logging(args.log_level)
     result = run_fleet(
         FleetOptions(
@@ -204,6 +235,9 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             metrics_path=args.metrics,
             progress=not args.no_progress,
             virtual_time=args.virtual_time,
+            control=control,
+            trace_path=args.trace,
+            plot_path=args.plot,
         )
     )
     return 0 if result["accepted"] == args.count and result["errors"] == 0 else 1

@@ -131,7 +131,8 @@ def test_cli_fleet_help_and_bad_scenario(tmp_path, capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     for opt in ("--csms", "--count", "--scenario", "--seed", "--duration", "--workers", "--ramp",
-                "--identity-pattern", "--drain-timeout", "--metrics", "--no-progress", "--log-level", "builtin"):
+                "--identity-pattern", "--drain-timeout", "--metrics", "--no-progress", "--log-level", "builtin",
+                "--control", "--trace", "--plot"):
         assert opt in text
     bad = tmp_path / "bad.toml"
     bad.write_text("[driver]\nsessions_per_hour = 'many'\n")

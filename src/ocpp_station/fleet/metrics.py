@@ -13,6 +13,7 @@ its CALLRESULT/CALLERROR is received.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -57,6 +58,17 @@ class StationTrace:
 
 
 @dataclass(slots=True)
+class Bucket:
+    """One wall-clock second of the time series."""
+
+    messages: int = 0  # frames in + out counted by the snapshots that fell in this second
+    spans: dict[int, float] = field(default_factory=dict)  # worker -> s its snapshots here covered (~1)
+    latencies: list[float] = field(default_factory=list)
+    gauges: dict[int, tuple[int, int, int, int, int]] = field(default_factory=dict)  # worker -> last gauges
+    clock: float | None = None  # the stations' clock (virtual time) - its start
+
+
+@dataclass(slots=True)
 class WorkerMetrics:
     frames_in: int = 0
     frames_out: int = 0
@@ -68,6 +80,7 @@ class WorkerMetrics:
     connect_failures: int = 0
     disconnects: int = 0
     drops: int = 0  # injected network drops
+    power_cuts: int = 0  # power cuts through the control API
     latencies: list[float] = field(default_factory=list)  # since the last snapshot (s)
 
     @property
@@ -80,10 +93,13 @@ class Aggregator:
 
     WINDOW = 10.0  # s of latency samples the progress line's percentiles cover
 
-    def __init__(self, count: int, workers: int, started: float) -> None:
+    def __init__(self, count: int, workers: int, started: float, clock_start: float | None = None) -> None:
         self.count = count
         self.workers = workers
         self.started = started  # wall time the fleet started (station 1's start)
+        self.clock_start = started if clock_start is None else clock_start  # the stations' clock then (virtual)
+        self.series: dict[int, Bucket] = {}  # wall second since started -> what the snapshots of that second said
+        self._prev: dict[int, tuple[float, int]] = {}  # worker -> (wall, frames) of its previous snapshot
         self.snap: dict[int, dict[str, Any]] = {}  # worker -> last snapshot
         self.finals: dict[int, dict[str, Any]] = {}
         self.latencies: list[float] = []  # every sample of the driving phase (ramp-up included)
@@ -99,6 +115,7 @@ class Aggregator:
         if msg["type"] == "snapshot" or msg["type"] == "final":
             self.snap[w] = msg
             lat = msg.get("latencies", [])
+            self._bucket(w, msg, lat)
             (self.stop_latencies if msg.get("phase") == "stop" else self.latencies).extend(lat)
             self._recent.append((time.time(), lat))
         if msg.get("rss_kib"):
@@ -109,6 +126,49 @@ class Aggregator:
         if self.all_accepted_at is None and total >= self.count and len(self.snap) == self.workers:
             self.all_accepted_at = max(s["all_accepted_at"] or 0 for s in self.snap.values())
         self.max_queued = max(self.max_queued, self.total("queued"))
+
+    def _bucket(self, w: int, msg: dict[str, Any], lat: list[float]) -> None:
+        wall = msg.get("wall") or time.time()
+        frames = msg.get("frames_in", 0) + msg.get("frames_out", 0)
+        t0, f0 = self._prev.get(w, (self.started, 0))
+        self._prev[w] = (wall, frames)
+        sec = max(0, int(wall - self.started))
+        b = self.series.get(sec)
+        if b is None:
+            b = self.series[sec] = Bucket()
+        b.messages += frames - f0
+        b.spans[w] = b.spans.get(w, 0.0) + (wall - t0)
+        b.latencies.extend(lat)
+        b.gauges[w] = (msg.get("connected", 0), msg.get("accepted", 0), msg.get("charging", 0),
+                       msg.get("queued", 0), msg.get("errors", 0))
+        clock = msg.get("clock")
+        if clock is not None:
+            b.clock = clock - self.clock_start if b.clock is None else min(b.clock, clock - self.clock_start)
+
+    def time_series(self) -> list[dict[str, Any]]:
+        """Per wall-clock second: messages/s (in + out) and the CALL latency percentiles of that second."""
+        out = []
+        for sec in sorted(self.series):
+            b = self.series[sec]
+            lat = sorted(b.latencies)
+            p50, p99 = percentile(lat, 50), percentile(lat, 99)
+            g = list(b.gauges.values())
+            span = sum(b.spans.values()) / len(b.spans) if b.spans else 0.0
+            out.append({
+                "t": sec,
+                "virtual_t": None if b.clock is None or self.clock_start == self.started else round(b.clock, 3),
+                "messages": b.messages,
+                "messages_per_s": round(b.messages / span, 1) if span > 0.05 else float(b.messages),
+                "latency_count": len(lat),
+                "latency_p50_ms": None if p50 is None else round(p50 * 1000, 3),
+                "latency_p99_ms": None if p99 is None else round(p99 * 1000, 3),
+                "connected": sum(x[0] for x in g),
+                "accepted": sum(x[1] for x in g),
+                "charging": sum(x[2] for x in g),
+                "queued": sum(x[3] for x in g),
+                "errors": sum(x[4] for x in g),
+            })
+        return out
 
     def total(self, key: str) -> int:
         return sum(s.get(key, 0) for s in self.snap.values())
@@ -129,13 +189,30 @@ class Aggregator:
 
         clocks = [s_["clock"] for s_ in self.snap.values() if s_.get("clock")]
         jumps = self.total("jumps")
-        vt = f" (virtual {min(clocks) - self.started:.0f}s)" if jumps and clocks else ""
+        vt = f" (virtual {min(clocks) - self.clock_start:.0f}s)" if jumps and clocks else ""
         return (
             f"[{now - self.started:6.1f}s]{vt} connected {self.total('connected')}/{self.count} "
             f"accepted {self.total('accepted')} charging {self.total('charging')} "
             f"msg/s {rate:.0f} latency p50 {ms(p50)} ms p99 {ms(p99)} ms "
             f"errors {self.total('errors')} queued-tx {self.total('queued')}"
         )
+
+    def progress_table(self) -> list[str]:
+        """The live table (a terminal redraws it in place): one header row, one row of values."""
+        line = self.progress_line()  # also advances the msg/s window
+        clocks = [s_["clock"] for s_ in self.snap.values() if s_.get("clock")]
+        t = time.time() - self.started
+        vt = f"{min(clocks) - self.clock_start:.0f}" if self.total("jumps") and clocks else "-"
+        m = re.search(r"msg/s (\S+) latency p50 (\S+) ms p99 (\S+) ms", line)
+        rate, p50, p99 = m.groups() if m else ("-", "-", "-")
+        cols = [("time s", f"{t:.0f}"), ("virtual s", vt), ("connected", f"{self.total('connected')}/{self.count}"),
+                ("accepted", str(self.total("accepted"))), ("charging", str(self.total("charging"))),
+                ("msg/s", rate), ("p50 ms", p50), ("p99 ms", p99), ("errors", str(self.total("errors"))),
+                ("queued tx", str(self.total("queued")))]
+        widths = [max(len(h), len(v)) for h, v in cols]
+        head = " ".join(h.rjust(w) for (h, _), w in zip(cols, widths))
+        vals = " ".join(v.rjust(w) for (_, v), w in zip(cols, widths))
+        return ["fleet " + head, "      " + vals]
 
     def result(self, wall: float, cpu: dict[str, float] | None = None) -> dict[str, Any]:
         stations: dict[str, Any] = {}
@@ -152,13 +229,13 @@ class Aggregator:
             "stations": self.count,
             "workers": self.workers,
             "wall_s": round(wall, 3),
-            "virtual_s": round(min(s["clock"] for s in self.finals.values()) - self.started, 3)
+            "virtual_s": round(min(s["clock"] for s in self.finals.values()) - self.clock_start, 3)
             if self.total("jumps") and self.finals else None,
             "virtual_jumps": self.total("jumps"),
             "accepted": accepted,
             "time_to_all_accepted_s": None
             if self.all_accepted_at is None
-            else round(self.all_accepted_at - self.started, 3),
+            else round(self.all_accepted_at - self.clock_start, 3),
             "frames_in": self.total("frames_in"),
             "frames_out": self.total("frames_out"),
             "messages_per_s": round((self.total("frames_in") + self.total("frames_out")) / wall, 1) if wall else 0,
@@ -179,6 +256,8 @@ class Aggregator:
             "failed": dict(sorted(failed.items())),
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
             "cpu": cpu or {},
+            "power_cuts": self.total("power_cuts"),
+            "time_series": self.time_series(),  # per wall second: messages/s, latency p50/p99, gauges
             "per_station": stations,
         }
 
@@ -225,3 +304,89 @@ def rss_kib() -> int | None:
     except OSError:
         pass
     return None
+
+
+# -- the --plot page: inline SVG drawn here, no script, no external resource -----------------------
+
+def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[float | None]]], unit: str,
+               width: int = 900, height: int = 260) -> str:
+    from html import escape
+
+    left, right, top, bottom = 60, 20, 30, 40
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for _, _, ys in lines for v in ys if v is not None]
+    ymax = max(values) if values else 1.0
+    ymax = ymax * 1.1 if ymax > 0 else 1.0
+    xmin, xmax = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    if xmax <= xmin:
+        xmax = xmin + 1.0
+
+    def px(x: float) -> float:
+        return left + (x - xmin) / (xmax - xmin) * pw
+
+    def py(y: float) -> float:
+        return top + ph - y / ymax * ph
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+           f'<text x="{left}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>',
+           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for i in range(5):
+        y = ymax * i / 4
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{left - 6}" y="{py(y) + 4:.1f}" font-size="11" text-anchor="end">{y:.4g}</text>')
+    for i in range(6):
+        x = xmin + (xmax - xmin) * i / 5
+        out.append(f'<text x="{px(x):.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">{x:.0f}</text>')
+    out.append(f'<text x="{left + pw / 2}" y="{height - 6}" font-size="11" text-anchor="middle">'
+               f'wall-clock seconds since the start</text>')
+    out.append(f'<text x="14" y="{top + ph / 2}" font-size="11" text-anchor="middle" '
+               f'transform="rotate(-90 14 {top + ph / 2})">{escape(unit)}</text>')
+    for n, (name, color, ys) in enumerate(lines):
+        pts = []
+        segs = []
+        for x, y in zip(xs, ys):
+            if y is None:
+                if pts:
+                    segs.append(pts)
+                pts = []
+            else:
+                pts.append(f"{px(x):.1f},{py(y):.1f}")
+        if pts:
+            segs.append(pts)
+        for seg in segs:
+            if len(seg) == 1:
+                cx, cy = seg[0].split(",")
+                out.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{color}"/>')
+            else:
+                out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{" ".join(seg)}"/>')
+        lx = left + pw - 150 * (len(lines) - n)
+        out.append(f'<rect x="{lx}" y="8" width="12" height="4" fill="{color}"/>'
+                   f'<text x="{lx + 16}" y="14" font-size="11">{escape(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def plot_html(result: dict[str, Any]) -> str:
+    """A self-contained HTML page: messages/s and CALL latency p50/p99 per second of the run."""
+    from html import escape
+
+    series = result.get("time_series", [])
+    xs = [float(p["t"]) for p in series]
+    thr = _svg_chart("Throughput (messages in + out per second)", xs,
+                     [("messages/s", "#1f77b4", [p["messages_per_s"] for p in series])], "messages/s")
+    lat = _svg_chart("CSMS latency per second (CALL to answer)", xs,
+                     [("p50", "#2ca02c", [p["latency_p50_ms"] for p in series]),
+                      ("p99", "#d62728", [p["latency_p99_ms"] for p in series])], "ms")
+    gauges = _svg_chart("Stations", xs,
+                        [("connected", "#1f77b4", [p["connected"] for p in series]),
+                         ("charging", "#ff7f0e", [p["charging"] for p in series])], "stations")
+    text = summary_text(result) if "latency_ms" in result else ""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>ocpp-station fleet: {result.get('stations', '?')} stations</title>"
+        "<style>body{font-family:sans-serif;margin:20px}pre{background:#f6f6f6;padding:8px}</style>"
+        "</head><body>\n"
+        f"<h1>ocpp-station fleet: {result.get('stations', '?')} stations, seed {escape(str(result.get('seed')))}</h1>\n"
+        f"<pre>{escape(text)}</pre>\n{thr}\n{lat}\n{gauges}\n</body></html>\n"
+    )

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .metrics import Aggregator, summary_text
+from .metrics import Aggregator, plot_html, summary_text
 from .scenario import Scenario
-from .sim import Worker
+from .sim import VIRTUAL_EPOCH, Worker
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,15 @@ class BuiltinCsms:
     """The development CSMS in a subprocess."""
 
     boot_interval: int = 60
+    deterministic: bool = False  # virtual time: transactionIds from the message ids (see csms_main)
     proc: subprocess.Popen | None = None
     url: str = ""
 
     def start(self) -> str:
+        cmd = ([sys.executable, "-m", "ocpp_station.fleet.csms_main", "--port", "0"] if self.deterministic else
+               [sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet"])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet", "--log-level", "WARNING",
-             "--boot-interval", str(self.boot_interval)],
+            cmd + ["--log-level", "WARNING", "--boot-interval", str(self.boot_interval)],
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,  # Ctrl-C in the terminal must not kill it before the stations drain
@@ -109,15 +111,20 @@ class FleetOptions:
     metrics_path: Path | None = None
     progress: bool = True
     virtual_time: bool = False  # jump to the next timer whenever the stations are idle
+    control: tuple[str, int] | None = None  # serve /api/stations/{identity}/... here (one worker only)
+    trace: bool = False  # record every CALL the stations send (result["trace"])
+    trace_path: Path | None = None  # and write it here, one line per CALL
+    plot_path: Path | None = None  # HTML page with throughput and latency over time
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
 
 def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, url: str, start_at: float,
-                 duration: float, drain_timeout: float, q: Any, log_level: int, virtual: bool = False) -> None:
+                 duration: float, drain_timeout: float, q: Any, log_level: int, virtual: bool = False,
+                 trace: bool = False) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     async def main() -> None:
         w = Worker(wid, indices, scenario, seed, url, start_at, duration, drain_timeout, report=q.put,
-                   virtual=virtual)
+                   virtual=virtual, trace=trace)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, w.stop)
@@ -132,8 +139,10 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err)
     csms: BuiltinCsms | None = None
     url = opts.csms_url
+    if opts.control is not None and opts.workers > 1:
+        raise ValueError("--control needs --workers 1 (the control API serves the stations of one process)")
     if url == "builtin":
-        csms = BuiltinCsms(boot_interval=opts.scenario.boot_interval)
+        csms = BuiltinCsms(boot_interval=opts.scenario.boot_interval, deterministic=opts.virtual_time)
         url = csms.start()
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
     k = max(1, min(opts.workers, opts.count))
@@ -141,7 +150,9 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     t_wall0 = time.time()
     cpu0 = os.times()
     start_at = t_wall0 + (0.0 if k == 1 else 1.5)  # spawned workers need a moment to import
-    agg = Aggregator(opts.count, k, start_at)
+    if opts.virtual_time:
+        start_at = VIRTUAL_EPOCH  # the stations' clocks start there, whatever the wall clock says
+    agg = Aggregator(opts.count, k, t_wall0 + (0.0 if k == 1 else 1.5), start_at)
     print(f"fleet: {opts.count} stations ({opts.scenario.identity(1)}..{opts.scenario.identity(opts.count)}), "
           f"{k} worker(s), ramp {opts.scenario.ramp_rate:g}/s, seed {opts.seed}, {opts.duration:g} s"
           f"{' of virtual time' if opts.virtual_time else ''} -> {url}",
@@ -169,7 +180,15 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     result["seed"] = opts.seed
     result["csms"] = opts.csms_url
     result["scenario"] = opts.scenario.to_dict()
+    if opts.trace or opts.trace_path is not None:
+        result["trace"] = merge_traces([f.get("trace", []) for f in agg.finals.values()])
+        if opts.trace_path is not None:
+            opts.trace_path.write_text("".join(line + "\n" for line in result["trace"]))
+            print(f"fleet: trace of {len(result['trace'])} CALLs written to {opts.trace_path}", file=err)
     print(summary_text(result), file=err)
+    if opts.plot_path is not None:
+        opts.plot_path.write_text(plot_html(result))
+        print(f"fleet: plot written to {opts.plot_path}", file=err)
     if opts.metrics_path is not None:
         opts.metrics_path.write_text(json.dumps(result, indent=1))
         print(f"fleet: metrics written to {opts.metrics_path}", file=err)
@@ -178,8 +197,15 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
 
 async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at: float, agg: Aggregator) -> Any:
     w = Worker(0, indices, opts.scenario, opts.seed, url, start_at, opts.duration, opts.drain_timeout,
-               report=agg.handle, virtual=opts.virtual_time)
+               report=agg.handle, virtual=opts.virtual_time, control=opts.control is not None,
+               trace=opts.trace or opts.trace_path is not None)
     loop = asyncio.get_running_loop()
+    control = None
+    if opts.control is not None:
+        from .control import start_control
+
+        control, base = await start_control(w, opts.control)
+        print(f"fleet: control API on {base} (each station under {base}/<identity>/)", file=opts.err, flush=True)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -189,9 +215,13 @@ async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at
             pass
 
     async def progress() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            print(agg.progress_line(), file=opts.err, flush=True)
+        show = Progress(agg, opts.err)
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                show.tick()
+        finally:
+            show.done()
 
     p = loop.create_task(progress()) if opts.progress else None
     try:
@@ -199,6 +229,8 @@ async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at
     finally:
         if p is not None:
             p.cancel()
+        if control is not None:
+            await control.cleanup()
         for sig in installed:
             loop.remove_signal_handler(sig)
 
@@ -211,10 +243,12 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
     for wid, idx in enumerate(shards):
         p = ctx.Process(target=_worker_main, name=f"fleet-worker-{wid}",
                         args=(wid, idx, opts.scenario, opts.seed, url, start_at, opts.duration,
-                              opts.drain_timeout, q, level, opts.virtual_time))
+                              opts.drain_timeout, q, level, opts.virtual_time,
+                              opts.trace or opts.trace_path is not None))
         p.start()
         procs.append(p)
     stopping = False
+    show = Progress(agg, opts.err)
 
     def on_signal(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -237,12 +271,13 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
             if time.time() >= next_progress:
                 next_progress += 1.0
                 if opts.progress:
-                    print(agg.progress_line(), file=opts.err, flush=True)
+                    show.tick()
             if all(not p.is_alive() for p in procs) and q.empty():
                 break
             if time.time() > hard_end:
                 print("fleet: workers did not finish in time", file=opts.err)
                 break
+        show.done()
         for p in procs:
             p.join(10)
             if p.is_alive():
@@ -252,3 +287,38 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
         for s, h in old.items():
             signal.signal(s, h)
 
+
+
+def merge_traces(traces: list[list[str]]) -> list[str]:
+    """The workers' canonical traces as one (same order as :func:`~.sim.trace_lines`)."""
+    def key(line: str) -> tuple[float, str]:
+        t, ident, _ = line.split(" ", 2)
+        return float(t), ident
+
+    return sorted((line for tr in traces for line in tr), key=key)  # stable: each station's order kept
+
+
+class Progress:
+    """Live progress on ``err``: a small table redrawn in place (ANSI) on a terminal, else one line a second."""
+
+    def __init__(self, agg: Aggregator, err: TextIO) -> None:
+        self.agg = agg
+        self.err = err
+        try:
+            self.tty = err.isatty() and os.environ.get("TERM") != "dumb"
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.drawn = 0  # lines of the table on screen
+
+    def tick(self) -> None:
+        if not self.tty:
+            print(self.agg.progress_line(), file=self.err, flush=True)
+            return
+        rows = self.agg.progress_table()
+        up = f"\x1b[{self.drawn}F" if self.drawn else ""
+        self.err.write(up + "".join(f"\x1b[2K{r}\n" for r in rows))
+        self.err.flush()
+        self.drawn = len(rows)
+
+    def done(self) -> None:
+        self.drawn = 0  # what follows (the summary) goes below the last table

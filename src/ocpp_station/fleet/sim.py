@@ -36,15 +36,19 @@ import logging
 import random
 import time
 from collections import deque
+
+import orjson
 from typing import Any, Callable, Iterator
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from ..core.clock import Clock
 from ..core.commands import Reboot, Reconnect
 from ..core.events import CardPresented, Event
 from ..core.station import Registration, Station
 from ..hardware.simulated import SimulatedHardware
+from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
 from .metrics import StationTrace, WorkerMetrics, rss_kib
 from .scenario import Driver, Planned, Scenario
@@ -55,19 +59,32 @@ RECONNECT_MIN = 1.0
 RECONNECT_MAX = 30.0
 
 
-class VirtualClock:
-    """Real time plus an offset that only grows (virtual-time mode)."""
+VIRTUAL_EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z: virtual time starts here (wall-clock independent)
+WATCHDOG = 5.0  # real s: virtual time, a worker busy this long (a CSMS that does not answer) advances anyway
 
-    def __init__(self) -> None:
-        self.offset = 0.0
+
+class VirtualClock:
+    """Virtual time (``virtual=True``): starts at ``start`` and moves only when the scheduler advances it.
+
+    It never follows the wall clock, so a run's timestamps, deadlines and message order depend on the
+    seed only, not on how fast the machine or the CSMS is."""
+
+    def __init__(self, start: float = VIRTUAL_EPOCH) -> None:
+        self.t = start
 
     def __call__(self) -> float:
-        return time.time() + self.offset
+        return self.t
 
     def advance_to(self, t: float) -> None:
-        delta = t - self()
-        if delta > 0:
-            self.offset += delta
+        if t > self.t:
+            self.t = t
+
+
+class _PinnedClock(Clock):
+    """A station clock that ignores the CSMS's currentTime (virtual time: the virtual clock is the truth)."""
+
+    def sync(self, current_time: str, now: float) -> None:
+        pass
 
 
 class Scheduler:
@@ -78,10 +95,12 @@ class Scheduler:
         self.idle = idle  # virtual time: () -> True when nothing but the heap can make progress
         self.jumps = 0  # virtual-time jumps made
         self.horizon: float | None = None  # virtual time: never jump past this
+        self.hold: Callable[[], bool] | None = None  # virtual time: no jump while this says so
         self._heap: list[tuple[float, int, Any]] = []
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._handle_at: float | None = None
+        self._watchdog = False
         self.on_error: Callable[[BaseException], None] = lambda exc: log.exception("scheduled call failed")
 
     def __len__(self) -> int:
@@ -107,7 +126,14 @@ class Scheduler:
         if self._handle is not None:
             self._handle.cancel()
         self._handle_at = when
-        delay = 0.0 if self.idle is not None and self.idle() else max(0.0, when - self.clock())
+        now = self.clock()
+        if self.idle is None:
+            delay = max(0.0, when - now)
+        elif when <= now or self.idle():
+            delay = 0.0
+        else:  # virtual time stands still while a station waits for the CSMS; a watchdog for a silent one
+            delay = WATCHDOG
+        self._watchdog = delay == WATCHDOG
         self._handle = asyncio.get_running_loop().call_later(delay, self._run)
 
     def kick(self) -> None:
@@ -117,6 +143,7 @@ class Scheduler:
         if self._handle is not None:
             self._handle.cancel()
         self._handle_at = self._heap[0][0]
+        self._watchdog = False
         self._handle = asyncio.get_running_loop().call_soon(self._run)
 
     async def sleep_until(self, when: float) -> None:
@@ -125,9 +152,11 @@ class Scheduler:
         await fut
 
     def _run(self) -> None:
+        watchdog, self._watchdog = self._watchdog, False  # fired after WATCHDOG real seconds of waiting
         self._handle = self._handle_at = None
         heap = self._heap
-        if self.idle is not None and heap and heap[0][0] > self.clock() and self.idle():
+        if self.idle is not None and heap and heap[0][0] > self.clock() and (self.idle() or watchdog) \
+                and not (self.hold is not None and self.hold()):
             target = heap[0][0] if self.horizon is None else min(heap[0][0], self.horizon)
             if target > self.clock():
                 self.clock.advance_to(target)  # type: ignore[attr-defined]
@@ -153,6 +182,7 @@ class Scheduler:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = self._handle_at = None
+        self._watchdog = False
         self._heap.clear()
 
 
@@ -167,7 +197,7 @@ class FleetStation:
         self.rng = random.Random(f"{seed}/{identity}/station")
         self.store = MemoryStore()
         self.hardware = SimulatedHardware(settings.connectors, settings.fixed_cable, store=self.store)
-        self.station = Station(settings, self.store, self.hardware, self.rng)
+        self.station = self._new_station()
         self.trace = StationTrace(identity)
         self.armed: float | None = None  # deadline currently in the scheduler's heap
         self.url = worker.csms_url.rstrip("/") + "/" + identity
@@ -180,6 +210,20 @@ class FleetStation:
         self._plan: Iterator[Planned] | None = None
         self._reboot = False
         self.started = False
+        self.frames: FrameLog | None = FrameLog(worker.frame_log_size) if worker.frame_log_size else None  # --control
+        self.unplugged = False  # the control API pulled the network cable (POST .../network/disconnect)
+        self._parked: asyncio.Future | None = None  # the connection loop waits for the cable to come back
+        self._sleeping: asyncio.Future | None = None  # the connection loop sleeps (back-off, outage)
+        self._closing_ws: Any = None  # a connection being torn down (virtual time waits for it)
+        self._call_ref: Any = None  # the in-flight CALL whose real send time is _call_perf
+        self._call_perf = 0.0
+        self._control: Any = None
+
+    def _new_station(self) -> Station:
+        st = Station(self.settings, self.store, self.hardware, self.rng)
+        if self.worker.virtual:
+            st.clock = _PinnedClock()
+        return st
 
     # -- inputs (each followed by flush) ----------------------------------------------
 
@@ -208,21 +252,25 @@ class FleetStation:
     def on_frame(self, data: str | bytes, now: float) -> None:
         m = self.worker.metrics
         m.frames_in += 1
+        if self.frames is not None:
+            self.frames.add("in", data, now)
         st = self.station
         prev = st.session.in_flight
         st.receive(data, now)
         if prev is not None and st.session.in_flight is not prev:
             text = data if isinstance(data, str) else data.decode("utf-8", "replace")
             kind = text.lstrip("[ \t\r\n")[:1]
+            # latency in real seconds (virtual time stands still while a CALL is in flight)
+            lat = time.perf_counter() - self._call_perf if prev is self._call_ref else now - prev.sent_at
             if kind == "3":
                 m.calls_answered += 1
-                m.latencies.append(now - prev.sent_at)
+                m.latencies.append(lat)
                 self.trace.answered[prev.action] += 1
                 if prev.action == "BootNotification":
                     self.trace.boots += 1
             elif kind == "4":
                 m.call_errors += 1
-                m.latencies.append(now - prev.sent_at)
+                m.latencies.append(lat)
                 self.trace.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
             self.trace.accepted_at = self.worker.clock()
@@ -237,7 +285,14 @@ class FleetStation:
             inflight = st.session.in_flight
             if inflight is not None and inflight.sent_at == now:
                 self.trace.sent[inflight.action] += 1
+                if inflight is not self._call_ref:
+                    self._call_ref, self._call_perf = inflight, time.perf_counter()
             if self.ws is not None:
+                if self.frames is not None:
+                    for f in frames:
+                        self.frames.add("out", f, now)
+                if self.worker.call_trace is not None and not self.worker.closing:
+                    self.worker.record(self, frames, now)
                 self._out.extend(frames)
                 if self._drainer is None:
                     self._drainer = asyncio.get_running_loop().create_task(self._drain(self.ws))
@@ -270,10 +325,70 @@ class FleetStation:
     def _close(self) -> None:
         ws = self.ws
         if ws is not None:
+            self._tearing_down(ws)
             loop = asyncio.get_running_loop()
             t = loop.create_task(ws.close())
             self.worker.tasks.add(t)
             t.add_done_callback(self.worker.tasks.discard)
+
+    def _tearing_down(self, ws: Any) -> None:
+        """``ws`` is going away: virtual time waits until the connection loop has seen it go."""
+        if self._closing_ws is None:
+            self._closing_ws = ws
+            self.worker.connecting += 1
+
+    def _abort(self) -> None:
+        """The link goes away at once, as a cable pulled out: no closing handshake."""
+        ws = self.ws
+        if ws is not None:
+            self._tearing_down(ws)
+            ws.transport.abort()
+
+    def _wake(self) -> None:
+        for fut in (self._parked, self._sleeping):
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+    # -- control API (--control) --------------------------------------------------
+
+    def network_disconnect(self) -> None:
+        self.unplugged = True
+        self._abort()
+
+    def network_connect(self) -> None:
+        self.unplugged = False
+        self._wake()
+
+    def power_cut(self, backup_power: bool = False) -> None:
+        """Power fails: the link drops and the station restarts on its same MemoryStore (its open
+        transactions are stopped with PowerLoss at that boot). With backup power it first stops them
+        itself and gives the StopTransactions up to 5 s to go out. The process lives on."""
+        if not backup_power:
+            self._cut()
+            return
+        now = self.worker.clock()
+        self.station.feature["Reset"].stop_all("PowerLoss", now)
+        self.station.pump(now)
+        self.flush(now)
+
+        async def later() -> None:
+            end = time.monotonic() + 5.0
+            reset = self.station.feature["Reset"]
+            while not reset.drained() and self.station.connected and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            self._cut()
+
+        t = asyncio.get_running_loop().create_task(later())
+        self.worker.tasks.add(t)
+        t.add_done_callback(self.worker.tasks.discard)
+
+    def _cut(self) -> None:
+        self.worker.metrics.power_cuts += 1
+        self._reboot = True
+        if self.ws is not None:
+            self._abort()
+        else:
+            self._wake()
 
     # -- driver actions -------------------------------------------------------------
 
@@ -295,9 +410,7 @@ class FleetStation:
         """Injected network failure: the link goes away for ``outage`` seconds."""
         self.worker.metrics.drops += 1
         self.offline_until = max(self.offline_until, now + outage)
-        ws = self.ws
-        if ws is not None:
-            ws.transport.abort()  # as a cable pulled out: no closing handshake
+        self._abort()
 
     def end_sessions(self, now: float) -> None:
         """The fleet stops: every driver presents the card again and unplugs."""
@@ -322,9 +435,24 @@ class FleetStation:
         w = self.worker
         w.connecting -= 1
         w.scheduler.kick()
+        fut = self._sleeping = asyncio.get_running_loop().create_future()
+        w.scheduler.at(when, lambda _now: fut.done() or fut.set_result(None))
         try:
-            await w.scheduler.sleep_until(when)
+            await fut
         finally:
+            self._sleeping = None
+            w.connecting += 1
+
+    async def _park(self) -> None:
+        """Wait (outside the scheduler) until the control API plugs the network back in."""
+        w = self.worker
+        w.connecting -= 1
+        w.scheduler.kick()
+        fut = self._parked = asyncio.get_running_loop().create_future()
+        try:
+            await fut
+        finally:
+            self._parked = None
             w.connecting += 1
 
     async def _connection_loop(self) -> None:
@@ -338,18 +466,21 @@ class FleetStation:
         failures = 0
         m = self.worker.metrics
         while not self.worker.closing:
-            if self.offline_until > self.worker.clock():
-                await self._sleep_until(self.offline_until)
-                continue
             if self._reboot:
                 self._reboot = False
                 now = self.worker.clock()
                 for cid in self.hardware.connectors:
                     self.hardware.set_relay(cid, False, now)
                 self.armed = None
-                self.station = Station(self.settings, self.store, self.hardware, self.rng)
+                self.station = self._new_station()
                 self.station.start(now)
                 self.flush(now)
+            if self.unplugged:
+                await self._park()
+                continue
+            if self.offline_until > self.worker.clock():
+                await self._sleep_until(self.offline_until)
+                continue
             connected = False
             ping = self.station.config["WebSocketPingInterval"] or None
             try:
@@ -357,6 +488,7 @@ class FleetStation:
                     self.url,
                     subprotocols=["ocpp1.6"],
                     compression=None,
+                    proxy=None,  # no proxy lookup in the environment per connection: ~0.4 ms each at ramp-up
                     ping_interval=ping,
                     ping_timeout=ping,
                     open_timeout=30,
@@ -380,7 +512,7 @@ class FleetStation:
                 log.exception("%s: connection loop", self.identity)
             if self.worker.closing:
                 return
-            if self._reboot:
+            if self._reboot or self.unplugged:
                 continue
             if not connected:
                 failures += 1
@@ -390,6 +522,8 @@ class FleetStation:
 
     async def _serve(self, ws: Any) -> None:
         m = self.worker.metrics
+        if self._reboot:  # the power went while the handshake was under way
+            return
         self.ws = ws
         self.worker.connecting -= 1
         self._out.clear()
@@ -399,11 +533,18 @@ class FleetStation:
         now = clock()
         self.station.connection_made(now)
         self.flush(now)
+        self.worker.scheduler.kick()  # the handshake is over: maybe nothing else keeps virtual time waiting
         try:
             async for message in ws:
+                if self._closing_ws is ws and ws.transport.is_closing():
+                    break  # aborted (drop, power cut): what was still buffered is lost with the link
                 self.on_frame(message, clock())
         finally:
             self.worker.connecting += 1
+            if self._closing_ws is ws:
+                self._closing_ws = None
+                self.worker.connecting -= 1
+                self.worker.scheduler.kick()
             self.ws = None
             self._out.clear()
             m.disconnects += 1
@@ -427,6 +568,8 @@ class Worker:
         drain_timeout: float = 30.0,
         report: Callable[[dict[str, Any]], None] = lambda msg: None,
         virtual: bool = False,
+        control: bool = False,
+        trace: bool = False,
     ) -> None:
         self.worker_id = worker_id
         self.indices = indices
@@ -439,7 +582,10 @@ class Worker:
         self.drain_timeout = drain_timeout
         self.report = report
         self.virtual = virtual
-        self.clock: Callable[[], float] = VirtualClock() if virtual else time.time
+        self.clock: Callable[[], float] = VirtualClock(start_at) if virtual else time.time
+        self.frame_log_size = 100 if control else 0  # a small FrameLog per station, only for --control
+        self.call_trace: list[tuple[float, str, int, str, str, str]] | None = [] if trace else None
+        self.by_identity: dict[str, FleetStation] = {}
         self.busy: set[FleetStation] = set()  # virtual time: stations with a CALL in flight or frames to write
         self.connecting = 0  # websocket handshakes under way
         self.scheduler = Scheduler(self.clock, self.idle if virtual else None)
@@ -466,6 +612,18 @@ class Worker:
             self.busy.discard(fs)
             if not self.busy:
                 self.scheduler.kick()
+
+    def record(self, fs: FleetStation, frames: list[str], now: float) -> None:
+        """Trace the CALLs ``fs`` sends (``--trace``; the determinism tests compare these)."""
+        for f in frames:
+            if not f.startswith("[2"):
+                continue
+            try:
+                msg = orjson.loads(f)
+                self.call_trace.append((now, fs.identity, len(self.call_trace), msg[1], msg[2],  # type: ignore[union-attr]
+                                        orjson.dumps(msg[3], option=orjson.OPT_SORT_KEYS).decode()))
+            except Exception:
+                pass
 
     def _error(self, exc: BaseException) -> None:
         self.metrics.exceptions += 1
@@ -521,6 +679,8 @@ class Worker:
             "connect_failures": m.connect_failures,
             "disconnects": m.disconnects,
             "drops": m.drops,
+            "power_cuts": m.power_cuts,
+            "wall": time.time(),
             "latencies": lat,
             "rss_kib": rss_kib(),
             "clock": self.clock(),
@@ -535,6 +695,7 @@ class Worker:
             fs = FleetStation(self, n, identity, sc.settings(identity), self.seed)
             fs._plan = self.driver.station_plan(n)
             self.stations.append(fs)
+            self.by_identity[identity] = fs
 
             def boot(now: float, fs: FleetStation = fs) -> None:
                 if not self.ending:
@@ -565,8 +726,14 @@ class Worker:
             deadline = self.clock() + self.drain_timeout
             if self.virtual:
                 self.scheduler.horizon = deadline
+                # once every queue is drained the clock stops: what the run sent never depends on how
+                # fast the loop below notices (the same seed, the same trace)
+                self.scheduler.hold = lambda: all(fs.drained() for fs in self.stations if fs.started)
                 self.scheduler.kick()
+            real_end = time.monotonic() + self.drain_timeout + 5  # virtual time: a bound in real time too
             while self.clock() < deadline and not all(fs.drained() for fs in self.stations if fs.started):
+                if time.monotonic() > real_end:
+                    break
                 await asyncio.sleep(0.01 if self.virtual else 0.2)
             self.closing = True
             self.scheduler.close()
@@ -585,5 +752,15 @@ class Worker:
             fs.trace.open_transactions = fs.open_transactions()
             fs.trace.registration = fs.station.registration
         final["stations"] = {fs.identity: fs.trace.to_dict() for fs in self.stations}
+        if self.call_trace is not None:
+            final["trace"] = trace_lines(self.call_trace)
         self.report(final)
         return final
+
+
+def trace_lines(trace: list[tuple[float, str, int, str, str, str]]) -> list[str]:
+    """The CALLs of a run in a canonical order: by virtual time, then identity, then the order each
+    station sent them. Within one virtual instant the stations' relative order follows which answer
+    the worker read first (socket timing); each station's own order never does."""
+    return [f"{t:.3f} {ident} {uid} {action} {payload}"
+            for t, ident, _seq, uid, action, payload in sorted(trace, key=lambda r: (r[0], r[1], r[2]))]
