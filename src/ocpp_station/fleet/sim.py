@@ -6,14 +6,14 @@ A :class:`FleetStation` is the same sans-I/O :class:`Station` that ``run``
 drives (every feature, the MemoryStore, SimulatedHardware); what is lighter is
 only the I/O around it:
 
-* one asyncio task per station: its websocket connection (connect, read,
-  reconnect with jittered exponential back-off);
+* one asyncio task per station: its connection loop (connect, wait for the
+  link to go, reconnect with jittered exponential back-off). The websocket is a
+  :class:`~.link.Link`: frames are read in ``data_received`` and handed to the
+  station at once, and written to the transport as the station produces them;
 * no timer task per station: the worker's :class:`Scheduler` keeps one heap of
   ``(deadline, seq, target)`` and one ``loop.call_later`` handle for the
   earliest entry. After every input the station is re-armed from
   ``station.get_timer()``; stale heap entries are skipped when popped;
-* writes are appended to a per-connection deque and written by
-  ``ws.send`` in order by a short-lived drain task (only while frames wait).
 
 The seeded :class:`~.scenario.Driver`'s actions, the back-off and outage
 waits and the end of the run go through the same scheduler. A :class:`Worker`
@@ -21,7 +21,7 @@ owns the stations of one process.
 
 Virtual time (``virtual=True``): the stations' ``now`` comes from a
 :class:`VirtualClock` (real time plus an offset). Whenever the worker is idle
--- no station has a CALL in flight or frames waiting to be written, none is in
+-- no station has a CALL in flight, none is in
 a websocket handshake -- the scheduler jumps the clock to its next deadline
 instead of sleeping. Heartbeats, meter values and hour-long sessions then cost
 only the CPU they need; the CSMS still answers over real websockets.
@@ -35,13 +35,10 @@ import itertools
 import logging
 import random
 import time
-from collections import deque
-
 import orjson
 from typing import Any, Callable, Iterator
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from ..core.clock import Clock
 from ..core.commands import Reboot, Reconnect
@@ -50,6 +47,7 @@ from ..core.station import Registration, Station
 from ..hardware.simulated import SimulatedHardware
 from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
+from .link import Link
 from .metrics import StationTrace, WorkerMetrics, rss_kib
 from .scenario import Driver, Planned, Scenario
 
@@ -201,9 +199,7 @@ class FleetStation:
         self.trace = StationTrace(identity)
         self.armed: float | None = None  # deadline currently in the scheduler's heap
         self.url = worker.csms_url.rstrip("/") + "/" + identity
-        self.ws: Any = None
-        self._out: deque[str] = deque()
-        self._drainer: asyncio.Task | None = None
+        self.ws: Link | None = None  # the open link to the CSMS
         self.task: asyncio.Task | None = None
         self.offline_until = 0.0  # injected network outage
         self._offline_wake: asyncio.Event | None = None
@@ -293,9 +289,9 @@ class FleetStation:
                         self.frames.add("out", f, now)
                 if self.worker.call_trace is not None and not self.worker.closing:
                     self.worker.record(self, frames, now)
-                self._out.extend(frames)
-                if self._drainer is None:
-                    self._drainer = asyncio.get_running_loop().create_task(self._drain(self.ws))
+                send = self.ws.send
+                for f in frames:
+                    send(f)
         for cmd in st.commands():
             if isinstance(cmd, Reboot):
                 self._reboot = True
@@ -306,22 +302,6 @@ class FleetStation:
         if self.worker.virtual:
             self.worker.update_busy(self)
 
-    async def _drain(self, ws: Any) -> None:
-        try:
-            while self._out and self.ws is ws:
-                await ws.send(self._out.popleft())
-        except ConnectionClosed:
-            pass
-        except Exception:
-            self.worker.metrics.exceptions += 1
-            log.exception("%s: send failed", self.identity)
-        finally:
-            self._drainer = None
-            if self._out and self.ws is not None and self.ws is not ws:  # frames of a newer connection
-                self._drainer = asyncio.get_running_loop().create_task(self._drain(self.ws))
-            if self.worker.virtual:
-                self.worker.update_busy(self)
-
     def _close(self) -> None:
         ws = self.ws
         if ws is not None:
@@ -331,7 +311,7 @@ class FleetStation:
             self.worker.tasks.add(t)
             t.add_done_callback(self.worker.tasks.discard)
 
-    def _tearing_down(self, ws: Any) -> None:
+    def _tearing_down(self, ws: Link) -> None:
         """``ws`` is going away: virtual time waits until the connection loop has seen it go."""
         if self._closing_ws is None:
             self._closing_ws = ws
@@ -342,7 +322,7 @@ class FleetStation:
         ws = self.ws
         if ws is not None:
             self._tearing_down(ws)
-            ws.transport.abort()
+            ws.abort()
 
     def _wake(self) -> None:
         for fut in (self._parked, self._sleeping):
@@ -484,28 +464,20 @@ class FleetStation:
             connected = False
             ping = self.station.config["WebSocketPingInterval"] or None
             try:
-                ws = await connect(
-                    self.url,
-                    subprotocols=["ocpp1.6"],
-                    compression=None,
-                    proxy=None,  # no proxy lookup in the environment per connection: ~0.4 ms each at ramp-up
-                    ping_interval=ping,
-                    ping_timeout=ping,
-                    open_timeout=30,
-                    close_timeout=2,
-                    max_size=max(4 * self.settings.max_frame_bytes, 1 << 20),
-                )
-                async with ws:
+                ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping, timeout=30)
+                try:
                     if ws.subprotocol != "ocpp1.6":
                         raise ConnectionError("subprotocol ocpp1.6 not accepted")
                     connected = True
                     failures = 0
                     await self._serve(ws)
+                finally:
+                    await ws.close()
             except asyncio.CancelledError:
                 raise
             except InvalidStatus as exc:
                 log.warning("%s: CSMS refused the connection: HTTP %s", self.identity, exc.response.status_code)
-            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ConnectionError) as exc:
+            except (OSError, InvalidHandshake, TimeoutError, ConnectionError) as exc:
                 log.info("%s: connection failed: %s", self.identity, exc)
             except Exception:
                 m.exceptions += 1
@@ -520,13 +492,12 @@ class FleetStation:
             base = min(RECONNECT_MAX, RECONNECT_MIN * (2 ** max(0, failures - 1)))
             await self._sleep_until(self.worker.clock() + base / 2 + self.rng.random() * base / 2)
 
-    async def _serve(self, ws: Any) -> None:
+    async def _serve(self, ws: Link) -> None:
         m = self.worker.metrics
         if self._reboot:  # the power went while the handshake was under way
             return
         self.ws = ws
         self.worker.connecting -= 1
-        self._out.clear()
         self.trace.connections += 1
         m.connects += 1
         clock = self.worker.clock
@@ -535,10 +506,8 @@ class FleetStation:
         self.flush(now)
         self.worker.scheduler.kick()  # the handshake is over: maybe nothing else keeps virtual time waiting
         try:
-            async for message in ws:
-                if self._closing_ws is ws and ws.transport.is_closing():
-                    break  # aborted (drop, power cut): what was still buffered is lost with the link
-                self.on_frame(message, clock())
+            ws.attach(lambda message: self.on_frame(message, clock()))
+            await ws.closed
         finally:
             self.worker.connecting += 1
             if self._closing_ws is ws:
@@ -546,7 +515,6 @@ class FleetStation:
                 self.worker.connecting -= 1
                 self.worker.scheduler.kick()
             self.ws = None
-            self._out.clear()
             m.disconnects += 1
             now = clock()
             self.station.connection_lost(now)
@@ -606,7 +574,7 @@ class Worker:
         return not self.busy and self.connecting == 0
 
     def update_busy(self, fs: FleetStation) -> None:
-        if fs.station.session.busy or fs._drainer is not None:
+        if fs.station.session.busy:
             self.busy.add(fs)
         elif fs in self.busy:
             self.busy.discard(fs)

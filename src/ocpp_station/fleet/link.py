@@ -1,0 +1,210 @@
+"""A websocket client link for fleet stations: websockets' sans-I/O ``ClientProtocol`` on a bare
+``asyncio.Protocol``.
+
+Theory of operation
+-------------------
+The asyncio client of ``websockets`` gives every connection a reader (an assembler, futures, a task
+woken per message) and a drain per send: cheap for one station, the largest cost of the process for
+thousands. A :class:`Link` keeps the same RFC 6455 machinery (handshake, framing, masking, ping/pong,
+closing handshake: all of it from ``websockets.client.ClientProtocol``) and drops the rest:
+
+* a message is handed to ``on_message`` synchronously, from ``data_received``;
+* :meth:`send` writes the frame to the transport at once (asyncio buffers what the socket does not
+  take); nothing waits, so nothing needs a task;
+* two futures tell the connection loop what it awaits: :attr:`opened` (the handshake's outcome) and
+  :attr:`closed` (the TCP connection is gone).
+
+WebSocketPingInterval: a ping every ``ping_interval`` s; a pong still missing at the next ping fails
+the link (the CSMS or the network is gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from typing import Callable
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+CLOSE_TIMEOUT = 2.0  # s: a closing handshake the CSMS does not finish is cut
+
+
+class Link(asyncio.Protocol):
+    """One websocket connection to the CSMS (subprotocol ``ocpp1.6``)."""
+
+    def __init__(self, uri: str, max_size: int, ping_interval: float | None = None) -> None:
+        self.proto = ClientProtocol(parse_uri(uri), subprotocols=["ocpp1.6"], max_size=max_size)  # RFC 6455 state
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None  # the TCP (or TLS) transport, once made
+        self.opened: asyncio.Future[None] = self.loop.create_future()  # the handshake's outcome
+        self.closed: asyncio.Future[None] = self.loop.create_future()  # the connection is gone
+        self.on_message: Callable[[str | bytes], None] | None = None  # None: messages wait in _pending
+        self._pending: list[str | bytes] = []  # messages read before on_message was set
+        self._fragments: list[bytes] = []  # a fragmented message being assembled
+        self._fragmented_text = False  # its first frame was TEXT
+        self._ping_interval = ping_interval  # s, or None: no pings
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._ping_unanswered = False  # the last ping has had no pong yet
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    # -- opening ---------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, uri: str, max_size: int, ping_interval: float | None = None,
+                   timeout: float = 30.0) -> Link:
+        """Connect and complete the opening handshake, or raise (OSError, InvalidHandshake,
+        TimeoutError)."""
+        link = cls(uri, max_size, ping_interval)
+        wsuri = link.proto.uri
+        ctx = ssl_module.create_default_context() if wsuri.secure else None
+        try:
+            async with asyncio.timeout(timeout):
+                await link.loop.create_connection(lambda: link, wsuri.host, wsuri.port, ssl=ctx)
+                await link.opened
+        except BaseException:
+            link.abort()
+            raise
+        return link
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.proto.subprotocol
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.proto.send_request(self.proto.connect())
+        self._write()
+
+    def data_received(self, data: bytes) -> None:
+        self.proto.receive_data(data)
+        for event in self.proto.events_received():
+            if self.transport is None or self.transport.is_closing():
+                break  # aborted (a drop, a power cut): what is still buffered is lost with the link
+            if isinstance(event, Frame):
+                self._frame(event)
+            elif isinstance(event, Response) and not self.opened.done():
+                if self.proto.handshake_exc is not None:
+                    self.opened.set_exception(self.proto.handshake_exc)
+                else:
+                    self.opened.set_result(None)
+                    self._arm_ping()
+        self._write()
+        if self.proto.close_expected() and self._close_timer is None and self.transport is not None:
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
+
+    def eof_received(self) -> bool | None:
+        self.proto.receive_eof()
+        self._write()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.proto.receive_eof()  # idempotent: the protocol's state becomes CLOSED
+        for timer in (self._ping_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("connection closed during the handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # -- messages -------------------------------------------------------------------
+
+    def _frame(self, frame: Frame) -> None:
+        op = frame.opcode
+        if op is Opcode.PONG:
+            self._ping_unanswered = False
+            return
+        if op is Opcode.TEXT or op is Opcode.BINARY:
+            if not frame.fin:
+                self._fragments = [frame.data]
+                self._fragmented_text = op is Opcode.TEXT
+                return
+            self._deliver(frame.data, op is Opcode.TEXT)
+        elif op is Opcode.CONT and self._fragments:
+            self._fragments.append(frame.data)
+            if frame.fin:
+                data, self._fragments = b"".join(self._fragments), []
+                self._deliver(data, self._fragmented_text)
+
+    def _deliver(self, data: bytes, text: bool) -> None:
+        message: str | bytes = data.decode("utf-8", "replace") if text else data
+        if self.on_message is None:
+            self._pending.append(message)
+        else:
+            self.on_message(message)
+
+    def attach(self, on_message: Callable[[str | bytes], None]) -> None:
+        """From now on messages go to ``on_message``; those read before it are handed over first."""
+        self.on_message = on_message
+        pending, self._pending = self._pending, []
+        for message in pending:
+            on_message(message)
+
+    def send(self, text: str) -> None:
+        """Write one text message now. Frames for a link that is closing are dropped."""
+        if self.proto.state is State.OPEN and self.transport is not None and not self.transport.is_closing():
+            self.proto.send_text(text.encode())
+            self._write()
+
+    # -- closing --------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """The closing handshake (1000), then the TCP connection; cut after CLOSE_TIMEOUT."""
+        if self.proto.state is State.OPEN and self.transport is not None and not self.transport.is_closing():
+            self.proto.send_close(1000)
+            self._write()
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await asyncio.shield(self.closed)
+        except TimeoutError:
+            self.abort()
+            await asyncio.shield(self.closed)
+
+    def abort(self) -> None:
+        """Drop the link at once, as a pulled cable: no closing handshake."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _write(self) -> None:
+        t = self.transport
+        if t is None:
+            return
+        for data in self.proto.data_to_send():
+            if data:
+                t.write(data)
+            elif t.can_write_eof():  # half-close after the closing handshake (no TLS)
+                try:
+                    t.write_eof()
+                except Exception:
+                    pass
+            else:
+                t.close()
+
+    def _arm_ping(self) -> None:
+        if self._ping_interval:
+            self._ping_timer = self.loop.call_later(self._ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        if self.proto.state is not State.OPEN:
+            return
+        if self._ping_unanswered:  # no pong within a whole interval
+            self.proto.fail(1011, "keepalive ping timeout")
+            self._write()
+            self.abort()
+            return
+        self._ping_unanswered = True
+        self.proto.send_ping(b"")
+        self._write()
+        self._arm_ping()
+
+
+__all__ = ["Link", "InvalidHandshake", "CLOSE_TIMEOUT"]
