@@ -8,9 +8,15 @@ woken per message) and a drain per send: cheap for one station, the largest cost
 thousands. A :class:`Link` keeps the same RFC 6455 machinery (handshake, framing, masking, ping/pong,
 closing handshake: all of it from ``websockets.client.ClientProtocol``) and drops the rest:
 
-* a message is handed to ``on_message`` synchronously, from ``data_received``;
+* a message is handed to ``on_message`` synchronously, as its bytes are read;
 * :meth:`send` writes the frame to the transport at once (asyncio buffers what the socket does not
   take); nothing waits, so nothing needs a task;
+* every link of the process reads into one shared buffer (``asyncio.BufferedProtocol``): its bytes
+  are handed on before the next read, and no buffer is allocated per read (asyncio's default
+  256 KiB read buffer is an mmap/mremap/munmap per message);
+* text frames are built here, masked with keys drawn from a pool of ``os.urandom`` bytes (RFC 6455
+  §5.3: unpredictable keys from a strong source of entropy), one system call per 1,024 frames
+  instead of one per frame;
 * two futures tell the connection loop what it awaits: :attr:`opened` (the handshake's outcome) and
   :attr:`closed` (the TCP connection is gone).
 
@@ -21,7 +27,9 @@ the link (the CSMS or the network is gone).
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl as ssl_module
+import struct
 from typing import Callable
 
 from websockets.client import ClientProtocol
@@ -31,10 +39,50 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
+
 CLOSE_TIMEOUT = 2.0  # s: a closing handshake the CSMS does not finish is cut
 
+_READ_BUFFER = memoryview(bytearray(256 * 1024))  # shared: each read is handed on before the next one
 
-class Link(asyncio.Protocol):
+
+class _MaskKeys:
+    """4-byte masking keys (RFC 6455 §5.3) cut from a pool of os.urandom bytes."""
+
+    POOL = 4096
+
+    def __init__(self) -> None:
+        self._pool = b""  # random bytes not handed out yet start at _pos
+        self._pos = 0
+
+    def __call__(self) -> bytes:
+        if self._pos >= len(self._pool):
+            self._pool, self._pos = os.urandom(self.POOL), 0
+        key = self._pool[self._pos:self._pos + 4]
+        self._pos += 4
+        return key
+
+
+_mask_key = _MaskKeys()
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One masked, final TEXT frame as a client sends it (RFC 6455 §5.2)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, 0x80 | n))
+    elif n < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 0xFE, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 0xFF, n)
+    key = _mask_key()
+    return header + key + apply_mask(payload, key)
+
+
+class Link(asyncio.BufferedProtocol):
     """One websocket connection to the CSMS (subprotocol ``ocpp1.6``)."""
 
     def __init__(self, uri: str, max_size: int, ping_interval: float | None = None) -> None:
@@ -81,6 +129,12 @@ class Link(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.proto.send_request(self.proto.connect())
         self._write()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_READ_BUFFER[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         self.proto.receive_data(data)
@@ -149,9 +203,9 @@ class Link(asyncio.Protocol):
 
     def send(self, text: str) -> None:
         """Write one text message now. Frames for a link that is closing are dropped."""
-        if self.proto.state is State.OPEN and self.transport is not None and not self.transport.is_closing():
-            self.proto.send_text(text.encode())
-            self._write()
+        t = self.transport
+        if self.proto.state is State.OPEN and t is not None and not t.is_closing():
+            t.write(text_frame(text.encode()))  # data frames change no protocol state
 
     # -- closing --------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ only the CPU they need; the CSMS still answers over real websockets.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import itertools
 import logging
@@ -96,6 +97,7 @@ class Scheduler:
         self.hold: Callable[[], bool] | None = None  # virtual time: no jump while this says so
         self._heap: list[tuple[float, int, Any]] = []
         self._seq = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the worker's loop, bound at first use
         self._handle: asyncio.TimerHandle | None = None
         self._handle_at: float | None = None
         self._watchdog = False
@@ -132,7 +134,8 @@ class Scheduler:
         else:  # virtual time stands still while a station waits for the CSMS; a watchdog for a silent one
             delay = WATCHDOG
         self._watchdog = delay == WATCHDOG
-        self._handle = asyncio.get_running_loop().call_later(delay, self._run)
+        loop = self._loop or self._bind()
+        self._handle = loop.call_later(delay, self._run)
 
     def kick(self) -> None:
         """Virtual time: the worker may have become idle; jump now if so."""
@@ -142,7 +145,11 @@ class Scheduler:
             self._handle.cancel()
         self._handle_at = self._heap[0][0]
         self._watchdog = False
-        self._handle = asyncio.get_running_loop().call_soon(self._run)
+        self._handle = (self._loop or self._bind()).call_soon(self._run)
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        self._loop = asyncio.get_running_loop()
+        return self._loop
 
     async def sleep_until(self, when: float) -> None:
         fut = asyncio.get_running_loop().create_future()
@@ -616,14 +623,15 @@ class Worker:
     def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
         m = self.metrics
         connected = accepted = charging = queued = 0
-        for fs in self.stations:
+        acc = Registration.ACCEPTED
+        for fs in self.stations:  # once a second over every station: kept to plain loads and compares
             st = fs.station
-            if st.connected:
-                connected += 1
-            if st.registration == Registration.ACCEPTED:
-                accepted += 1
-            charging += fs.open_transactions()
-            queued += len(st.tx_queue)
+            connected += st.connected
+            accepted += st.registration == acc
+            for c in st.feature["Transactions"].cond.values():
+                if c.tx is not None:
+                    charging += 1
+            queued += len(st.tx_queue._queue)
         if self.all_accepted_at is None and self.accepted_ever >= len(self.indices):
             self.all_accepted_at = max(fs.trace.accepted_at or 0 for fs in self.stations) if self.stations else self.clock()
         lat, m.latencies = m.latencies, []
@@ -658,19 +666,28 @@ class Worker:
     async def run(self) -> dict[str, Any]:
         self.scheduler.on_error = self._error
         sc = self.scenario
-        for n in self.indices:
-            identity = sc.identity(n)
-            fs = FleetStation(self, n, identity, sc.settings(identity), self.seed)
-            fs._plan = self.driver.station_plan(n)
-            self.stations.append(fs)
-            self.by_identity[identity] = fs
+        # thousands of stations are a heap of long-lived objects that every full collection would walk
+        # again (~0.1 s each at 2,000 stations, several while the heap grows): no collection while they
+        # are built, then freeze them; after the ramp-up collect and freeze their connections too. Only
+        # cyclic garbage among frozen objects would outlive the run.
+        gc.disable()
+        try:
+            for n in self.indices:
+                identity = sc.identity(n)
+                fs = FleetStation(self, n, identity, sc.settings(identity), self.seed)
+                fs._plan = self.driver.station_plan(n)
+                self.stations.append(fs)
+                self.by_identity[identity] = fs
 
-            def boot(now: float, fs: FleetStation = fs) -> None:
-                if not self.ending:
-                    fs.start(now)
+                def boot(now: float, fs: FleetStation = fs) -> None:
+                    if not self.ending:
+                        fs.start(now)
 
-            self.scheduler.at(self.start_at + self.driver.start_offset(n), boot)
-            self._schedule_next(fs)
+                self.scheduler.at(self.start_at + self.driver.start_offset(n), boot)
+                self._schedule_next(fs)
+        finally:
+            gc.enable()
+        gc.freeze()  # what construction left as garbage is little: no full pass over it all
 
         async def reporter() -> None:
             while True:
@@ -678,6 +695,8 @@ class Worker:
                 self.report(self.snapshot())
 
         rep = asyncio.get_running_loop().create_task(reporter())
+        ramp_end = max((self.driver.start_offset(n) for n in self.indices), default=0.0)
+        self.scheduler.at(self.start_at + ramp_end + 5.0, lambda _now: _freeze_heap())
         try:
             self.scheduler.at(self.start_at + self.duration, lambda _now: self._stop.set())
             await self._stop.wait()
@@ -724,6 +743,11 @@ class Worker:
             final["trace"] = trace_lines(self.call_trace)
         self.report(final)
         return final
+
+
+def _freeze_heap() -> None:
+    gc.collect()
+    gc.freeze()
 
 
 def trace_lines(trace: list[tuple[float, str, int, str, str, str]]) -> list[str]:
