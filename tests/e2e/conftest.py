@@ -201,14 +201,17 @@ async def station_factory(tmp_path, csms):
 
 @pytest.fixture
 async def booted(csms, station_factory):
-    """A station that has booted (Accepted) and reported its statuses; returns (station, link)."""
+    """A station that has booted (Accepted) and reported its statuses: StatusNotification(Available, NoError) for
+    connector 0 and each connector ([ERRATA] 3.22); returns (station, link)."""
 
     async def boot(**kw):
         st = await station_factory(**kw)
         link = await csms.wait_connected(st.identity)
         await link.expect("BootNotification")
         n = (kw.get("hardware") or {}).get("connectors", 1)
-        await link.expect_unordered(["StatusNotification"] * (n + 1))
+        statuses = await link.expect_unordered(["StatusNotification"] * (n + 1))
+        got = sorted((c.payload["connectorId"], c.payload["status"], c.payload["errorCode"]) for c in statuses)
+        assert got == [(cid, "Available", "NoError") for cid in range(n + 1)], got
         return st, link
 
     return boot

@@ -22,20 +22,25 @@ async def test_tc_001_cs_cold_boot(csms, station_factory):
 
 
 async def test_tc_002_cs_cold_boot_pending(csms, station_factory):
-    """TC_002_CS: Pending -> GetConfiguration and ChangeConfiguration answered -> Boot again -> Accepted."""
+    """TC_002_CS: Pending -> GetConfiguration and ChangeConfiguration answered -> Boot again no earlier than
+    the Pending interval after the first -> Accepted -> StatusNotification(Available) for connectors 0 and 1."""
     csms.set_boot("Pending", interval=3, identity="CP001")
     st = await station_factory()
     link = await csms.wait_connected("CP001")
-    await link.expect("BootNotification")
+    b1 = await link.expect("BootNotification")
     conf = await link.call("GetConfiguration", {})
     assert any(k["key"] == "MeterValueSampleInterval" for k in conf["configurationKey"])
     assert await link.call("ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "15"}) == {
         "status": "Accepted"
     }
     csms.set_boot("Accepted", interval=30, identity="CP001")
-    await link.expect("BootNotification", timeout=10)
+    b2 = await link.expect("BootNotification", timeout=10)
+    # [SPEC] §4.2: the interval of the Pending conf is the minimum wait before the next BootNotification
+    assert b2.received_at - b1.received_at >= 3, b2.received_at - b1.received_at
     s = await link.expect_unordered(["StatusNotification", "StatusNotification"])
-    assert {c.payload["connectorId"] for c in s} == {0, 1}
+    assert sorted((c.payload["connectorId"], c.payload["status"], c.payload["errorCode"]) for c in s) == [
+        (0, "Available", "NoError"), (1, "Available", "NoError")
+    ]
     conf = await link.call("GetConfiguration", {"key": ["MeterValueSampleInterval"]})
     assert conf["configurationKey"][0]["value"] == "15"
     assert await st.stop() == 0

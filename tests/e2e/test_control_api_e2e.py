@@ -152,6 +152,7 @@ BAD_REQUESTS = [
     ("POST", "/api/connectors/1/ev", {"state": "charging", "powerW": -5}, 422, "powerW"),
     ("POST", "/api/connectors/1/fault", {"errorCode": "Foo"}, 422, "errorCode"),
     ("POST", "/api/connectors/1/fault", {"errorCode": "NoError"}, 422, "errorCode"),
+    ("POST", "/api/connectors/1/fault", {"errorCode": "EVCommunicationError"}, 422, "errorCode"),
     ("POST", "/api/connectors/1/fault", {"errorCode": "GroundFailure", "info": "x" * 51}, 422, "info"),
     ("POST", "/api/id-tag", {"idTag": "A" * 21}, 422, "idTag"),
     ("POST", "/api/id-tag", {"idTag": ""}, 422, "idTag"),

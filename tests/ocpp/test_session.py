@@ -304,6 +304,23 @@ def test_malformed_input_then_valid_call_is_delivered(s, data, expected):
     assert s.receive(json.dumps([3, req.unique_id, BOOT_CONF]), now=103.0) == [CallAnswered(req, BOOT_CONF, 103.0)]
 
 
+@pytest.mark.parametrize("data", [d for _, d, _ in MALFORMED] + [json.dumps(VALID_CALL)],
+                         ids=[n for n, _, _ in MALFORMED] + ["valid CALL"])
+def test_drop_calls_answers_nothing(s, data):
+    """spec §2.2 ([SPEC] §4.2): while registration is Rejected nothing is answered, not even a CALLERROR."""
+    s.drop_calls = True
+    events = s.receive(data, now=101.0)
+    assert len(events) == 1 and isinstance(events[0], FrameDropped) and events[0].answered_with is None
+    assert s.data_to_send() == []
+    # an answer to our own CALL is still taken
+    req = boot(s)
+    assert s.receive(json.dumps([3, req.unique_id, BOOT_CONF]), now=102.0) == [CallAnswered(req, BOOT_CONF, 102.0)]
+    # once cleared, CALLs are answered again
+    s.drop_calls = False
+    s.receive('[2, "csms-9", "FlyToTheMoon", {}]', now=103.0)
+    assert frames(s)[0][:3] == [4, "csms-9", "NotImplemented"]
+
+
 def test_max_frame_bytes_is_honoured():
     s = Session("mf", max_frame_bytes=64)
     (ev,) = s.receive(json.dumps([2, "big", "DataTransfer", {"vendorId": "v" * 64}]), now=0.0)

@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 
 from ..core.events import CardPresented
-from .validation import ERROR_CODES, MAX_BODY, BodyError, read_body, require
+from .validation import MAX_BODY, BodyError, check_fault_code, read_body, require
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,7 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
         cid = _connector(rt, request)
         body = await read_body(request, {"errorCode": (str,), "info": (str,), "vendorErrorCode": (str,)})
         code = require(body, "errorCode")
-        if code not in ERROR_CODES or code == "NoError":
-            raise BodyError(422, "errorCode", f"errorCode must be a ChargePointErrorCode other than NoError, got {code!r}")
+        check_fault_code(code)
         info = body.get("info")
         if info is not None and len(info) > 50:
             raise BodyError(422, "info", "info must be at most 50 characters")

@@ -17,6 +17,10 @@ ERROR_CODES = frozenset(
     }
 )  # [SPEC] §7.6 ChargePointErrorCode
 
+# spec §2.3 StatusNotification: EVCommunicationError is only used with Preparing, SuspendedEV, SuspendedEVSE or
+# Finishing, i.e. as a warning on a non-Faulted status; a fault (status Faulted) cannot carry it
+WARNING_ONLY_CODES = frozenset({"EVCommunicationError"})
+
 
 class BodyError(Exception):
     def __init__(self, status: int, field: str | None, message: str):
@@ -59,6 +63,19 @@ async def read_body(request: web.Request, allowed: dict[str, tuple]) -> dict[str
             names = "/".join("boolean" if t is bool else "number" if t in (int, float) else "string" if t is str else "null" if t is type(None) else t.__name__ for t in types)
             raise BodyError(422, name, f"{name} must be {names}, got {type(value).__name__}")
     return body
+
+
+def check_fault_code(code: str) -> None:
+    """A hardware fault's errorCode: a ChargePointErrorCode that can go with status Faulted."""
+    if code not in ERROR_CODES or code == "NoError":
+        raise BodyError(422, "errorCode", f"errorCode must be a ChargePointErrorCode other than NoError, got {code!r}")
+    if code in WARNING_ONLY_CODES:
+        raise BodyError(
+            422,
+            "errorCode",
+            f"{code} is a warning, not a fault: OCPP reports it only with status Preparing, SuspendedEV, "
+            "SuspendedEVSE or Finishing, never with Faulted",
+        )
 
 
 def require(body: dict[str, Any], name: str) -> Any:

@@ -43,7 +43,7 @@ def parse_csl(text: str) -> list[str]:
 
 @dataclass(slots=True)
 class KeySpec:
-    name: str  # the OCPP key name, case-sensitive
+    name: str  # the canonical OCPP key name (the CSMS may write it in any case: CiString50)
     kind: str  # "int" | "bool" | "csl" | "str"
     default: str  # default value as an OCPP string
     readonly: bool = False  # R (True) or RW (False), [SPEC] §9 / spec §2.4
@@ -99,10 +99,12 @@ class Configuration:
 
     def __init__(self, specs: Iterable[KeySpec], store: Store, initial: dict[str, str] | None = None) -> None:
         self.specs: dict[str, KeySpec] = {}  # name -> spec, in declaration order
+        self._names: dict[str, str] = {}  # lower-case name -> canonical name
         for s in specs:
-            if s.name in self.specs:
+            if s.name.lower() in self._names:
                 raise ValueError(f"configuration key {s.name} declared twice")
             self.specs[s.name] = s
+            self._names[s.name.lower()] = s.name
         self._store = store  # persists values changed by the CSMS
         self._values: dict[str, str] = {n: s.default for n, s in self.specs.items()}  # current strings
         self._parsed: dict[str, Any] = {}  # cache of parsed values
@@ -137,6 +139,11 @@ class Configuration:
     def __contains__(self, name: str) -> bool:
         return name in self.specs
 
+    def resolve(self, key: str) -> str | None:
+        """The canonical name of a key as the CSMS wrote it, or None when unknown: keys are CiString50
+        ([SPEC] ChangeConfiguration.req / GetConfiguration.req), compared case-insensitively (spec §2.3)."""
+        return self._names.get(key.lower())
+
     # -- writes -------------------------------------------------------------------------
 
     def set_internal(self, name: str, text: str, persist: bool = True) -> None:
@@ -152,29 +159,32 @@ class Configuration:
 
     def change(self, key: str, value: str) -> str:
         """ChangeConfiguration ([SPEC] §5.3): Accepted | Rejected | RebootRequired | NotSupported."""
-        spec = self.specs.get(key)
-        if spec is None:
+        name = self.resolve(key)
+        if name is None:
             return "NotSupported"
+        spec = self.specs[name]
         if spec.readonly:
             return "Rejected"
         try:
             spec.normalise(value)
         except ConfigValueError:
             return "Rejected"  # wrong format or range, unsupported measurand: keep the old value
-        self.set_internal(key, value)
+        self.set_internal(name, value)
         return "RebootRequired" if spec.reboot_required else "Accepted"
 
     # -- GetConfiguration ------------------------------------------------------------------
 
     def get_configuration(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
-        """([SPEC] §5.8) known keys as KeyValue entries, unknown names in unknownKey."""
+        """([SPEC] §5.8) known keys as KeyValue entries under their canonical names, unknown names in unknownKey
+        as sent."""
         if not keys:
             names = [n for n, s in self.specs.items() if not s.write_only]
             return [self._key_value(n) for n in names], []
         known, unknown = [], []
         for k in keys:
-            if k in self.specs:
-                known.append(self._key_value(k))
+            name = self.resolve(k)
+            if name is not None:
+                known.append(self._key_value(name))
             else:
                 unknown.append(k)
         return known, unknown

@@ -69,7 +69,7 @@ class Station:
         self.timers = Timers()  # named timers of the facade and the features
         self.connectors = [Connector(i) for i in range(settings.connectors + 1)]  # 0 = the charge point
         self.connected = False  # websocket up
-        self.registration = Registration.UNKNOWN  # last BootNotification answer since this boot
+        self._registration = Registration.UNKNOWN  # last BootNotification answer since this boot
         self.requests = Requests()  # non-transaction messages waiting to be sent
         self.tx_queue = TransactionQueue(store)  # persisted transaction messages
         self.handlers: dict[str, Handler] = {}  # CSMS action -> handler
@@ -192,6 +192,16 @@ class Station:
         return iso(self.clock.wall(now))
 
     @property
+    def registration(self) -> str:
+        return self._registration
+
+    @registration.setter
+    def registration(self, value: str) -> None:
+        self._registration = value
+        # spec §2.2, [SPEC] §4.2: while Rejected answer nothing, not even a CALLERROR for a bad frame
+        self.session.drop_calls = value == Registration.REJECTED
+
+    @property
     def accepted(self) -> bool:
         return self.registration == Registration.ACCEPTED
 
@@ -204,10 +214,7 @@ class Station:
     # -- internals -----------------------------------------------------------------------
 
     def _dispatch(self, call: Any, now: float) -> None:
-        if self.registration == Registration.REJECTED:
-            # [SPEC] §4.2: while Rejected the charge point answers nothing
-            log.info("%s ignored while registration is Rejected", call.action)
-            return
+        # while Rejected the session drops CALLs before they get here (see the registration setter)
         handler = self.handlers.get(call.action)
         if handler is None:
             self.session.send_error(call.unique_id, ErrorCode.NOT_SUPPORTED, f"{call.action} is not supported")

@@ -15,6 +15,10 @@ at :meth:`get_timer` with :meth:`handle_timer`.
 * Frames that cannot be processed are answered with the OCPP-J 1.6 CALLERROR
   right here (the station never sees them); an answer to an unknown id is
   logged and dropped; an unknown message type is ignored ([OCPPJ] §4.1.3).
+* While :attr:`Session.drop_calls` is set (the station sets it while its
+  registration is Rejected: "send nothing and answer nothing", spec §2.2,
+  [SPEC] §4.2), incoming CALLs and unparsable frames are logged and dropped
+  unanswered, even those that would otherwise get a CALLERROR.
 * Message ids are ``<prefix>-<counter>``: the prefix is drawn per boot by the
   caller, so ids stay unique across reconnects and reboots. A transaction
   message keeps its id across retries, which the spec allows.
@@ -105,6 +109,7 @@ class Session:
         self._counter = 0  # last message id number handed out
         self._in_flight: OutgoingCall | None = None  # our outstanding CALL
         self._out: list[str] = []  # encoded frames waiting to be written
+        self.drop_calls = False  # drop incoming CALLs and bad frames unanswered (registration Rejected)
 
     # -- ids ------------------------------------------------------------------
 
@@ -173,6 +178,9 @@ class Session:
         try:
             frame = decode(data, self.max_frame_bytes)
         except FrameError as exc:
+            if self.drop_calls:
+                log.info("frame dropped unanswered (calls are being dropped): %s", exc.description)
+                return [FrameDropped(exc.description, None)]
             self.send_error(exc.unique_id, exc.code, exc.description)
             return [FrameDropped(exc.description, exc.code)]
         except FrameIgnored as exc:
@@ -183,6 +191,10 @@ class Session:
         return self._receive_answer(frame, now)
 
     def _receive_call(self, call: Call) -> list[Event]:
+        if self.drop_calls:
+            # spec §2.2, [SPEC] §4.2: while Rejected the charge point answers nothing, not even a CALLERROR
+            log.info("%s %s dropped unanswered (calls are being dropped)", call.action, call.unique_id)
+            return [FrameDropped(f"{call.action} dropped unanswered", None)]
         if not actions.is_known(call.action):
             self.send_error(call.unique_id, ErrorCode.NOT_IMPLEMENTED, f"unknown action {call.action!r}")
             return [FrameDropped(f"unknown action {call.action!r}", ErrorCode.NOT_IMPLEMENTED)]

@@ -119,6 +119,33 @@ def test_change_configuration_rules():
     assert conf["configurationKey"] == [{"key": "AuthorizationKey", "readonly": False}]  # value never revealed
 
 
+def test_keys_are_case_insensitive():
+    """Keys are CiString50 (spec §2.3): ChangeConfiguration and GetConfiguration find a key in any letter
+    case, apply it to the canonical key (observers included) and report it under its canonical name;
+    unknown keys come back in unknownKey exactly as sent."""
+    store = MemoryStore()
+    h = _booted(store=store)
+    cc = lambda k, v: h.csms_conf("ChangeConfiguration", {"key": k, "value": v})["status"]
+    assert cc("metervaluesampleinterval", "33") == "Accepted"
+    assert h.station.config["MeterValueSampleInterval"] == 33
+    assert store.items("config")["MeterValueSampleInterval"] == "33"
+    assert cc("MESSAGETIMEOUT", "7") == "Accepted"
+    assert h.station.session.message_timeout == 7  # the canonical key's observers ran
+    assert cc("numberofconnectors", "2") == "Rejected"  # still read-only
+    assert cc("heartbeatINTERVAL", "abc") == "Rejected"  # still checked
+    assert cc("testing", "true") == "NotSupported"
+    conf = h.csms_conf("GetConfiguration", {"key": ["METERVALUESAMPLEINTERVAL", "numberOfConnectors", "noSuchKey"]})
+    assert conf == {
+        "configurationKey": [
+            {"key": "MeterValueSampleInterval", "readonly": False, "value": "33"},
+            {"key": "NumberOfConnectors", "readonly": True, "value": "1"},
+        ],
+        "unknownKey": ["noSuchKey"],
+    }
+    conf = h.csms_conf("GetConfiguration", {"key": ["authorizationkey"]})
+    assert conf["configurationKey"] == [{"key": "AuthorizationKey", "readonly": False}]  # still never revealed
+
+
 def test_changed_values_persist_and_win_over_the_file():
     store = MemoryStore()
     h = CoreHarness(store=store, HeartbeatInterval=99)

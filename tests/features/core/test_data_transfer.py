@@ -18,3 +18,14 @@ def test_own_vendor_unknown_message_id():
     assert h.csms_conf("DataTransfer", {"vendorId": "CROCUS INC", "messageId": "nope"}) == {
         "status": "UnknownMessageId"
     }
+
+
+def test_vendor_id_is_case_insensitive():
+    """vendorId is a CiString255 (spec §2.3): the station's own vendorId in another letter case is its own."""
+    h = CoreHarness()
+    h.boot()
+    for vendor in ("crocus inc", "Crocus Inc", "CROCUS INC"):
+        assert h.csms_conf("DataTransfer", {"vendorId": vendor, "messageId": "nope"}) == {"status": "UnknownMessageId"}
+    assert h.csms_conf("DataTransfer", {"vendorId": "CROCUS INCX", "messageId": "nope"}) == {
+        "status": "UnknownVendorId"
+    }

@@ -8,6 +8,8 @@ from charging import booted, card, configure, run, start_charging, stop_confs
 
 from harness import T0
 
+from ocpp_station.core.settings import StationSettings
+
 
 
 def _t(ts: str) -> float:
@@ -171,17 +173,39 @@ def test_24_hour_session_sampled_every_10_s():
     assert energies[-1] > energies[0]
 
 
-def test_clock_aligned_interval_set_on_an_idle_station_starts_at_the_next_aligned_instant():
-    """ClockAlignedDataInterval set after a long idle spell: the first MeterValues falls on the next aligned
-    instant after the change, never one stamped with a long-past instant ([SPEC] §4.7; spec §2.4; TC_071)."""
+def test_clock_aligned_interval_set_after_an_idle_spell_starts_at_the_next_aligned_instant():
+    """ClockAlignedDataInterval set after a long spell with nothing sent: the first MeterValues falls on the next
+    aligned instant after the change, never one stamped with a long-past instant ([SPEC] §4.7; spec §2.4; TC_071)."""
     h = booted()
+    configure(h, MeterValueSampleInterval=0)
+    start_charging(h, tx_id=9)
     h.advance(507)  # nothing sent for 507 s
+    h.no_call()
     configure(h, ClockAlignedDataInterval=20)
     mvs = run(h, 40)
     h.no_call()
     assert [c.at - T0 for c in mvs] == [520, 540]
     assert [_t(c.payload["meterValue"][0]["timestamp"]) - T0 for c in mvs] == [520, 540]
-    assert all("transactionId" not in c.payload for c in mvs)  # no transaction on the connector
+    assert all(c.payload["transactionId"] == 9 for c in mvs)
+
+
+def test_clock_aligned_values_only_for_connectors_with_a_transaction():
+    """Clock-aligned MeterValues are standalone messages "during a transaction" (the metering chapter of
+    [ERRATA] 3.13, §3.14): an idle connector sends none (no unsolicited request in the CSMS's sequences,
+    spec §2.10); with two connectors only the charging one reports, and it stops when its transaction ends."""
+    h = booted(StationSettings(connectors=2))
+    configure(h, MeterValueSampleInterval=0, ClockAlignedDataInterval=20)
+    assert run(h, 100) == []
+    h.no_call()
+    start_charging(h, cid=2, tx_id=12)
+    mvs = run(h, 45)
+    assert [(c.at - T0, c.payload["connectorId"], c.payload["transactionId"]) for c in mvs] == [
+        (120, 2, 12), (140, 2, 12),
+    ]
+    card(h, "TAG1", 2)
+    stop_confs(h, 2, "Local")
+    assert run(h, 100) == []
+    h.no_call()
 
 
 def test_sample_interval_change_during_a_transaction_is_effective_now():

@@ -1,7 +1,7 @@
 """DataTransfer from the CSMS ([SPEC] §4.3/§5.6): vendor-specific messages.
 
 This station knows no vendor extension of another vendor: any vendorId but its
-own gets UnknownVendorId (no data); its own vendorId with an unknown
+own (in any letter case) gets UnknownVendorId (no data); its own vendorId with an unknown
 messageId gets UnknownMessageId.
 """
 
@@ -17,6 +17,7 @@ class DataTransfer(Feature):
         return {"DataTransfer": self.data_transfer}
 
     def data_transfer(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        if payload["vendorId"] != self.station.settings.vendor:
+        # vendorId is a CiString255 ([SPEC] DataTransfer.req): compared case-insensitively (spec §2.3)
+        if payload["vendorId"].lower() != self.station.settings.vendor.lower():
             return {"status": "UnknownVendorId"}
         return {"status": "UnknownMessageId"}

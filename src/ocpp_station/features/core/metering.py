@@ -5,8 +5,13 @@
   MeterValuesSampledData measurand; the timer steps by the interval from the
   start, so samples never drift.
 * Clock-aligned: every ClockAlignedDataInterval seconds aligned to midnight
-  (UTC), context Sample.Clock, MeterValuesAlignedData measurands, for every
-  connector (with the transactionId where one is running).
+  (UTC), context Sample.Clock, MeterValuesAlignedData measurands, for each
+  connector with a running transaction (with its transactionId). The metering
+  chapter that [ERRATA] 3.13 inserts (§3.14) reports both kinds of values "in
+  standalone MeterValues.req messages (during a transaction)"; an idle
+  connector sends none, which also keeps unsolicited requests out of the
+  CSMS's fixed sequences (spec §2.10). Connector 0 would report a main meter;
+  this station's hardware has no separate grid meter, so it sends none.
 * Both are transaction-related messages: persisted, queued offline, in order.
 * StopTransaction.transactionData: StopTxnSampledData values at the start
   (Transaction.Begin), at each sample and at the end (Transaction.End), plus
@@ -236,13 +241,14 @@ class Metering(Feature):
         stop_items = self._stop_items("StopTxnAlignedData")
         with st.store.batch():
             for cid, cond in self.tx.cond.items():
-                s = st.hardware.read(cid, now)
                 tx = cond.tx
-                if tx is not None:
-                    tx.last_meter, tx.last_meter_at = int(s.energy_wh), wall
-                    if stop_items:
-                        self._keep(tx, meter_value(stop_items, s, "Sample.Clock", wall))
-                    self.tx.persist(tx)
+                if tx is None:
+                    continue  # [ERRATA] 3.13 (§3.14): standalone MeterValues during a transaction only
+                s = st.hardware.read(cid, now)
+                tx.last_meter, tx.last_meter_at = int(s.energy_wh), wall
+                if stop_items:
+                    self._keep(tx, meter_value(stop_items, s, "Sample.Clock", wall))
+                self.tx.persist(tx)
                 mv = meter_value(items, s, "Sample.Clock", wall)  # values stamped with the interval start
                 if mv is not None:
                     self._queue(cid, tx, mv)
