@@ -421,14 +421,17 @@ def make_app(rt: Any) -> web.Application:
     return app
 
 
-async def serve_control(rt: Any, listen: tuple[str, int]) -> None:
-    """Serve the control API until cancelled."""
+async def start_control(rt: Any, listen: tuple[str, int]) -> web.AppRunner:
+    """Bind ``listen`` and serve the control API and the HMI on it; ``await runner.cleanup()`` stops.
+
+    Raises OSError (e.g. EADDRINUSE) when the address cannot be bound, with nothing left open."""
     runner = web.AppRunner(make_app(rt), access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     site = web.TCPSite(runner, listen[0], listen[1])
-    await site.start()
-    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
     try:
-        await asyncio.Event().wait()
-    finally:
+        await site.start()
+    except BaseException:
         await runner.cleanup()
+        raise
+    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
+    return runner
