@@ -49,16 +49,27 @@ def _connector(rt: Any, request: web.Request) -> int:
 
 
 def state_of(rt: Any) -> dict[str, Any]:
+    """``GET /api/state``: the Station's document plus the simulated hardware's view of each connector.
+
+    ``energyWh`` is the meter's register (what MeterValues report as Energy.Active.Import.Register);
+    ``sessionEnergyWh`` the energy of the transaction in progress (the register less its meterStart),
+    null with no transaction. ``fixedCable``: the cable is attached to the station (no station-side
+    plug-out)."""
     now = rt.now()
     doc = rt.station.state(now)
+    tx_feature = rt.station.feature.get("Transactions")
     for entry in doc["connectors"]:
         cid = entry["connectorId"]
         if cid in rt.hardware.connectors:
             hw = rt.hardware.snapshot(cid, now)
             entry["energyWh"] = hw["energyWh"]
+            cond = tx_feature.cond.get(cid) if tx_feature is not None else None
+            tx = cond.tx if cond is not None else None
+            entry["sessionEnergyWh"] = None if tx is None else round(max(0.0, hw["energyWh"] - tx.meter_start), 3)
             entry["powerW"] = hw["powerW"]
             entry["hardware"] = hw
     doc["network"] = "up" if rt.network_up.is_set() else "down"
+    doc["fixedCable"] = bool(rt.settings.station.fixed_cable)
     return doc
 
 
