@@ -64,6 +64,7 @@ class StationRuntime:
         # False (``run``): a power cut ends the process as kill -9 would. True (``demo``): the station
         # restarts in the process on its same store, as when the power comes back.
         self.power_cut_restarts = power_cut_restarts
+        self._link_cut = False  # the current link was dropped by a power cut (not a failure to report)
         self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
 
     def _new_station(self) -> Station:
@@ -229,7 +230,11 @@ class StationRuntime:
             except InvalidStatus as exc:
                 log.warning("CSMS refused the connection: HTTP %s", exc.response.status_code)  # [JERRATA] 3.4
             except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ConnectionError) as exc:
-                log.warning("connection to %s failed: %s", self.url, exc)
+                if self._link_cut:
+                    log.info("link to %s dropped by the power cut", self.url)
+                else:
+                    log.warning("connection to %s failed: %s", self.url, exc)
+            self._link_cut = False
             if self._reboot_requested:
                 continue
             if not connected:
@@ -355,6 +360,7 @@ class StationRuntime:
         self._outq = None  # nothing more goes out on the dead link
         self._reboot_requested = None
         if ws is not None:
+            self._link_cut = True
             ws.transport.abort()  # the reader loop ends; the connection loop reconnects after its back-off
         for cid in self.hardware.connectors:
             self.hardware.set_relay(cid, False, self.now())  # no power, every contactor opens
