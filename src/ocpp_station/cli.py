@@ -124,7 +124,7 @@ def _logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import ConfigError, load_settings
-    from .runtime.app import StationRuntime
+    from .runtime.app import ControlListenError, StationRuntime
     from .store.sqlite import SqliteStore
 
     overrides = {
@@ -150,7 +150,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ocpp-station: data_dir {data_dir}: cannot open the store: {exc}", file=sys.stderr)
         return 2
     rt = StationRuntime(settings, lambda: SqliteStore(data_dir))
-    return asyncio.run(rt.run())
+    try:
+        return asyncio.run(rt.run())
+    except ControlListenError as exc:
+        from_file = args.control is None and settings.config_path is not None
+        where = f"{settings.config_path}: control.listen" if from_file else "--control"
+        print(f"ocpp-station: {where}: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from .config import RunSettings
 from .core.events import CardPresented
 from .core.settings import StationSettings
 from .csms.server import DevCsms
-from .runtime.app import StationRuntime
+from .runtime.app import ControlListenError, StationRuntime
 from .runtime.framelog import FrameRecord
 from .store import MemoryStore
 
@@ -27,9 +27,9 @@ SAVED_CARDS = {"INVALID01": "Invalid", "BLOCKED01": "Blocked", "EXPIRED01": "Exp
 
 
 class Timeline:
-    def __init__(self, out=sys.stdout) -> None:
+    def __init__(self, out=None) -> None:
         self.t0 = time.time()
-        self.out = out
+        self.out = out if out is not None else sys.stdout
         self.waiters: list[tuple[Any, asyncio.Future]] = []
 
     def frame(self, rec: FrameRecord) -> None:
@@ -76,23 +76,15 @@ def _call(action: str, status: str | None = None):
     return cond
 
 
-async def _listening(control: tuple[str, int], task: asyncio.Task, timeout: float = 5.0) -> bool:
-    """Wait until the control API accepts connections (False if the runtime ended or it took too long)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not task.done() and loop.time() < end:
-        try:
-            _reader, writer = await asyncio.open_connection(control[0], control[1])
-        except OSError:
-            await asyncio.sleep(0.02)  # the server is starting in the same loop
-            continue
-        writer.close()
-        return True
-    return False
-
-
 async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_running: bool = False,
-                   speed: float = 1.0) -> int:
+                   speed: float = 1.0, stall_timeout: float = 15.0) -> int:
+    """Play the scripted session; 0 when it completed, 1 when it stalled (a step's frame did not come
+    within ``stall_timeout`` s), 2 when the control address cannot be bound.
+
+    With ``keep_running`` the station stays up afterwards (until SIGINT/SIGTERM), also after a stall:
+    the page may well have caused it (network down, a fault...). A power cut from the page restarts
+    the station in the process on its store instead of ending the process (which would end the dev
+    CSMS and the page's server with it)."""
     pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731 - the script's own pacing
     async with DevCsms(log_frames=False, boot_interval=30) as csms:
         for tag, status in SAVED_CARDS.items():  # the HMI's saved cards answer what their names say
@@ -107,54 +99,60 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
             reconnect_min=0.2,
             reconnect_max=2.0,
         )
-        rt = StationRuntime(settings, MemoryStore)
+        rt = StationRuntime(settings, MemoryStore, power_cut_restarts=True)
+        try:
+            await rt.open_control()  # before any URL is printed: the address may belong to another program
+        except ControlListenError as exc:
+            rt.store.close()
+            print(f"ocpp-station: --control: {exc}", file=sys.stderr)
+            return 2
         tl = Timeline()
+        wait = lambda fut: tl.wait(fut, stall_timeout)  # noqa: E731
         rt.frames.listeners.append(tl.frame)
         print(f"Development CSMS on {csms.url}; station DEMO001 connecting.")
         host = f"[{control[0]}]" if control and ":" in control[0] else control[0] if control else ""
+        if control:
+            print(f"HMI page: http://{host}:{control[1]}/  (watch and drive the station in a browser)", flush=True)
+            print(f"Control API: http://{host}:{control[1]}/api/state", flush=True)
         booted = tl.expect(lambda r: r.direction == "out" and r.action == "StatusNotification"
                            and orjson.loads(r.text)[3]["connectorId"] == 1)
         task = asyncio.create_task(rt.run())
         try:
-            if control and await _listening(control, task):
-                # printed once the page can be opened
-                print(f"HMI page: http://{host}:{control[1]}/  (watch and drive the station in a browser)", flush=True)
-                print(f"Control API: http://{host}:{control[1]}/api/state", flush=True)
-            await tl.wait(booted)
+            await wait(booted)
             await pause(1)
             tl.note("the driver plugs the car in")
             preparing = tl.expect(_call("StatusNotification", "Preparing"))
             rt.feed(rt.hardware.plug_in(1, rt.now()))
-            await tl.wait(preparing)
+            await wait(preparing)
             await pause(1)
             tl.note(f"the driver presents card {ID_TAG}")
             started = tl.expect(_call("StartTransaction"))
             rt.feed([CardPresented(ID_TAG, 1)])
-            await tl.wait(started)
+            await wait(started)
             tl.note("charging at 11 kW; MeterValues every 4 s")
             for _ in range(2):
-                await tl.wait(tl.expect(_call("MeterValues")))
+                await wait(tl.expect(_call("MeterValues")))
             await pause(1)
             tl.note("the car pauses (SuspendedEV), then resumes")
             suspended = tl.expect(_call("StatusNotification", "SuspendedEV"))
             rt.feed(rt.hardware.set_ev(1, False, None, rt.now()))
-            await tl.wait(suspended)
+            await wait(suspended)
             await pause(1)
             charging = tl.expect(_call("StatusNotification", "Charging"))
             rt.feed(rt.hardware.set_ev(1, True, None, rt.now()))
-            await tl.wait(charging)
+            await wait(charging)
             await pause(2)
             tl.note(f"the driver presents card {ID_TAG} again to stop")
             stopped = tl.expect(_call("StopTransaction"))
             finishing = tl.expect(_call("StatusNotification", "Finishing"))
             rt.feed([CardPresented(ID_TAG, 1)])
-            stop = await tl.wait(stopped)
-            await tl.wait(finishing)
+            stop = await wait(stopped)
+            await wait(finishing)
             await pause(1)
             tl.note("the driver unplugs the cable")
             available = tl.expect(_call("StatusNotification", "Available"))
             rt.feed(rt.hardware.plug_out(1, "both", rt.now()))
-            await tl.wait(available)
+            await wait(available)
             p = orjson.loads(stop.text)[3]
             start = orjson.loads(next(r.text for r in rt.frames.records if r.action == "StartTransaction" and r.kind == "CALL"))[3]
             print(f"\nSession done: transaction {p['transactionId']}, {p['meterStop'] - start['meterStart']} Wh "
@@ -165,8 +163,15 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
                 await task
             return 0
         except TimeoutError:
-            print("demo: the scripted session stalled", file=sys.stderr)
-            return 1
+            if not keep_running:
+                print("demo: the scripted session stalled", file=sys.stderr)
+                return 1
+            tl.note(f"the scripted session stalled (no frame for {stall_timeout:g} s: the station was driven "
+                    "from elsewhere?); the station stays up")
+            where = f" — HMI page http://{host}:{control[1]}/" if control else ""
+            print(f"Still running (--keep-running){where}; Ctrl-C to stop.", flush=True)
+            await task
+            return 0
         finally:
             rt.stop()
             if not task.done():

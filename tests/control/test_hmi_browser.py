@@ -41,12 +41,14 @@ async def _open(viewport: dict[str, int]):
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # nothing the page asks for is missing (the favicon included)
+    page.on("response", lambda r: errors.append(f"404 {r.url}") if r.status == 404 else None)
     return pw, browser, page, errors
 
 
 @pytest.fixture
 async def desktop():
-    pw, browser, page, errors = await _open({"width": 1100, "height": 1000})
+    pw, browser, page, errors = await _open({"width": 1280, "height": 1000})
     try:
         yield page
         assert errors == [], errors  # no JavaScript error on the page
@@ -95,11 +97,34 @@ async def test_plug_in_and_card_start_charging(csms, station_factory, desktop, t
     await expect(page.locator("#c1-transactionId")).to_have_text(str(tx))
     await expect(page.locator("#c1-idTag")).to_have_text("04A2B3C4D5")
     await expect(page.get_by_role("alert")).to_have_count(0)  # nothing went wrong
+    # the page brings its icon (no request for a missing /favicon.ico)
+    icon = await page.locator('link[rel="icon"]').get_attribute("href")
+    assert icon and icon.startswith("data:image/svg+xml,"), icon
+    assert await page.evaluate("""(href) => new Promise((done) => {
+        const img = new Image();
+        img.onload = () => done(img.naturalWidth > 0);
+        img.onerror = () => done(false);
+        img.src = href;
+    })""", icon)
     # energy moves without the page polling: the server pushes state while charging
     await expect(page.locator("#c1-power")).not_to_have_text(re.compile(r"^(–|0\.00)$"))
     energy = page.locator("#c1-energy")
     await expect(energy).to_have_text(re.compile(r"^\d+\.\d{3}$"))
     await expect(energy).not_to_have_text(await energy.text_content() or "")
+    # the meter's register and the session's energy, each labelled
+    session = page.locator("#c1-sessionEnergy")
+    await expect(session).to_have_text(re.compile(r"^\d+\.\d{3}$"))
+    assert float(await session.text_content() or "") < float(await energy.text_content() or "")
+    facts = page.locator("#connector-1 .facts")
+    await expect(facts.locator("dt")).to_contain_text(["Meter register", "Session energy"])
+    await expect(facts.locator("div", has=session)).to_contain_text("kWh")
+    # a fixed cable (the default hardware): no station-side plug-out button
+    await expect(page.get_by_role("button", name="Plug out station side, connector 1")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Plug out EV side, connector 1")).to_be_visible()
+    # a badge is as wide as its text, not as its column
+    queued = await page.locator("#queued").bounding_box()
+    column = await page.locator("#queued").locator("..").bounding_box()
+    assert queued and column and queued["width"] < column["width"] / 2, (queued, column)
 
     # the frame log shows both directions; a click shows the payload
     frames = page.get_by_role("list", name=re.compile("OCPP frames"))
@@ -120,8 +145,10 @@ async def test_plug_in_and_card_start_charging(csms, station_factory, desktop, t
 
 async def test_invalid_input_shows_the_api_error(csms, station_factory, phone) -> None:  # noqa: F811
     page = phone
-    st = await station_factory()
+    st = await station_factory(hardware={"fixed_cable": False})
     await _load(page, st)
+    # a socket: the cable can come out at the station
+    await expect(page.get_by_role("button", name="Plug out station side, connector 1")).to_be_visible()
     # at phone width nothing spills sideways
     assert await page.evaluate("document.documentElement.scrollWidth") <= 375
 
@@ -137,11 +164,33 @@ async def test_invalid_input_shows_the_api_error(csms, station_factory, phone) -
     await expect(alert).to_contain_text("field idTag")
     await expect(alert).to_contain_text("422")
     await expect(page.get_by_label("Card idTag")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#card-form + #alert")).to_be_visible()  # next to the control that caused it
+    await expect(alert).to_be_in_viewport()
 
-    # the next action that succeeds clears the alert
+    # the next action that succeeds clears the alert; its "done" line goes away by itself
     await page.get_by_role("button", name="Plug in connector 1").click()
     await expect(alert).to_have_count(0)
     await expect(page.get_by_test_id("connector-1-status")).to_have_text("Preparing")
+    status_line = page.locator("#status")
+    await expect(status_line).to_have_text("Plug in connector 1: done")
+    await expect(status_line).to_have_text("")
+
+    # the kW field's error speaks kW, next to the field, in view on a phone
+    status, doc = await st.api("POST", "/api/connectors/1/ev", {"state": "charging", "powerW": 2_000_000})
+    assert (status, doc["error"]) == (422, "powerW must be between 0 and 1000000"), (status, doc)
+    await page.get_by_label("EV power in kW, connector 1").fill("2000")
+    await page.get_by_role("button", name="EV charging, connector 1").click()
+    await expect(alert).to_have_text("EV charging on connector 1 refused (HTTP 422) — field EV power (kW): "
+                                     "EV power (kW) must be between 0 and 1000")
+    await expect(page.locator('#connector-1 [data-group="ev"] + #alert')).to_be_visible()
+    await expect(alert).to_be_in_viewport()
+    await page.get_by_label("EV power in kW, connector 1").fill("")
+
+    # every fault the page offers is one the API takes (ChargePointErrorCode other than NoError)
+    from ocpp_station.control.validation import ERROR_CODES
+
+    options = await page.get_by_label("Fault error code, connector 1").locator("option").all_text_contents()
+    assert len(options) == len(set(options)) and set(options) == ERROR_CODES - {"NoError"}, options
 
     # fault and clear from the page
     await page.get_by_label("Fault error code, connector 1").select_option("HighTemperature")
@@ -211,3 +260,35 @@ async def test_page_drives_the_demo(tmp_path, desktop) -> None:
                 await proc.wait()
     await drain
     assert proc.returncode == 0  # Ctrl-C with a page open still stops cleanly
+
+
+async def test_lost_event_stream_marks_the_state_stale(csms, station_factory, desktop) -> None:  # noqa: F811
+    """The station goes away: the page says its state is out of date and turns its controls off until the
+    stream is back."""
+    page = desktop
+    st = await station_factory()
+    await _load(page, st)
+    plug_in = page.get_by_role("button", name="Plug in connector 1")
+    stale = page.get_by_test_id("stale")
+    await expect(stale).to_be_hidden()
+    await expect(plug_in).to_be_enabled()
+
+    await st.kill()
+    await expect(stale).to_be_visible()
+    await expect(stale).to_contain_text("Connection to the station lost")
+    await expect(page.locator("body")).to_have_class("stale")
+    await expect(page.get_by_test_id("live")).to_have_text("reconnecting…")
+    for control in (plug_in, page.get_by_role("button", name="Present card", exact=True),
+                    page.get_by_label("Card idTag"), page.get_by_role("button", name="Power cut"),
+                    page.get_by_label("Fault error code, connector 1")):
+        await expect(control).to_be_disabled()
+    await expect(page.get_by_role("button", name="Clear frame log")).to_be_enabled()  # the page's own
+
+    # the station comes back on the same address: the stream reconnects, the controls are on again
+    await station_factory(control_port=int(st.base.rsplit(":", 1)[1]))
+    await expect(page.get_by_test_id("live")).to_have_text("live")
+    await expect(stale).to_be_hidden()
+    await expect(page.locator("body")).not_to_have_class("stale")
+    await expect(plug_in).to_be_enabled()
+    await plug_in.click()
+    await expect(page.get_by_test_id("connector-1-status")).to_have_text("Preparing")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 CLI = [sys.executable, "-m", "ocpp_station"]
@@ -170,3 +172,85 @@ async def test_cli_demo_session(tmp_path):
                                          "Session done")]
     assert positions == sorted(positions), text
     assert f"http://127.0.0.1:{port}/" in text
+
+
+class _Lines:
+    """The lines a process prints, awaited one condition at a time."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.stream = stream
+        self.seen: list[str] = []
+
+    async def until(self, pattern: str, timeout: float = 20) -> str:
+        async def scan() -> str:
+            while True:
+                raw = await self.stream.readline()
+                assert raw, "the process ended; it printed:\n" + "".join(self.seen)
+                line = raw.decode()
+                self.seen.append(line)
+                if re.search(pattern, line):
+                    return line
+
+        return await asyncio.wait_for(scan(), timeout)
+
+
+async def test_cli_demo_power_cut_restarts_the_station_in_the_process(tmp_path):
+    """In the demo a power cut from the page restarts the station on its store (BootNotification again,
+    the open transaction stopped with PowerLoss); the dev CSMS and the page's server live on."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api"
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "demo", "--speed", "10", "--keep-running", "--control", f"127.0.0.1:{port}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    out = _Lines(proc.stdout)
+    try:
+        await out.until(r"^Still running \(--keep-running\)", timeout=40)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{base}/connectors/1/plug-in") as r:
+                assert r.status == 200
+            async with http.post(f"{base}/id-tag", json={"idTag": "04A2B3C4D5"}) as r:
+                assert r.status == 200
+            await out.until(r"CSMS → station  StartTransaction\.conf")
+            async with http.post(f"{base}/power-cut", json={"backupPower": False}) as r:
+                assert r.status == 200
+            await out.until(r"station → CSMS  BootNotification ")
+            stop = await out.until(r"station → CSMS  StopTransaction ")
+            assert '"reason":"PowerLoss"' in stop, stop
+            async with http.get(f"{base}/state") as r:  # the same process, the same page server
+                assert r.status == 200
+                doc = await r.json()
+            assert doc["identity"] == "DEMO001"
+        assert proc.returncode is None
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 10)
+        assert proc.returncode == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_cli_control_address_in_use(tmp_path, command):
+    """Another program holds the control port: one line naming it, exit 2, before anything is printed."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        extra = ["--data-dir", str(tmp_path / "d"), "--csms", "ws://127.0.0.1:1/ocpp"] if command == "run" else []
+        line = _one_line(run_cli(command, "--control", f"127.0.0.1:{port}", *extra))
+    assert line == f"ocpp-station: --control: address 127.0.0.1:{port} is in use"
+
+
+def test_cli_control_address_in_use_from_the_config_file(tmp_path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        cfg = _write(tmp_path, "station.toml", f'[station]\nidentity = "CP1"\ndata_dir = "{tmp_path / "d"}"\n'
+                     f'csms_url = "ws://127.0.0.1:1/ocpp"\n[control]\nlisten = "127.0.0.1:{port}"\n')
+        line = _one_line(run_cli("run", "--config", str(cfg)))
+    assert line == f"ocpp-station: {cfg}: control.listen: address 127.0.0.1:{port} is in use"

@@ -27,7 +27,8 @@ async def test_control_api_every_endpoint_valid_input(csms, booted):
     assert status == 200
     c = assert_state_doc(doc)[1]
     assert doc["registration"] == "Accepted" and doc["connected"] is True and doc["network"] == "up"
-    assert (c["status"], c["errorCode"]) == ("Available", "NoError")
+    assert doc["fixedCable"] is True  # the default hardware: no station-side plug-out
+    assert (c["status"], c["errorCode"], c["sessionEnergyWh"]) == ("Available", "NoError", None)
 
     # fault / clear fault
     status, doc = await st.api("POST", "/api/connectors/1/fault", {"errorCode": "GroundFailure", "info": "leak"})
@@ -63,6 +64,10 @@ async def test_control_api_every_endpoint_valid_input(csms, booted):
     doc = await st.state()
     c = assert_state_doc(doc)[1]
     assert (c["status"], c["transactionId"], c["idTag"]) == ("Charging", tx_id, "04A2B3C4")
+    # energy: the meter's register, and the session's share of it since meterStart
+    meter_start = by_action["StartTransaction"]["meterStart"]
+    assert c["energyWh"] >= meter_start > 0
+    assert c["sessionEnergyWh"] == round(c["energyWh"] - meter_start, 3)
 
     doc = await st.ev("suspended", 1)
     assert_state_doc(doc)
@@ -97,7 +102,8 @@ async def test_control_api_every_endpoint_valid_input(csms, booted):
     assert_state_doc(doc)
     sn = (await link.expect("StatusNotification")).payload
     assert (sn["connectorId"], sn["status"]) == (1, "Available")
-    assert assert_state_doc(await st.state())[1]["status"] == "Available"
+    c = assert_state_doc(await st.state())[1]
+    assert (c["status"], c["sessionEnergyWh"]) == ("Available", None)
 
     # the power fails: 200, then the process ends at once (no BootNotification, nothing else)
     status, doc = await st.api("POST", "/api/power-cut", {"backupPower": False})

@@ -49,16 +49,27 @@ def _connector(rt: Any, request: web.Request) -> int:
 
 
 def state_of(rt: Any) -> dict[str, Any]:
+    """``GET /api/state``: the Station's document plus the simulated hardware's view of each connector.
+
+    ``energyWh`` is the meter's register (what MeterValues report as Energy.Active.Import.Register);
+    ``sessionEnergyWh`` the energy of the transaction in progress (the register less its meterStart),
+    null with no transaction. ``fixedCable``: the cable is attached to the station (no station-side
+    plug-out)."""
     now = rt.now()
     doc = rt.station.state(now)
+    tx_feature = rt.station.feature.get("Transactions")
     for entry in doc["connectors"]:
         cid = entry["connectorId"]
         if cid in rt.hardware.connectors:
             hw = rt.hardware.snapshot(cid, now)
             entry["energyWh"] = hw["energyWh"]
+            cond = tx_feature.cond.get(cid) if tx_feature is not None else None
+            tx = cond.tx if cond is not None else None
+            entry["sessionEnergyWh"] = None if tx is None else round(max(0.0, hw["energyWh"] - tx.meter_start), 3)
             entry["powerW"] = hw["powerW"]
             entry["hardware"] = hw
     doc["network"] = "up" if rt.network_up.is_set() else "down"
+    doc["fixedCable"] = bool(rt.settings.station.fixed_cable)
     return doc
 
 
@@ -420,14 +431,17 @@ def make_app(rt: Any) -> web.Application:
     return app
 
 
-async def serve_control(rt: Any, listen: tuple[str, int]) -> None:
-    """Serve the control API until cancelled."""
+async def start_control(rt: Any, listen: tuple[str, int]) -> web.AppRunner:
+    """Bind ``listen`` and serve the control API and the HMI on it; ``await runner.cleanup()`` stops.
+
+    Raises OSError (e.g. EADDRINUSE) when the address cannot be bound, with nothing left open."""
     runner = web.AppRunner(make_app(rt), access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     site = web.TCPSite(runner, listen[0], listen[1])
-    await site.start()
-    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
     try:
-        await asyncio.Event().wait()
-    finally:
+        await site.start()
+    except BaseException:
         await runner.cleanup()
+        raise
+    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
+    return runner

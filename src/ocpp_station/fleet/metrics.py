@@ -13,6 +13,7 @@ its CALLRESULT/CALLERROR is received.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import Counter, deque
@@ -270,28 +271,69 @@ def _lat(lat: list[float]) -> dict[str, Any]:
     return {"count": len(lat), "p50": ms(50), "p90": ms(90), "p99": ms(99), "max": ms(100)}
 
 
+DASH = "–"  # an empty cell (no sample, not measured)
+
+
+def _cell(v: Any, fmt: str = "") -> str:
+    return DASH if v is None else format(v, fmt)
+
+
+def _align(rows: list[list[str]], first_width: int = 0, indent: str = "  ") -> list[str]:
+    """Rows of cells as text columns: the first left-aligned (at least ``first_width`` wide), the
+    others right-aligned; a row of two cells is a label and its text, left-aligned."""
+    first = max([first_width] + [len(r[0]) for r in rows])
+    cols = max(len(r) for r in rows)
+    widths = [first] + [max((len(r[i]) for r in rows if i < len(r) and len(r) > 2), default=0) for i in range(1, cols)]
+    out = []
+    for r in rows:
+        if len(r) == 2:
+            cells = [r[0].ljust(first), r[1]]
+        else:
+            cells = [c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)]
+        out.append((indent + "  ".join(cells)).rstrip())
+    return out
+
+
 def summary_text(r: dict[str, Any]) -> str:
-    lat = r["latency_ms"]
+    """The end-of-run summary: one aligned table (a row per figure, the latencies as columns)."""
+    virtual = r.get("virtual_s")
+    n, accepted, t_all = r["stations"], r["accepted"], r["time_to_all_accepted_s"]
+    unit = " virtual" if virtual else ""
+    if accepted == n and t_all is not None:
+        acc = f"all {n} accepted after {t_all:.1f} s{unit}"
+    elif accepted == n:
+        acc = f"all {n} accepted"
+    else:
+        acc = f"{accepted} of {n} accepted"
+    messages = r["frames_in"] + r["frames_out"]
+    rates = f"{r['messages_per_s']}/s wall-clock"
+    if virtual:
+        rates += f", {messages / virtual:.1f}/s virtual"
+    time_text = f"{r['wall_s']:.1f} s wall-clock"
+    if virtual:
+        time_text += f", {virtual:.0f} s virtual ({r['virtual_jumps']} jumps)"
     a = r["answered"]
-    lines = [
-        f"fleet: {r['stations']} stations, {r['workers']} worker(s), {r['wall_s']:.1f} s"
-        + (f" ({r['virtual_s']:.0f} s of virtual time, {r['virtual_jumps']} jumps)" if r.get("virtual_s") else ""),
-        f"  accepted {r['accepted']}/{r['stations']}"
-        + (f" (all after {r['time_to_all_accepted_s']:.1f} s)" if r["time_to_all_accepted_s"] is not None else ""),
-        f"  messages {r['frames_in'] + r['frames_out']} ({r['messages_per_s']}/s)",
-        f"  CSMS latency p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms ({lat['count']} calls)",
-        f"  stop phase latency p50 {r['stop_latency_ms']['p50']} ms, p99 {r['stop_latency_ms']['p99']} ms "
-        f"({r['stop_latency_ms']['count']} calls)",
-        f"  transactions: {a.get('StartTransaction', 0)} started, {a.get('StopTransaction', 0)} stopped; "
-        f"open at end {r['open_transactions_at_end']}, queued messages at end {r['queued_tx_at_end']}",
-        f"  errors {r['errors']} (CALLERROR {r['call_errors']}, timeouts {r['call_timeouts']}, "
-        f"exceptions {r['exceptions']}); connect failures {r['connect_failures']}, network drops {r['network_drops']}",
+    rows = [
+        ["time", time_text],
+        ["stations", acc],
+        ["messages", f"{messages} ({rates})"],
+        ["transactions", f"{a.get('StartTransaction', 0)} started, {a.get('StopTransaction', 0)} stopped; "
+                         f"open at end {r['open_transactions_at_end']}, queued messages at end {r['queued_tx_at_end']}"],
+        ["errors", f"{r['errors']} (CALLERROR {r['call_errors']}, timeouts {r['call_timeouts']}, "
+                   f"exceptions {r['exceptions']})"],
+        ["connections", f"connect failures {r['connect_failures']}, network drops {r['network_drops']}"],
     ]
     if r.get("cpu"):
-        lines.append("  cpu " + ", ".join(f"{k} {v}" for k, v in r["cpu"].items()))
+        rows.append(["cpu", ", ".join(f"{k} {v}" for k, v in r["cpu"].items())])
     if any(v for v in r["rss_kib"].values()):
-        lines.append("  RSS per worker (MiB): " + ", ".join(
-            f"{(v or 0) / 1024:.1f}" for v in r["rss_kib"].values()))
+        rows.append(["RSS per worker", ", ".join(f"{(v or 0) / 1024:.1f} MiB" for v in r["rss_kib"].values())])
+    lat_rows = [["CSMS latency (ms)", "p50", "p90", "p99", "max", "calls"]]
+    for name, key in (("  driving", "latency_ms"), ("  stop phase", "stop_latency_ms")):
+        lat = r[key]
+        lat_rows.append([name] + [_cell(lat[q], ".3f") for q in ("p50", "p90", "p99", "max")] + [str(lat["count"])])
+    width = max(len(row[0]) for row in rows + lat_rows)
+    lines = [f"fleet: {n} stations, {r['workers']} worker(s)"]
+    lines += _align(rows, width) + _align(lat_rows, width)
     return "\n".join(lines)
 
 
@@ -308,18 +350,39 @@ def rss_kib() -> int | None:
 
 # -- the --plot page: inline SVG drawn here, no script, no external resource -----------------------
 
+def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 times a power of ten) from at or below ``lo`` to at or
+    above ``hi``: the finest such step that needs at most ``target + 2`` intervals."""
+    if not hi > lo:
+        hi = lo + 1.0
+    mag = 10.0 ** math.floor(math.log10((hi - lo) / target))
+    for step in (mag, 2 * mag, 5 * mag, 10 * mag):
+        first = math.floor(lo / step + 1e-9) * step
+        if math.ceil((hi - first) / step - 1e-9) <= target + 2:
+            break
+    ticks = [first]
+    while ticks[-1] < hi - step * 1e-9:
+        ticks.append(first + len(ticks) * step)
+    return [round(t, 12) for t in ticks]
+
+
+def _tick_text(v: float, ticks: list[float]) -> str:
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return f"{v:.{decimals}f}"
+
+
 def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[float | None]]], unit: str,
-               width: int = 900, height: int = 260) -> str:
+               width: int = 900, height: int = 260, xlabel: str = "wall-clock seconds since the start") -> str:
     from html import escape
 
     left, right, top, bottom = 60, 20, 30, 40
     pw, ph = width - left - right, height - top - bottom
     values = [v for _, _, ys in lines for v in ys if v is not None]
-    ymax = max(values) if values else 1.0
-    ymax = ymax * 1.1 if ymax > 0 else 1.0
-    xmin, xmax = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    if xmax <= xmin:
-        xmax = xmin + 1.0
+    yticks = nice_ticks(0.0, max(values) if values and max(values) > 0 else 1.0)
+    ymax = yticks[-1]
+    xticks = nice_ticks(min(xs), max(xs)) if xs else nice_ticks(0.0, 1.0)
+    xmin, xmax = xticks[0], xticks[-1]
 
     def px(x: float) -> float:
         return left + (x - xmin) / (xmax - xmin) * pw
@@ -331,15 +394,15 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f'<text x="{left}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>',
            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
-    for i in range(5):
-        y = ymax * i / 4
+    for y in yticks:
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{py(y) + 4:.1f}" font-size="11" text-anchor="end">{y:.4g}</text>')
-    for i in range(6):
-        x = xmin + (xmax - xmin) * i / 5
-        out.append(f'<text x="{px(x):.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">{x:.0f}</text>')
+        out.append(f'<text x="{left - 6}" y="{py(y) + 4:.1f}" font-size="11" text-anchor="end">'
+                   f'{_tick_text(y, yticks)}</text>')
+    for x in xticks:
+        out.append(f'<text x="{px(x):.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">'
+                   f'{_tick_text(x, xticks)}</text>')
     out.append(f'<text x="{left + pw / 2}" y="{height - 6}" font-size="11" text-anchor="middle">'
-               f'wall-clock seconds since the start</text>')
+               f'{escape(xlabel)}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" font-size="11" text-anchor="middle" '
                f'transform="rotate(-90 14 {top + ph / 2})">{escape(unit)}</text>')
     for n, (name, color, ys) in enumerate(lines):
@@ -368,19 +431,28 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
 
 
 def plot_html(result: dict[str, Any]) -> str:
-    """A self-contained HTML page: messages/s and CALL latency p50/p99 per second of the run."""
+    """A self-contained HTML page: messages/s and CALL latency p50/p99 per second of the run.
+
+    In virtual time the x axis is the stations' (virtual) clock; the rates stay per wall-clock second,
+    the time the CSMS actually had."""
     from html import escape
 
     series = result.get("time_series", [])
-    xs = [float(p["t"]) for p in series]
-    thr = _svg_chart("Throughput (messages in + out per second)", xs,
-                     [("messages/s", "#1f77b4", [p["messages_per_s"] for p in series])], "messages/s")
+    if any(p.get("virtual_t") is not None for p in series):
+        series = [p for p in series if p.get("virtual_t") is not None]
+        xs = [float(p["virtual_t"]) for p in series]
+        xlabel = "virtual seconds since the start (the stations' clock)"
+    else:
+        xs = [float(p["t"]) for p in series]
+        xlabel = "wall-clock seconds since the start"
+    thr = _svg_chart("Throughput (messages in + out per wall-clock second)", xs,
+                     [("messages/s", "#1f77b4", [p["messages_per_s"] for p in series])], "messages/s", xlabel=xlabel)
     lat = _svg_chart("CSMS latency per second (CALL to answer)", xs,
                      [("p50", "#2ca02c", [p["latency_p50_ms"] for p in series]),
-                      ("p99", "#d62728", [p["latency_p99_ms"] for p in series])], "ms")
+                      ("p99", "#d62728", [p["latency_p99_ms"] for p in series])], "ms", xlabel=xlabel)
     gauges = _svg_chart("Stations", xs,
                         [("connected", "#1f77b4", [p["connected"] for p in series]),
-                         ("charging", "#ff7f0e", [p["charging"] for p in series])], "stations")
+                         ("charging", "#ff7f0e", [p["charging"] for p in series])], "stations", xlabel=xlabel)
     text = summary_text(result) if "latency_ms" in result else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

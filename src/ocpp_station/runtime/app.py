@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import logging
 import os
 import random
@@ -39,6 +40,7 @@ class StationRuntime:
         store_factory: Any,  # () -> Store
         hardware: SimulatedHardware | None = None,
         rng: random.Random | None = None,
+        power_cut_restarts: bool = False,
     ) -> None:
         self.settings = settings  # RunSettings: station settings, csms_url, control, reconnect delays
         self.store_factory = store_factory  # opens the store
@@ -59,6 +61,11 @@ class StationRuntime:
         self._ping_interval = self.station.config["WebSocketPingInterval"]  # seconds, 0 = off
         self._reboot_requested: str | None = None  # "Soft" | "Hard" while a reset is pending
         self._closers: set[asyncio.Task] = set()  # connection closes under way
+        # False (``run``): a power cut ends the process as kill -9 would. True (``demo``): the station
+        # restarts in the process on its same store, as when the power comes back.
+        self.power_cut_restarts = power_cut_restarts
+        self._link_cut = False  # the current link was dropped by a power cut (not a failure to report)
+        self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
 
     def _new_station(self) -> Station:
         return Station(self.settings.station, self.store, self.hardware, self.rng)
@@ -122,13 +129,17 @@ class StationRuntime:
                 loop.add_signal_handler(sig, self.stop)
             except (NotImplementedError, RuntimeError):
                 pass
+        try:
+            await self.open_control()
+        except ControlListenError:
+            self.store.close()
+            raise
         self.station.start(self.now())
         self.flush()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._timer_loop(), name="timers")
                 tg.create_task(self._connection_loop(), name="connection")
-                tg.create_task(self._control_server(), name="control")
                 await self._stop.wait()
                 if self._ws is not None:
                     await self._ws.close()  # a normal closure (1000) for the CSMS
@@ -136,6 +147,7 @@ class StationRuntime:
         except* _Stopping:
             pass
         finally:
+            await self._close_control()
             self.store.close()
         return 0
 
@@ -161,13 +173,25 @@ class StationRuntime:
             self.station.handle_timer(self.now())
             self.flush()
 
-    async def _control_server(self) -> None:
-        listen = self.settings.control_listen
-        if listen is None:
-            return
-        from ..control.api import serve_control
+    async def open_control(self) -> None:
+        """Bind the control API's address (if one is configured) and start serving it.
 
-        await serve_control(self, listen)
+        Raises :class:`ControlListenError` when the address cannot be bound (e.g. in use by another
+        program), before anything is printed or sent. Idempotent; :meth:`run` calls it first."""
+        listen = self.settings.control_listen
+        if listen is None or self._control_runner is not None:
+            return
+        from ..control.api import start_control
+
+        try:
+            self._control_runner = await start_control(self, listen)
+        except OSError as exc:
+            raise ControlListenError(listen, exc) from exc
+
+    async def _close_control(self) -> None:
+        runner, self._control_runner = self._control_runner, None
+        if runner is not None:
+            await runner.cleanup()
 
     def _headers(self) -> dict[str, str]:
         key = self.station.config.text("AuthorizationKey")
@@ -206,7 +230,11 @@ class StationRuntime:
             except InvalidStatus as exc:
                 log.warning("CSMS refused the connection: HTTP %s", exc.response.status_code)  # [JERRATA] 3.4
             except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ConnectionError) as exc:
-                log.warning("connection to %s failed: %s", self.url, exc)
+                if self._link_cut:
+                    log.info("link to %s dropped by the power cut", self.url)
+                else:
+                    log.warning("connection to %s failed: %s", self.url, exc)
+            self._link_cut = False
             if self._reboot_requested:
                 continue
             if not connected:
@@ -227,28 +255,33 @@ class StationRuntime:
     async def _serve(self, ws: Any) -> None:
         self._ws = ws
         self._outq = asyncio.Queue()
+        station = self.station  # a power cut (_power_back) replaces it while this link dies
         log.info("connected to %s", self.url)
-        self.station.connection_made(self.now())
+        station.connection_made(self.now())
         self.flush()
         writer = asyncio.create_task(self._writer(ws, self._outq))
         try:
             async for message in ws:
+                if self.station is not station:
+                    break  # the power went: frames still buffered on the dead link are lost
                 now = self.now()
                 self.frames.add("in", message, now)
-                self.station.receive(message, now)
+                station.receive(message, now)
                 self.flush()
                 if not self.network_up.is_set():
                     break
         finally:
-            self._ws = None
-            self._outq = None
+            if self._ws is ws:
+                self._ws = None
+                self._outq = None
             writer.cancel()
             try:
                 await writer
             except (asyncio.CancelledError, ConnectionClosed):
                 pass
-            self.station.connection_lost(self.now())
-            self.flush()
+            if self.station is station:
+                station.connection_lost(self.now())
+                self.flush()
             log.info("disconnected from %s", self.url)
 
     async def _writer(self, ws: Any, q: asyncio.Queue[str]) -> None:
@@ -279,13 +312,14 @@ class StationRuntime:
         self.network_up.set()
 
     def power_cut(self, backup_power: bool = False) -> None:
-        """Power fails: the process ends at once, as kill -9 would end it.
+        """Power fails: the process ends at once, as kill -9 would end it (with ``power_cut_restarts``:
+        the station restarts in the process on its store instead, see :meth:`_power_back`).
 
         With backup power the station first stops its transactions with reason PowerLoss (TC_032_1)
         and gives their StopTransaction a few seconds to reach the CSMS."""
         log.warning("power cut%s", " (backup power)" if backup_power else "")
         if not backup_power:
-            os.kill(os.getpid(), signal.SIGKILL)
+            self._power_off()
             return
         now = self.now()
         self.station.feature["Reset"].stop_all("PowerLoss", now)
@@ -304,11 +338,51 @@ class StationRuntime:
                     await asyncio.wait_for(self._outq.join(), 1.0)
                 except TimeoutError:
                     pass
-            os.kill(os.getpid(), signal.SIGKILL)
+            self._power_off()
 
         task = asyncio.get_running_loop().create_task(die())
         self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    def _power_off(self) -> None:
+        if not self.power_cut_restarts:
+            os.kill(os.getpid(), signal.SIGKILL)
+            return
+        self._power_back()
+
+    def _power_back(self) -> None:
+        """The power comes back at once: the link is gone without a closing handshake and a new Station
+        boots on the same store, as after a restart of the process. What it held only in memory is lost;
+        a transaction still open in the store is stopped with reason PowerLoss at this boot ([SPEC] §4.10,
+        TC_032_2), then BootNotification goes out on the next connection."""
+        ws = self._ws
+        self._ws = None
+        self._outq = None  # nothing more goes out on the dead link
+        self._reboot_requested = None
+        if ws is not None:
+            self._link_cut = True
+            ws.transport.abort()  # the reader loop ends; the connection loop reconnects after its back-off
+        for cid in self.hardware.connectors:
+            self.hardware.set_relay(cid, False, self.now())  # no power, every contactor opens
+        self.station = self._new_station()  # same store: what persists is what the store holds
+        self.boots += 1
+        self.station.start(self.now())
+        self.flush()
 
 
 class _Stopping(Exception):
     pass
+
+
+class ControlListenError(Exception):
+    """The control API's address could not be bound (in use, not local, not permitted)."""
+
+    def __init__(self, listen: tuple[str, int], error: OSError) -> None:
+        host = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
+        self.address = f"{host}:{listen[1]}"
+        self.error = error
+        if error.errno == errno.EADDRINUSE:
+            text = f"address {self.address} is in use"
+        else:
+            text = f"cannot listen on {self.address}: {error.strerror or error}"
+        super().__init__(text)

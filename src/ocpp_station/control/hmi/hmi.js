@@ -6,12 +6,13 @@
 (function () {
   const API = new URL("api/", document.baseURI);
   const MAX_ROWS = 1000;
+  const STATUS_CLEAR_MS = 4000; // a "…: done" line goes away after this long
   const $ = (id) => document.getElementById(id);
 
   const els = {
     identity: $("identity"), registration: $("registration"), connection: $("connection"),
     network: $("network"), stationStatus: $("station-status"), queued: $("queued"), live: $("live"),
-    alert: $("alert"), status: $("status"), connectors: $("connectors"), tpl: $("connector-tpl"),
+    alert: $("alert"), status: $("status"), stale: $("stale"), connectors: $("connectors"), tpl: $("connector-tpl"),
     cardForm: $("card-form"), cardInput: $("card-input"), cardConnector: $("card-connector"),
     frames: $("frames"), frameCount: $("frame-count"), payload: $("payload"),
     payloadTitle: $("payload-title"), follow: $("follow"),
@@ -19,12 +20,35 @@
   const panels = new Map(); // connectorId -> {root, fields}
   let streamStates = 0; // state documents received from the event stream
   let frameTotal = 0;
+  let statusTimer = 0;
 
   // -- calling the control API ------------------------------------------------------------
 
-  function showError(text) {
+  // The error goes next to the control that caused it (on a phone the top of the page may be far
+  // away), and is scrolled into view.
+  function showError(text, origin) {
+    const anchor = origin && origin.closest(".row, form");
+    if (anchor) anchor.after(els.alert);
+    else els.status.before(els.alert);
     els.alert.textContent = text;
     els.alert.hidden = false;
+    els.alert.scrollIntoView({ block: "nearest" });
+  }
+
+  function setStatus(text, clearAfter) {
+    clearTimeout(statusTimer);
+    els.status.textContent = text;
+    if (clearAfter) statusTimer = setTimeout(() => { els.status.textContent = ""; }, clearAfter);
+  }
+
+  // the API speaks of powerW in W; the page's field is in kW
+  const FIELD_NAMES = { powerW: "EV power (kW)" };
+
+  function fieldMessage(field, msg) {
+    if (field !== "powerW") return msg;
+    return msg.replace(/between (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)/,
+      (_, lo, hi) => "between " + Number(lo) / 1000 + " and " + Number(hi) / 1000)
+      .replace(/\bpowerW\b/g, FIELD_NAMES.powerW);
   }
 
   function clearError() {
@@ -33,10 +57,10 @@
     els.cardInput.removeAttribute("aria-invalid");
   }
 
-  async function call(method, path, body, what) {
+  async function call(method, path, body, what, origin) {
     clearError();
     const seen = streamStates;
-    els.status.textContent = what + "…";
+    setStatus(what + "…");
     let resp;
     try {
       const init = { method, headers: {} };
@@ -46,21 +70,22 @@
       }
       resp = await fetch(new URL(path, API), init);
     } catch (err) {
-      els.status.textContent = "";
-      showError(what + " failed: the control API is unreachable (" + err.message + ")");
+      setStatus("");
+      showError(what + " failed: the control API is unreachable (" + err.message + ")", origin);
       return null;
     }
     let doc = null;
     try { doc = await resp.json(); } catch (_) { /* not JSON */ }
     if (!resp.ok) {
-      els.status.textContent = "";
-      const msg = doc && typeof doc.error === "string" ? doc.error : resp.statusText;
+      setStatus("");
       const field = doc && typeof doc.field === "string" ? doc.field : null;
-      showError(what + " refused (HTTP " + resp.status + ")" + (field ? " — field " + field : "") + ": " + msg);
+      const msg = fieldMessage(field, doc && typeof doc.error === "string" ? doc.error : resp.statusText);
+      showError(what + " refused (HTTP " + resp.status + ")" +
+        (field ? " — field " + (FIELD_NAMES[field] || field) : "") + ": " + msg, origin);
       if (field === "idTag") els.cardInput.setAttribute("aria-invalid", "true");
       return null;
     }
-    els.status.textContent = what + ": done";
+    setStatus(what + ": done", STATUS_CLEAR_MS);
     // The event stream is the source of truth (its documents come in order, and every action is
     // followed by one); the API's answer is shown only if the stream said nothing since the request,
     // so a late answer never overwrites a newer pushed state.
@@ -127,10 +152,10 @@
     const base = "connectors/" + cid + "/";
     switch (b.dataset.act) {
       case "plug-in":
-        return call("POST", base + "plug-in", undefined, "Plug in connector " + cid);
+        return call("POST", base + "plug-in", undefined, "Plug in connector " + cid, b);
       case "plug-out":
         return call("POST", base + "plug-out", { side: b.dataset.side },
-          "Plug out (" + b.dataset.side + ") connector " + cid);
+          "Plug out (" + b.dataset.side + ") connector " + cid, b);
       case "ev": {
         const body = { state: b.dataset.state };
         if (power.value.trim() !== "") {
@@ -138,12 +163,12 @@
           // sent as typed: the API decides whether it is acceptable
           body.powerW = isFinite(kw) ? Math.round(kw * 1000) : power.value;
         }
-        return call("POST", base + "ev", body, "EV " + b.dataset.state + " on connector " + cid);
+        return call("POST", base + "ev", body, "EV " + b.dataset.state + " on connector " + cid, b);
       }
       case "fault":
-        return call("POST", base + "fault", { errorCode: code.value }, "Fault " + code.value + " on connector " + cid);
+        return call("POST", base + "fault", { errorCode: code.value }, "Fault " + code.value + " on connector " + cid, b);
       case "clear-fault":
-        return call("DELETE", base + "fault", undefined, "Clear fault on connector " + cid);
+        return call("DELETE", base + "fault", undefined, "Clear fault on connector " + cid, b);
     }
   }
 
@@ -170,12 +195,24 @@
       f.transactionId.textContent = c.transactionId ?? "–";
       f.idTag.textContent = c.idTag ?? "–";
       f.energy.textContent = fmt(typeof c.energyWh === "number" ? c.energyWh / 1000 : null, 3);
+      f.sessionEnergy.textContent = fmt(typeof c.sessionEnergyWh === "number" ? c.sessionEnergyWh / 1000 : null, 3);
       f.power.textContent = fmt(typeof c.powerW === "number" ? c.powerW / 1000 : null, 2);
       const hw = c.hardware || {};
       f.cable.textContent = "EV " + (hw.evPlugged ? "plugged" : "unplugged") +
         " · station " + (hw.cableAtStation ? "plugged" : "unplugged");
       f.relay.textContent = (hw.relayClosed ? "closed" : "open") + " / " + (hw.locked ? "locked" : "unlocked");
+      // a fixed cable cannot be unplugged at the station: no button that would do nothing
+      p.root.querySelector('[data-act="plug-out"][data-side="station"]').hidden = doc.fixedCable === true;
     }
+  }
+
+  // The event stream is down: what the page shows is out of date, and the controls are off until
+  // the stream is back (its first state document ends this).
+  function setStale(stale) {
+    document.body.classList.toggle("stale", stale);
+    els.stale.hidden = !stale;
+    document.querySelectorAll("[data-controls] button, [data-controls] input, [data-controls] select")
+      .forEach((el) => { el.disabled = stale; });
   }
 
   function statusClass(s) {
@@ -255,6 +292,7 @@
   // -- live updates ----------------------------------------------------------------------
 
   let source = null;
+  let stale = false; // the stream dropped and no state document has come since
 
   function connect() {
     source = new EventSource(new URL("events", API));
@@ -262,10 +300,18 @@
     source.addEventListener("state", (ev) => {
       streamStates++;
       renderState(JSON.parse(ev.data));
+      if (stale) {
+        stale = false;
+        setStale(false);
+      }
     });
     source.addEventListener("frame", (ev) => addFrame(JSON.parse(ev.data)));
     source.addEventListener("error", () => {
       setBadge(els.live, "reconnecting…", "bad");
+      if (streamStates > 0 && !stale) {
+        stale = true;
+        setStale(true);
+      }
       if (source.readyState === EventSource.CLOSED) {
         // the browser gave up (e.g. an HTTP error): start over once, a little later
         source = null;
@@ -276,23 +322,25 @@
 
   // -- the controls that are not per connector ----------------------------------------------
 
-  function present(tag) {
+  function present(tag, origin) {
     const body = { idTag: tag };
     if (els.cardConnector.value) body.connectorId = Number(els.cardConnector.value);
-    return call("POST", "id-tag", body, "Present card " + JSON.stringify(tag));
+    return call("POST", "id-tag", body, "Present card " + JSON.stringify(tag), origin);
   }
 
   els.cardForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    present(els.cardInput.value);
+    present(els.cardInput.value, els.cardForm);
   });
   document.querySelectorAll("button.card").forEach((b) =>
-    b.addEventListener("click", () => present(b.dataset.tag)));
-  $("net-down").addEventListener("click", () => call("POST", "network/disconnect", undefined, "Network down"));
-  $("net-up").addEventListener("click", () => call("POST", "network/connect", undefined, "Network up"));
-  $("power-cut").addEventListener("click", () => {
+    b.addEventListener("click", () => present(b.dataset.tag, b)));
+  $("net-down").addEventListener("click", (ev) =>
+    call("POST", "network/disconnect", undefined, "Network down", ev.currentTarget));
+  $("net-up").addEventListener("click", (ev) =>
+    call("POST", "network/connect", undefined, "Network up", ev.currentTarget));
+  $("power-cut").addEventListener("click", (ev) => {
     const backup = $("backup-power").checked;
-    call("POST", "power-cut", { backupPower: backup }, "Power cut" + (backup ? " (backup power)" : ""));
+    call("POST", "power-cut", { backupPower: backup }, "Power cut" + (backup ? " (backup power)" : ""), ev.currentTarget);
   });
   $("log-clear").addEventListener("click", () => {
     els.frames.textContent = "";
