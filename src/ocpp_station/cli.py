@@ -65,12 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a fleet of stations against a CSMS (load test)",
         description="Run N simulated stations, each a full station on the same core as `run` (in-memory "
         "store, simulated hardware), sharing one event loop per worker process, driven by a seeded scenario "
-        "(sessions, EV power, idTags, network drops). Shows live progress on stderr (a small table redrawn in place on a "
+        "(station templates, sessions, EV power, idTags; network drops, power cuts, and with --csms builtin "
+        "CSMS errors and silence). Shows live progress on stderr (a small table redrawn in place on a "
         "terminal, one line a second otherwise), a "
         "summary at the end, and optionally a metrics JSON file. Raises the open-file limit to the hard "
         "limit (and says so if that is not enough). SIGINT/SIGTERM end the driving phase early: sessions "
         "are stopped and reported before the stations disconnect. The scenario format is documented in "
-        "examples/fleet-basic.toml and ocpp_station.fleet.scenario. Exit status: 0 when every station was "
+        "examples/fleet-basic.toml, examples/fleet-faults.toml and ocpp_station.fleet.scenario. Exit status: 0 when every station was "
         "Accepted and no error was seen, 1 otherwise, 2 for a bad option or scenario.",
     )
     fleet.add_argument("--csms", metavar="URL", required=True,
@@ -79,17 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--count", type=int, metavar="N", required=True, help="number of stations")
     fleet.add_argument("--scenario", type=Path, metavar="FILE", help="scenario TOML file (default: built-in defaults)")
     fleet.add_argument("--seed", default="1", metavar="S",
-                       help="seed of every random draw (schedule, power, idTags, drops); same seed, same schedule "
-                       "(default 1)")
+                       help="seed of every random draw (templates, schedule, power, idTags, drops, power cuts, "
+                       "CSMS faults); same seed, same schedule (default 1)")
     fleet.add_argument("--duration", type=float, default=60.0, metavar="D",
-                       help="seconds of driving from the first station's start (default 60); then open sessions "
-                       "are stopped and the queues drained")
+                       help="seconds of driving from the first station's start, > 0 (default 60); then open "
+                       "sessions are stopped and the queues drained")
     fleet.add_argument("--workers", type=int, default=1, metavar="K",
                        help="worker processes to spread the stations over (default 1)")
     fleet.add_argument("--ramp", type=float, metavar="RATE",
                        help="stations started per second (default: the scenario's fleet.ramp_rate, 100)")
     fleet.add_argument("--identity-pattern", metavar="PATTERN",
-                       help="identity pattern, str.format with n = 1..N (default: the scenario's, SIM{n:05d})")
+                       help="identity pattern, str.format with n = 1..N (default: the scenario's, SIM{n:05d}); "
+                       "it must give every station its own identity (so contain {n...}) of printable characters "
+                       "without '/' (at most 48); it is percent-encoded into the URL")
     fleet.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
                        help="at the end, how long to wait for transaction messages to be delivered (default 30)")
     fleet.add_argument("--metrics", type=Path, metavar="FILE",
@@ -100,16 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "terminal, else one line per second)")
     fleet.add_argument("--virtual-time", action="store_true",
                        help="with --csms builtin only: whenever no station waits for the CSMS, jump the stations' "
-                       "clock to the next timer instead of sleeping (--duration is then virtual seconds)")
+                       "clock to the next timer instead of sleeping (--duration is then virtual seconds). Each worker "
+                       "has its own virtual clock: the same seed and the same --workers give the identical trace. "
+                       "Not with --control")
     fleet.add_argument("--control", metavar="HOST:PORT",
                        help="serve the control API of every station: the single station's endpoints under "
                        "/api/stations/<identity>/ (state, connectors/<n>/plug-in, id-tag, power-cut, frames...) and "
                        "GET /api/stations (identities with registration, connected, status). Port 0 picks a free "
                        "port (printed on stderr). A power cut restarts that station on its in-memory store, the "
-                       "process lives on. Only with --workers 1: refused (exit 2) with more workers")
+                       "process lives on. Only with --workers 1 and without --virtual-time: refused (exit 2) otherwise")
     fleet.add_argument("--trace", type=Path, metavar="FILE",
                        help="write every CALL the stations send, one line each: '<time> <identity> <messageId> "
-                       "<action> <payload>', ordered by time, then identity. With --virtual-time the same seed "
+                       "<action> <payload>' (the identity percent-encoded as in the URL), ordered by time, then identity. With --virtual-time the same seed "
                        "gives the identical file")
     fleet.add_argument("--plot", type=Path, metavar="FILE.html",
                        help="write a self-contained HTML page (inline SVG, no script) with messages/s and latency "
@@ -194,6 +199,13 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.count < 1:
         print("ocpp-station: --count: expected a positive integer", file=sys.stderr)
         return 2
+    if not args.duration > 0 or args.duration == float("inf"):
+        print(f"ocpp-station: --duration: expected a number of seconds > 0, got {args.duration:g}", file=sys.stderr)
+        return 2
+    if not args.drain_timeout >= 0 or args.drain_timeout == float("inf"):
+        print(f"ocpp-station: --drain-timeout: expected a number of seconds >= 0, got {args.drain_timeout:g}",
+              file=sys.stderr)
+        return 2
     if args.workers < 1:
         print("ocpp-station: --workers: expected a positive integer", file=sys.stderr)
         return 2
@@ -203,12 +215,13 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             return 2
         scenario.ramp_rate = args.ramp
     if args.identity_pattern is not None:
-        try:
-            args.identity_pattern.format(n=1)
-        except (KeyError, IndexError, ValueError) as exc:
-            print(f"ocpp-station: --identity-pattern: bad pattern: {exc}", file=sys.stderr)
-            return 2
         scenario.identity_pattern = args.identity_pattern
+    try:
+        scenario.identities(args.count)
+    except ValueError as exc:
+        where = "--identity-pattern" if args.identity_pattern is not None else f"{args.scenario}: fleet.identity_pattern"
+        print(f"ocpp-station: {where}: {exc}", file=sys.stderr)
+        return 2
     if args.csms != "builtin" and not args.csms.startswith(("ws://", "wss://")):
         print(f"ocpp-station: --csms: expected a ws:// or wss:// URL or 'builtin', got {args.csms!r}", file=sys.stderr)
         return 2
@@ -218,7 +231,11 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     control = None
     if args.control is not None:
         from .config import parse_host_port
+        from .fleet.runner import CONTROL_VIRTUAL
 
+        if args.virtual_time:
+            print(f"ocpp-station: {CONTROL_VIRTUAL}", file=sys.stderr)
+            return 2
         try:
             control = parse_host_port(args.control)
         except ValueError as exc:

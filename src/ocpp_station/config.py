@@ -301,17 +301,24 @@ def _get_delay(where: _Where, key: str, value: Any, minimum: float, minimum_text
     return float(value)
 
 
-def _check_identity(where: _Where, key: str | None, value: Any) -> str:
+IDENTITY_RULE = "a non-empty identity of printable characters without '/' (at most 48)"
+
+
+def identity_ok(value: Any) -> bool:
+    """Whether ``value`` is a usable charge point identity (see :data:`IDENTITY_RULE`)."""
     # [OCPPJ] §3.1: the identity is percent-encoded into the URL (a space becomes %20); it also names
     # the default data directory, so no '/' and no control characters
-    what = "a non-empty identity of printable characters without '/' (at most 48)"
-    if (
-        not isinstance(value, str)
-        or value.strip() in ("", ".", "..")
-        or len(value) > 48
-        or any(not c.isprintable() or c == "/" for c in value)
-    ):
-        raise where.expected(key, what, value)
+    return (
+        isinstance(value, str)
+        and value.strip() not in ("", ".", "..")
+        and len(value) <= 48
+        and all(c.isprintable() and c != "/" for c in value)
+    )
+
+
+def _check_identity(where: _Where, key: str | None, value: Any) -> str:
+    if not identity_ok(value):
+        raise where.expected(key, IDENTITY_RULE, value)
     return value
 
 

@@ -3,7 +3,8 @@
 ``sim`` drives the stations (one websocket task each, one shared timer heap per
 worker), ``scenario`` loads the TOML scenario and plans the seeded driver
 actions, ``runner`` spreads the stations over worker processes and reports,
-``metrics`` aggregates what the stations see.
+``metrics`` aggregates what the stations see, ``csms_main`` is the builtin CSMS
+with the scenario's CSMS faults (``faults``).
 """
 
 from .runner import FleetOptions, run_fleet

@@ -4,7 +4,9 @@ With one worker the stations run on the caller's process (one event loop);
 with more, each worker is a ``spawn``-ed process running :func:`_worker_main`
 with every K-th station, sending snapshots to the parent over a
 multiprocessing queue. ``csms_url="builtin"`` starts the development CSMS in
-a subprocess (``python -m ocpp_station csms --port 0 --quiet``).
+a subprocess (``python -m ocpp_station csms --port 0 --quiet``; with virtual
+time or the scenario's [csms] error_rate / silence_rate its fleet variant,
+:mod:`.csms_main`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import multiprocessing
 import os
 import queue as queue_mod
@@ -21,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,9 +35,13 @@ from .sim import VIRTUAL_EPOCH, Worker
 
 log = logging.getLogger(__name__)
 
+CONTROL_VIRTUAL = ("--control cannot be combined with --virtual-time: virtual time runs the whole scenario in a "
+                   "few seconds of wall time, before a client could use the control API")
 
-def raise_nofile(needed: int, err: TextIO | None = sys.stderr) -> tuple[int, int]:
-    """Raise RLIMIT_NOFILE's soft limit to the hard limit; say so on ``err`` if it stays below ``needed``."""
+
+def raise_nofile(needed: int, err: TextIO | None = sys.stderr, stations: int | None = None) -> tuple[int, int]:
+    """Raise RLIMIT_NOFILE's soft limit to the hard limit; say so on ``err`` if it stays below ``needed``
+    (the descriptors ``stations`` stations need)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, needed, 1 << 20)
     if soft < target:
@@ -44,9 +52,10 @@ def raise_nofile(needed: int, err: TextIO | None = sys.stderr) -> tuple[int, int
             if err:
                 print(f"fleet: cannot raise the open-file limit from {soft} to {target}: {exc}", file=err)
     if soft < needed and err:
+        who = f"{stations} stations" if stations is not None else "the fleet"
         print(
             f"fleet: open-file limit {soft} (hard {hard}) is below the ~{needed} descriptors "
-            f"{needed // 2} stations need here; raise it (ulimit -Hn) or use fewer stations",
+            f"{who} need here; raise it (ulimit -Hn) or use fewer stations",
             file=err,
         )
     return soft, hard
@@ -58,12 +67,18 @@ class BuiltinCsms:
 
     boot_interval: int = 60
     deterministic: bool = False  # virtual time: transactionIds from the message ids (see csms_main)
+    seed: Any = 1  # of the CSMS faults
+    error_rate: float = 0.0  # [csms] error_rate: CALLs answered CALLERROR InternalError
+    silence_rate: float = 0.0  # [csms] silence_rate: CALLs left unanswered
     proc: subprocess.Popen | None = None
     url: str = ""
 
     def start(self) -> str:
-        cmd = ([sys.executable, "-m", "ocpp_station.fleet.csms_main", "--port", "0"] if self.deterministic else
-               [sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet"])
+        faults = self.error_rate > 0 or self.silence_rate > 0
+        cmd = ([sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet"]
+               if not (self.deterministic or faults) else
+               [sys.executable, "-m", "ocpp_station.fleet.csms_main", "--port", "0", "--seed", str(self.seed),
+                "--error-rate", repr(self.error_rate), "--silence-rate", repr(self.silence_rate)])
         self.proc = subprocess.Popen(
             cmd + ["--log-level", "WARNING", "--boot-interval", str(self.boot_interval)],
             stdout=subprocess.PIPE,
@@ -120,11 +135,11 @@ class FleetOptions:
 
 def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, url: str, start_at: float,
                  duration: float, drain_timeout: float, q: Any, log_level: int, virtual: bool = False,
-                 trace: bool = False) -> None:
+                 trace: bool = False, builtin: bool = False) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     async def main() -> None:
         w = Worker(wid, indices, scenario, seed, url, start_at, duration, drain_timeout, report=q.put,
-                   virtual=virtual, trace=trace)
+                   virtual=virtual, trace=trace, builtin=builtin)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, w.stop)
@@ -136,13 +151,23 @@ def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, ur
 def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     """Run the fleet to the end; returns the metrics document (also written to ``opts.metrics_path``)."""
     err = opts.err
-    raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err)
-    csms: BuiltinCsms | None = None
-    url = opts.csms_url
+    sc = opts.scenario
     if opts.control is not None and opts.workers > 1:
         raise ValueError("--control needs --workers 1 (the control API serves the stations of one process)")
+    if opts.control is not None and opts.virtual_time:
+        raise ValueError(CONTROL_VIRTUAL)
+    if opts.duration <= 0:
+        raise ValueError(f"duration: expected a number of seconds > 0, got {opts.duration:g}")
+    sc.identities(opts.count)  # ValueError: the pattern does not give every station its own valid identity
+    raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err, opts.count)
+    csms: BuiltinCsms | None = None
+    url = opts.csms_url
+    if url != "builtin" and sc.csms_keys:
+        print(f"fleet: warning: the scenario's [csms] keys ({', '.join(sc.csms_keys)}) apply to --csms builtin only: "
+              f"ignored for {url}, which answers as it does (no injected CSMS errors or silence)", file=err)
     if url == "builtin":
-        csms = BuiltinCsms(boot_interval=opts.scenario.boot_interval, deterministic=opts.virtual_time)
+        csms = BuiltinCsms(boot_interval=sc.boot_interval, deterministic=opts.virtual_time, seed=opts.seed,
+                           error_rate=sc.csms_error_rate, silence_rate=sc.csms_silence_rate)
         url = csms.start()
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
     k = max(1, min(opts.workers, opts.count))
@@ -180,12 +205,20 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     result["seed"] = opts.seed
     result["csms"] = opts.csms_url
     result["scenario"] = opts.scenario.to_dict()
+    templates: Counter = Counter()
+    for f in agg.finals.values():
+        templates.update(f.get("templates", {}))
+    result["templates"] = dict(sorted(templates.items()))  # template name -> stations built from it
+    result["csms_faults"] = {"errors": agg.total("csms_errors_injected"), "silences": agg.total("csms_silences_injected")}
     if opts.trace or opts.trace_path is not None:
         result["trace"] = merge_traces([f.get("trace", []) for f in agg.finals.values()])
         if opts.trace_path is not None:
             opts.trace_path.write_text("".join(line + "\n" for line in result["trace"]))
             print(f"fleet: trace of {len(result['trace'])} CALLs written to {opts.trace_path}", file=err)
     print(summary_text(result), file=err)
+    print(faults_line(result), file=err)
+    if len(result["templates"]) > 1:
+        print("  templates: " + ", ".join(f"{k} {v}" for k, v in result["templates"].items()), file=err)
     if opts.plot_path is not None:
         opts.plot_path.write_text(plot_html(result))
         print(f"fleet: plot written to {opts.plot_path}", file=err)
@@ -198,7 +231,7 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
 async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at: float, agg: Aggregator) -> Any:
     w = Worker(0, indices, opts.scenario, opts.seed, url, start_at, opts.duration, opts.drain_timeout,
                report=agg.handle, virtual=opts.virtual_time, control=opts.control is not None,
-               trace=opts.trace or opts.trace_path is not None)
+               trace=opts.trace or opts.trace_path is not None, builtin=opts.csms_url == "builtin")
     loop = asyncio.get_running_loop()
     control = None
     if opts.control is not None:
@@ -244,7 +277,7 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
         p = ctx.Process(target=_worker_main, name=f"fleet-worker-{wid}",
                         args=(wid, idx, opts.scenario, opts.seed, url, start_at, opts.duration,
                               opts.drain_timeout, q, level, opts.virtual_time,
-                              opts.trace or opts.trace_path is not None))
+                              opts.trace or opts.trace_path is not None, opts.csms_url == "builtin"))
         p.start()
         procs.append(p)
     stopping = False
@@ -261,7 +294,10 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         next_progress = time.time() + 1.0
-        hard_end = start_at + opts.duration + opts.drain_timeout + 60
+        # a bound in wall time. In virtual time start_at is the stations' clock (2025), not the wall clock,
+        # and the run takes what the CPU needs: the workers end on their own (their drain is bounded in
+        # real time), and the loop ends when they have
+        hard_end = math.inf if opts.virtual_time else start_at + opts.duration + opts.drain_timeout + 60
         while len(agg.finals) < len(procs):
             try:
                 msg = q.get(timeout=max(0.05, next_progress - time.time()))
@@ -287,6 +323,13 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
         for s, h in old.items():
             signal.signal(s, h)
 
+
+
+def faults_line(r: dict[str, Any]) -> str:
+    """The summary's line of injected faults (CSMS faults: the CALLERRORs and timeouts they caused)."""
+    f = r["csms_faults"]
+    return (f"  injected faults: network drops {r['network_drops']}, power cuts {r['power_cuts']}, "
+            f"CSMS CALLERROR {f['errors']}, CSMS silence {f['silences']} (expected: not counted as errors)")
 
 
 def merge_traces(traces: list[list[str]]) -> list[str]:

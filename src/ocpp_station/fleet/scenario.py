@@ -2,28 +2,49 @@
 
 Scenario file
 -------------
-Every table and key is optional; the defaults are shown (see ``examples/fleet-basic.toml``)::
+Every table and key is optional; the defaults are shown (see ``examples/fleet-basic.toml`` and
+``examples/fleet-faults.toml``)::
 
     [fleet]
-    identity_pattern = "SIM{n:05d}"   # str.format pattern; n = 1..count
+    identity_pattern = "SIM{n:05d}"   # str.format pattern; n = 1..count. Must give every station its own
+                                      # identity (so it contains {n...}); printable, no '/', <= 48 chars;
+                                      # percent-encoded into the URL (a space becomes %20)
     ramp_rate = 100.0                 # stations started per second
 
     [station]                         # the station template (same meaning as in `run`'s config)
     vendor = "ocpp-station"           # BootNotification.chargePointVendor (<= 20 chars)
     model = "fleet-sim"               # BootNotification.chargePointModel (<= 20 chars)
     firmware_version = "ocpp-station 0.1.0"
+    serial_number = "..."             # chargePointSerialNumber (<= 25 chars), none by default
     connectors = 1
     fixed_cable = true
+    connector_lock = false
+    boot_retry_interval = 30          # s before another BootNotification after a failed one
 
     [ocpp]                            # initial OCPP configuration keys of every station
     MeterValueSampleInterval = 60     # values may be TOML ints/bools/strings
 
+    [[template]]                      # several station models: zero or more tables, each a template;
+    name = "ac-22"                    # without any, [station] + [ocpp] is the one template
+    weight = 3.0                      # relative share of the stations (> 0, default 1)
+    vendor = "ACME"                   # any key of [station]; unset keys come from [station]
+    connectors = 2
+    ocpp = { MeterValueSampleInterval = 30 }   # merged over [ocpp]
+    #   each station picks its template once, from "<seed>/<identity>/template": the same seed
+    #   gives every station the same template
+
     [driver]                          # what the simulated EV drivers do, per station
-    sessions_per_hour = 20.0          # mean session arrival rate per station (Poisson)
+    sessions_per_hour = 20.0          # mean session arrival rate per station (Poisson, split over its connectors)
+    arrival = { distribution = "exponential" }   # the gap (s) between one session's unplug and the next
+    #   plug-in on the same connector. The default exponential has mean connectors * 3600 /
+    #   sessions_per_hour; any other distribution (or an exponential with its own mean) gives the gap
+    #   from its own parameters, and sessions_per_hour must then be left out
     session_duration = { distribution = "uniform", min = 60, max = 600 }   # seconds of charging
     #   distributions: {distribution="fixed", value=S} | {distribution="uniform", min=, max=}
     #                  {distribution="exponential", mean=S, min=0, max=inf}
+    #                  {distribution="normal", mean=, sd=, min=0, max=inf}
     #                  {distribution="lognormal", mu=, sigma=, min=0, max=inf}
+    #                  or a plain number (fixed)
     ev_power_w = { min = 3700, max = 22000 }   # EV draw, uniform per session
     id_tags = ["FLEET001", "FLEET002", "FLEET003"]   # one picked per session
     plug_to_card = 2.0                # s between plugging in and presenting the card
@@ -32,17 +53,28 @@ Every table and key is optional; the defaults are shown (see ``examples/fleet-ba
     [faults]
     network_drop_probability = 0.0   # per session: the link drops once at a random moment of it
     network_outage = { min = 5, max = 30 }   # s the link stays down after a drop
+    power_cut_rate = 0.0             # power cuts per station per hour (Poisson): the link drops and the
+                                     # station restarts at once on its in-memory store; open
+                                     # transactions are stopped with reason PowerLoss at that boot
+    backup_power = 0.0               # fraction (0..1) of the power cuts with backup power: the station
+                                     # first stops its transactions (PowerLoss) itself and gives the
+                                     # StopTransactions up to 5 s to go out
 
-    [csms]                            # only for --csms builtin
+    [csms]                            # only for --csms builtin (a warning says so with another CSMS)
     boot_interval = 60                # interval of BootNotification.conf (the heartbeat interval)
+    error_rate = 0.0                  # fraction of CALLs answered CALLERROR InternalError
+    silence_rate = 0.0                # fraction of CALLs not answered at all
+    #   error_rate + silence_rate < 1. Which CALLs is drawn from "<seed>/<identity>/<messageId>";
+    #   a message id is faulted at most once, so a transaction message retried with its id
+    #   (TransactionMessageAttempts, TransactionMessageRetryInterval) goes through
 
-What happens per connector: after an exponential gap (mean ``connectors * 3600 /
-sessions_per_hour``) the EV is plugged in, ``plug_to_card`` later the card is
-presented (Authorize, StartTransaction), after the session duration the same card
-is presented again (StopTransaction) and ``card_to_unplug`` later the EV is
-unplugged; the next gap starts then. Every draw comes from a ``random.Random``
-seeded with ``"<seed>/<identity>/<connector>"``: the same seed gives the same
-schedule, whatever the number of workers.
+What happens per connector: after the arrival gap the EV is plugged in,
+``plug_to_card`` later the card is presented (Authorize, StartTransaction),
+after the session duration the same card is presented again (StopTransaction)
+and ``card_to_unplug`` later the EV is unplugged; the next gap starts then.
+Every draw comes from a ``random.Random`` seeded with
+``"<seed>/<identity>/<connector>"`` (power cuts: ``"<seed>/<identity>/power"``):
+the same seed gives the same schedule, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -55,6 +87,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
+from ..config import IDENTITY_RULE, identity_ok
 from ..core.settings import StationSettings
 
 
@@ -75,24 +108,45 @@ class Distribution:
         if self.kind == "uniform":
             return rng.uniform(lo, hi)
         if self.kind == "exponential":
-            v = rng.expovariate(1.0 / p["mean"])
+            v = rng.expovariate(1.0 / p["mean"]) if p["mean"] > 0 else 0.0
+        elif self.kind == "normal":
+            v = rng.gauss(p["mean"], p["sd"])
         elif self.kind == "lognormal":
             v = rng.lognormvariate(p["mu"], p["sigma"])
         else:  # pragma: no cover - checked at load
             raise ScenarioError(f"unknown distribution {self.kind!r}")
         return min(max(v, lo), hi)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"distribution": self.kind, **self.params}
 
-_NEEDS = {"fixed": ("value",), "uniform": ("min", "max"), "exponential": ("mean",), "lognormal": ("mu", "sigma")}
+
+_NEEDS = {"fixed": ("value",), "uniform": ("min", "max"), "exponential": ("mean",), "normal": ("mean", "sd"),
+          "lognormal": ("mu", "sigma")}
+
+
+@dataclass(slots=True)
+class Template:
+    """One station model of the fleet: [station]-like keys and [ocpp] keys over the scenario's defaults."""
+
+    name: str = "default"
+    weight: float = 1.0
+    station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields
+    ocpp: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "weight": self.weight, **self.station, "ocpp": self.ocpp}
 
 
 @dataclass(slots=True)
 class Scenario:
     identity_pattern: str = "SIM{n:05d}"
     ramp_rate: float = 100.0
-    station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields
-    ocpp: dict[str, str] = field(default_factory=dict)
+    station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields ([station]: every template's)
+    ocpp: dict[str, str] = field(default_factory=dict)  # [ocpp]: every template's
+    templates: list[Template] = field(default_factory=list)  # [[template]]; none: [station] + [ocpp] alone
     sessions_per_hour: float = 20.0
+    arrival: Distribution | None = None  # gap between sessions on a connector; None: exponential from the rate
     session_duration: Distribution = field(default_factory=Distribution)
     ev_power_min: float = 3700.0
     ev_power_max: float = 22000.0
@@ -102,22 +156,39 @@ class Scenario:
     drop_probability: float = 0.0
     outage_min: float = 5.0
     outage_max: float = 30.0
+    power_cut_rate: float = 0.0  # per station per hour
+    backup_power: float = 0.0  # fraction of the power cuts with backup power
     boot_interval: int = 60
+    csms_error_rate: float = 0.0  # builtin CSMS: fraction of CALLs answered CALLERROR InternalError
+    csms_silence_rate: float = 0.0  # builtin CSMS: fraction of CALLs left unanswered
+    csms_keys: list[str] = field(default_factory=list)  # [csms] keys the file set (they need --csms builtin)
 
     def identity(self, n: int) -> str:
         return self.identity_pattern.format(n=n)
 
-    def settings(self, identity: str) -> StationSettings:
-        s = StationSettings(identity=identity, ocpp=dict(self.ocpp))
+    def identities(self, count: int) -> list[str]:
+        """The identities of stations 1..count; ValueError (without the option's name) if the pattern
+        cannot give them: a bad pattern, an identity that is not valid, two stations with one identity."""
+        return check_identity_pattern(self.identity_pattern, count)
+
+    def all_templates(self) -> list[Template]:
+        return self.templates or [Template()]
+
+    def settings(self, identity: str, template: Template | None = None) -> StationSettings:
+        t = template or self.all_templates()[0]
+        s = StationSettings(identity=identity, ocpp={**self.ocpp, **t.ocpp})
         s.vendor = "ocpp-station"
         s.model = "fleet-sim"
-        for k, v in self.station.items():
+        for k, v in {**self.station, **t.station}.items():
             setattr(s, k, v)
         return s
 
+    def connectors_of(self, template: Template) -> int:
+        return int(template.station.get("connectors", self.station.get("connectors", 1)))
+
     @property
-    def connectors(self) -> int:
-        return int(self.station.get("connectors", 1))
+    def csms_faults(self) -> bool:
+        return self.csms_error_rate > 0 or self.csms_silence_rate > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,13 +196,36 @@ class Scenario:
             "ramp_rate": self.ramp_rate,
             "station": self.station,
             "ocpp": self.ocpp,
+            "templates": [t.to_dict() for t in self.templates],
             "sessions_per_hour": self.sessions_per_hour,
-            "session_duration": {"distribution": self.session_duration.kind, **self.session_duration.params},
+            "arrival": None if self.arrival is None else self.arrival.to_dict(),
+            "session_duration": self.session_duration.to_dict(),
             "ev_power_w": [self.ev_power_min, self.ev_power_max],
             "id_tags": self.id_tags,
             "network_drop_probability": self.drop_probability,
             "network_outage": [self.outage_min, self.outage_max],
+            "power_cut_rate": self.power_cut_rate,
+            "backup_power": self.backup_power,
+            "csms_error_rate": self.csms_error_rate,
+            "csms_silence_rate": self.csms_silence_rate,
         }
+
+
+def check_identity_pattern(pattern: str, count: int) -> list[str]:
+    """The identities ``pattern`` gives stations 1..count, or ValueError saying what is wrong."""
+    try:
+        ids = [pattern.format(n=n) for n in range(1, count + 1)]
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(f"bad pattern {pattern!r}: {type(exc).__name__}: {exc}") from None
+    for n, ident in enumerate(ids, 1):
+        if not identity_ok(ident):
+            raise ValueError(f"pattern {pattern!r} gives station {n} the identity {ident!r}; expected {IDENTITY_RULE}")
+    if len(set(ids)) < len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise ValueError(f"pattern {pattern!r} gives several stations the identity {dup!r}; "
+                         "it needs {n} (e.g. CP{n:04d})")
+    return ids
 
 
 _STATION_FIELDS = {"vendor": str, "model": str, "serial_number": str, "firmware_version": str,
@@ -152,9 +246,16 @@ def _num(where: str, v: Any, lo: float = 0.0) -> float:
     return float(v)
 
 
+def _fraction(where: str, v: Any) -> float:
+    p = _num(where, v)
+    if p > 1:
+        raise ScenarioError(f"{where}: expected 0..1, got {p:g}")
+    return p
+
+
 def _dist(where: str, v: Any) -> Distribution:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return Distribution("fixed", {"value": float(v)})
+        return Distribution("fixed", {"value": _num(where, v)})
     if not isinstance(v, dict):
         raise ScenarioError(f"{where}: expected a number or a table with 'distribution'")
     kind = v.get("distribution", "uniform")
@@ -162,17 +263,43 @@ def _dist(where: str, v: Any) -> Distribution:
         raise ScenarioError(f"{where}.distribution: expected one of {', '.join(_NEEDS)}, got {kind!r}")
     params = {}
     for k, x in v.items():
-        if k != "distribution":
-            params[k] = _num(f"{where}.{k}", x, -math.inf if k == "mu" else 0.0)
+        if k == "distribution":
+            continue
+        if k not in _NEEDS[kind] and k not in ("min", "max"):
+            raise ScenarioError(f"{where}.{k}: unknown key for distribution {kind} "
+                                f"(expected {', '.join(dict.fromkeys(_NEEDS[kind] + ('min', 'max')))})")
+        params[k] = _num(f"{where}.{k}", x, -math.inf if k in ("mu", "mean") and kind != "exponential" else 0.0)
     for k in _NEEDS[kind]:
         if k not in params:
             raise ScenarioError(f"{where}: distribution {kind} needs {k!r}")
     return Distribution(kind, params)
 
 
+def _station_keys(where: str, table: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        if k in extra:
+            continue
+        typ = _STATION_FIELDS.get(k)
+        if typ is None:
+            raise ScenarioError(f"{where}.{k}: unknown key (expected {', '.join(extra + tuple(_STATION_FIELDS))})")
+        if typ is int and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ScenarioError(f"{where}.{k}: expected a positive integer, got {v!r}")
+        if not isinstance(v, typ):
+            raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
+        out[k] = v
+    return out
+
+
+def _ocpp_keys(where: str, table: Any) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: expected a table of OCPP configuration keys")
+    return {k: _ocpp_text(v) for k, v in table.items()}
+
+
 def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     sc = Scenario()
-    known = {"fleet", "station", "ocpp", "driver", "faults", "csms"}
+    known = {"fleet", "station", "ocpp", "template", "driver", "faults", "csms"}
     for t in doc:
         if t not in known:
             raise ScenarioError(f"{where}: unknown table [{t}] (expected {', '.join(sorted(known))})")
@@ -180,24 +307,39 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     if "identity_pattern" in fleet:
         sc.identity_pattern = str(fleet["identity_pattern"])
     try:
-        sc.identity(1)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ScenarioError(f"{where}: fleet.identity_pattern: bad pattern {sc.identity_pattern!r}: {exc}") from None
+        sc.identities(1)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: fleet.identity_pattern: {exc}") from None
     if "ramp_rate" in fleet:
         sc.ramp_rate = _num(f"{where}: fleet.ramp_rate", fleet["ramp_rate"], 0.001)
-    for k, v in doc.get("station", {}).items():
-        typ = _STATION_FIELDS.get(k)
-        if typ is None:
-            raise ScenarioError(f"{where}: station.{k}: unknown key (expected {', '.join(_STATION_FIELDS)})")
-        if typ is int and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ScenarioError(f"{where}: station.{k}: expected a positive integer, got {v!r}")
-        if not isinstance(v, typ):
-            raise ScenarioError(f"{where}: station.{k}: expected {typ.__name__}, got {v!r}")
-        sc.station[k] = v
-    sc.ocpp = {k: _ocpp_text(v) for k, v in doc.get("ocpp", {}).items()}
+    sc.station = _station_keys(f"{where}: station", doc.get("station", {}))
+    sc.ocpp = _ocpp_keys(f"{where}: ocpp", doc.get("ocpp", {}))
+    templates = doc.get("template", [])
+    if not isinstance(templates, list) or not all(isinstance(t, dict) for t in templates):
+        raise ScenarioError(f"{where}: template: expected [[template]] tables")
+    for i, t in enumerate(templates, 1):
+        tw = f"{where}: template[{i}]"
+        tpl = Template(name=str(t.get("name", f"template{i}")))
+        if "weight" in t:
+            tpl.weight = _num(f"{tw}.weight", t["weight"])
+            if tpl.weight <= 0:
+                raise ScenarioError(f"{tw}.weight: expected a number > 0, got {t['weight']!r}")
+        tpl.station = _station_keys(tw, t, extra=("name", "weight", "ocpp"))
+        tpl.ocpp = _ocpp_keys(f"{tw}.ocpp", t.get("ocpp", {}))
+        sc.templates.append(tpl)
     drv = doc.get("driver", {})
     if "sessions_per_hour" in drv:
         sc.sessions_per_hour = _num(f"{where}: driver.sessions_per_hour", drv["sessions_per_hour"])
+    if "arrival" in drv:
+        raw = drv["arrival"]
+        if isinstance(raw, dict) and raw.get("distribution") == "exponential" and set(raw) == {"distribution"}:
+            sc.arrival = None  # the default: exponential, its mean from sessions_per_hour
+        else:
+            if "sessions_per_hour" in drv:
+                raise ScenarioError(f"{where}: driver.arrival: this distribution sets the gap between sessions "
+                                    "itself; leave out driver.sessions_per_hour (or use arrival = "
+                                    "{distribution = \"exponential\"} without a mean)")
+            sc.arrival = _dist(f"{where}: driver.arrival", raw)
     if "session_duration" in drv:
         sc.session_duration = _dist(f"{where}: driver.session_duration", drv["session_duration"])
     if "ev_power_w" in drv:
@@ -215,15 +357,13 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     for k in ("plug_to_card", "card_to_unplug"):
         if k in drv:
             setattr(sc, k, _num(f"{where}: driver.{k}", drv[k]))
-    unknown = set(drv) - {"sessions_per_hour", "session_duration", "ev_power_w", "id_tags", "plug_to_card", "card_to_unplug"}
+    unknown = set(drv) - {"sessions_per_hour", "arrival", "session_duration", "ev_power_w", "id_tags", "plug_to_card",
+                          "card_to_unplug"}
     if unknown:
         raise ScenarioError(f"{where}: driver.{sorted(unknown)[0]}: unknown key")
     faults = doc.get("faults", {})
     if "network_drop_probability" in faults:
-        p = _num(f"{where}: faults.network_drop_probability", faults["network_drop_probability"])
-        if p > 1:
-            raise ScenarioError(f"{where}: faults.network_drop_probability: expected 0..1, got {p}")
-        sc.drop_probability = p
+        sc.drop_probability = _fraction(f"{where}: faults.network_drop_probability", faults["network_drop_probability"])
     if "network_outage" in faults:
         o = faults["network_outage"]
         if isinstance(o, dict):
@@ -231,17 +371,37 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
             sc.outage_max = _num(f"{where}: faults.network_outage.max", o.get("max", sc.outage_max))
         else:
             sc.outage_min = sc.outage_max = _num(f"{where}: faults.network_outage", o)
+    if "power_cut_rate" in faults:
+        sc.power_cut_rate = _num(f"{where}: faults.power_cut_rate", faults["power_cut_rate"])
+    if "backup_power" in faults:
+        sc.backup_power = _fraction(f"{where}: faults.backup_power", faults["backup_power"])
+    unknown = set(faults) - {"network_drop_probability", "network_outage", "power_cut_rate", "backup_power"}
+    if unknown:
+        raise ScenarioError(f"{where}: faults.{sorted(unknown)[0]}: unknown key")
     csms = doc.get("csms", {})
     if "boot_interval" in csms:
         sc.boot_interval = int(_num(f"{where}: csms.boot_interval", csms["boot_interval"]))
-    # the template must make a valid station: build one (checks the [ocpp] values with the station's own rules)
+    if "error_rate" in csms:
+        sc.csms_error_rate = _fraction(f"{where}: csms.error_rate", csms["error_rate"])
+    if "silence_rate" in csms:
+        sc.csms_silence_rate = _fraction(f"{where}: csms.silence_rate", csms["silence_rate"])
+    if sc.csms_error_rate + sc.csms_silence_rate >= 1:
+        raise ScenarioError(f"{where}: csms.error_rate + csms.silence_rate: expected less than 1, got "
+                            f"{sc.csms_error_rate + sc.csms_silence_rate:g}")
+    unknown = set(csms) - {"boot_interval", "error_rate", "silence_rate"}
+    if unknown:
+        raise ScenarioError(f"{where}: csms.{sorted(unknown)[0]}: unknown key")
+    sc.csms_keys = sorted(csms)
+    # every template must make a valid station: build one (checks the [ocpp] values with the station's own rules)
     from ..core.station import Station
     from ..store.memory import MemoryStore
 
-    try:
-        Station(sc.settings(sc.identity(1)), MemoryStore())
-    except Exception as exc:  # ConfigValueError and friends
-        raise ScenarioError(f"{where}: the station template is not valid: {exc}") from None
+    for i, tpl in enumerate(sc.all_templates(), 1):
+        try:
+            Station(sc.settings(sc.identity(1), tpl), MemoryStore())
+        except Exception as exc:  # ConfigValueError and friends
+            which = f"template[{i}] ({tpl.name})" if sc.templates else "the station template"
+            raise ScenarioError(f"{where}: {which} is not valid: {exc}") from None
     return sc
 
 
@@ -259,13 +419,13 @@ def load_scenario(path: str | Path | None) -> Scenario:
 
 
 class Planned(NamedTuple):
-    """One planned driver action, ``t`` seconds after the fleet's start."""
+    """One planned action, ``t`` seconds after the fleet's start."""
 
     t: float
     index: int  # station number n (1-based)
-    connector: int
-    kind: str  # "plug_in" | "card_start" | "card_stop" | "plug_out" | "drop"
-    arg: Any = None  # plug_in: EV power (W); cards: idTag; drop: outage (s)
+    connector: int  # 0: the station as a whole (power_cut)
+    kind: str  # "plug_in" | "card_start" | "card_stop" | "plug_out" | "drop" | "power_cut"
+    arg: Any = None  # plug_in: EV power (W); cards: idTag; drop: outage (s); power_cut: backup power (bool)
 
 
 class Driver:
@@ -279,15 +439,27 @@ class Driver:
         """When station ``index`` (1-based) is started, from the ramp rate."""
         return (index - 1) / self.scenario.ramp_rate
 
-    def connector_plan(self, index: int, connector: int) -> Iterator[Planned]:
+    def template(self, index: int) -> Template:
+        """The template station ``index`` is built from: a weighted draw from ``"<seed>/<identity>/template"``."""
+        ts = self.scenario.all_templates()
+        if len(ts) == 1:
+            return ts[0]
+        rng = random.Random(f"{self.seed}/{self.scenario.identity(index)}/template")
+        return rng.choices(ts, weights=[t.weight for t in ts])[0]
+
+    def connector_plan(self, index: int, connector: int, connectors: int | None = None) -> Iterator[Planned]:
         sc = self.scenario
+        if connectors is None:
+            connectors = sc.connectors_of(self.template(index))
         rng = random.Random(f"{self.seed}/{sc.identity(index)}/{connector}")
-        rate = sc.sessions_per_hour / 3600.0 / sc.connectors  # sessions per second on this connector
-        if rate <= 0:
+        arrival = sc.arrival
+        rate = sc.sessions_per_hour / 3600.0 / connectors  # sessions per second on this connector
+        if arrival is None and rate <= 0:
             return
         t = self.start_offset(index)
         while True:
-            t += rng.expovariate(rate)
+            gap = rng.expovariate(rate) if arrival is None else arrival.draw(rng)
+            t += max(gap, 1e-3)  # a zero gap with zero-length sessions would never move on
             power = round(rng.uniform(sc.ev_power_min, sc.ev_power_max))
             tag = sc.id_tags[rng.randrange(len(sc.id_tags))]
             duration = sc.session_duration.draw(rng)
@@ -303,9 +475,23 @@ class Driver:
             t += sc.card_to_unplug
             yield Planned(t, index, connector, "plug_out", None)
 
+    def power_plan(self, index: int) -> Iterator[Planned]:
+        """Power cuts of station ``index``: Poisson, ``power_cut_rate`` per hour; a ``backup_power``
+        fraction of them with backup power."""
+        sc = self.scenario
+        if sc.power_cut_rate <= 0:
+            return
+        rng = random.Random(f"{self.seed}/{sc.identity(index)}/power")
+        t = self.start_offset(index)
+        while True:
+            t += rng.expovariate(sc.power_cut_rate / 3600.0)
+            backup = rng.random() < sc.backup_power if sc.backup_power > 0 else False
+            yield Planned(t, index, 0, "power_cut", backup)
+
     def station_plan(self, index: int) -> Iterator[Planned]:
-        """Every connector's actions of station ``index``, in time order."""
-        return heapq.merge(*(self.connector_plan(index, c) for c in range(1, self.scenario.connectors + 1)))
+        """Every action of station ``index`` (its connectors', its power cuts), in time order."""
+        n = self.scenario.connectors_of(self.template(index))
+        return heapq.merge(self.power_plan(index), *(self.connector_plan(index, c, n) for c in range(1, n + 1)))
 
     def planned(self, count: int, until: float) -> list[Planned]:
         """The whole schedule of ``count`` stations up to ``until`` seconds (tests, --dry-run)."""

@@ -24,7 +24,16 @@ Virtual time (``virtual=True``): the stations' ``now`` comes from a
 -- no station has a CALL in flight, none is in
 a websocket handshake -- the scheduler jumps the clock to its next deadline
 instead of sleeping. Heartbeats, meter values and hour-long sessions then cost
-only the CPU they need; the CSMS still answers over real websockets.
+only the CPU they need; the CSMS still answers over real websockets. A CALL the
+builtin CSMS leaves unanswered on purpose (``[csms] silence_rate``) does not
+keep the worker busy: the worker draws the same :class:`~.faults.CsmsFaults` as
+the CSMS, so the clock jumps on to the CALL's timeout.
+
+Injected faults (all from the seed): network drops (:meth:`FleetStation.drop`),
+power cuts (:meth:`FleetStation.power_cut`: the station restarts on its
+MemoryStore; with backup power it first stops its transactions), and with
+``--csms builtin`` CALLERRORs and silence from the CSMS. Their CALLERRORs and
+timeouts are counted apart (``csms_faults``), not as errors.
 """
 
 from __future__ import annotations
@@ -36,8 +45,11 @@ import itertools
 import logging
 import random
 import time
-import orjson
+from collections import Counter
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
+
+import orjson
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -48,6 +60,7 @@ from ..core.station import Registration, Station
 from ..hardware.simulated import SimulatedHardware
 from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
+from .faults import FAULT_DESCRIPTION, CsmsFaults
 from .link import Link
 from .metrics import StationTrace, WorkerMetrics, rss_kib
 from .scenario import Driver, Planned, Scenario
@@ -60,6 +73,7 @@ RECONNECT_MAX = 30.0
 
 VIRTUAL_EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z: virtual time starts here (wall-clock independent)
 WATCHDOG = 5.0  # real s: virtual time, a worker busy this long (a CSMS that does not answer) advances anyway
+BACKUP_POWER_S = 5.0  # s a power cut with backup power leaves the StopTransactions to go out
 
 
 class VirtualClock:
@@ -205,7 +219,8 @@ class FleetStation:
         self.station = self._new_station()
         self.trace = StationTrace(identity)
         self.armed: float | None = None  # deadline currently in the scheduler's heap
-        self.url = worker.csms_url.rstrip("/") + "/" + identity
+        # [OCPPJ] §3.1: the identity is percent-encoded into the URL, as `run` does (runtime/app.py)
+        self.url = worker.csms_url.rstrip("/") + "/" + quote(identity, safe="")
         self.ws: Link | None = None  # the open link to the CSMS
         self.task: asyncio.Task | None = None
         self.offline_until = 0.0  # injected network outage
@@ -221,6 +236,9 @@ class FleetStation:
         self._call_ref: Any = None  # the in-flight CALL whose real send time is _call_perf
         self._call_perf = 0.0
         self._control: Any = None
+        self._backup_until: float | None = None  # a power cut with backup power: the battery's end
+        self._fault_ref: Any = None  # the last CALL the CSMS faults twin was asked about
+        self._silent: Any = None  # the in-flight CALL the builtin CSMS will not answer (csms.silence_rate)
 
     def _new_station(self) -> Station:
         st = Station(self.settings, self.store, self.hardware, self.rng)
@@ -243,7 +261,10 @@ class FleetStation:
         prev = self.station.session.in_flight
         self.station.handle_timer(now)
         if prev is not None and self.station.session.in_flight is not prev and now >= prev.deadline:
-            self.worker.metrics.call_timeouts += 1
+            if prev is self._silent:  # a CALL the builtin CSMS left unanswered on purpose
+                self.worker.csms_silences += 1
+            else:
+                self.worker.metrics.call_timeouts += 1
             self.trace.failed[prev.action] += 1
         self.flush(now)
 
@@ -272,7 +293,10 @@ class FleetStation:
                 if prev.action == "BootNotification":
                     self.trace.boots += 1
             elif kind == "4":
-                m.call_errors += 1
+                if FAULT_DESCRIPTION in text:  # injected by the builtin CSMS (csms.error_rate)
+                    self.worker.csms_errors += 1
+                else:
+                    m.call_errors += 1
                 m.latencies.append(lat)
                 self.trace.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
@@ -296,6 +320,12 @@ class FleetStation:
                         self.frames.add("out", f, now)
                 if self.worker.call_trace is not None and not self.worker.closing:
                     self.worker.record(self, frames, now)
+                faults = self.worker.csms_faults
+                if faults is not None and inflight is not None and inflight is not self._fault_ref:
+                    # the twin of the builtin CSMS's draw: virtual time does not wait for a silenced CALL
+                    self._fault_ref = inflight
+                    if faults.decide(self.identity, inflight.unique_id) == "silence":
+                        self._silent = inflight
                 send = self.ws.send
                 for f in frames:
                     send(f)
@@ -305,6 +335,9 @@ class FleetStation:
                 self._close()
             elif isinstance(cmd, Reconnect):
                 self._close()
+        if self._backup_until is not None and (not st.connected or self.station.feature["Reset"].drained()):
+            self._backup_until = None  # the StopTransactions are out (or cannot go): the backup gives up
+            self._cut()
         self.worker.scheduler.arm(self)
         if self.worker.virtual:
             self.worker.update_busy(self)
@@ -349,25 +382,24 @@ class FleetStation:
     def power_cut(self, backup_power: bool = False) -> None:
         """Power fails: the link drops and the station restarts on its same MemoryStore (its open
         transactions are stopped with PowerLoss at that boot). With backup power it first stops them
-        itself and gives the StopTransactions up to 5 s to go out. The process lives on."""
+        itself and gives the StopTransactions up to 5 s (of the stations' clock) to go out: the power goes
+        when they are answered, when the link is down, or at the end of the 5 s, whichever comes first
+        (checked after every input, see :meth:`flush`, so virtual time gives the same trace every run).
+        The process lives on."""
         if not backup_power:
             self._cut()
             return
         now = self.worker.clock()
         self.station.feature["Reset"].stop_all("PowerLoss", now)
         self.station.pump(now)
+        self._backup_until = until = now + BACKUP_POWER_S
+        self.worker.scheduler.at(until, self._backup_empty)
         self.flush(now)
 
-        async def later() -> None:
-            end = time.monotonic() + 5.0
-            reset = self.station.feature["Reset"]
-            while not reset.drained() and self.station.connected and time.monotonic() < end:
-                await asyncio.sleep(0.05)
+    def _backup_empty(self, now: float) -> None:
+        if self._backup_until is not None and now >= self._backup_until:
+            self._backup_until = None
             self._cut()
-
-        t = asyncio.get_running_loop().create_task(later())
-        self.worker.tasks.add(t)
-        t.add_done_callback(self.worker.tasks.discard)
 
     def _cut(self) -> None:
         self.worker.metrics.power_cuts += 1
@@ -385,13 +417,20 @@ class FleetStation:
             hw.connectors[cid].ev_power_w = float(ev.arg)
             hw.connectors[cid].ev_charging = True
             self.feed(hw.plug_in(cid, now), now)
-        elif ev.kind in ("card_start", "card_stop"):
+        elif ev.kind == "card_start":
             if hw.connectors[cid].ev_plugged:
+                self.feed([CardPresented(ev.arg, cid)], now)
+        elif ev.kind == "card_stop":
+            # the driver comes back to stop the charging; if there is none (a power cut stopped it, the
+            # start was refused) the card is not presented: it would start a new transaction
+            if hw.connectors[cid].ev_plugged and self.station.feature["Transactions"].cond[cid].tx is not None:
                 self.feed([CardPresented(ev.arg, cid)], now)
         elif ev.kind == "plug_out":
             self.feed(hw.plug_out(cid, "both", now), now)
         elif ev.kind == "drop":
             self.drop(float(ev.arg), now)
+        elif ev.kind == "power_cut":
+            self.power_cut(bool(ev.arg))
 
     def drop(self, outage: float, now: float) -> None:
         """Injected network failure: the link goes away for ``outage`` seconds."""
@@ -400,15 +439,15 @@ class FleetStation:
         self._abort()
 
     def end_sessions(self, now: float) -> None:
-        """The fleet stops: every driver presents the card again and unplugs."""
+        """The fleet stops: every driver presents the card again (also for a transaction left open after
+        its EV was unplugged: StopTransactionOnEVSideDisconnect is false by default) and unplugs."""
         tx = self.station.feature["Transactions"]
         for cid, sim in self.hardware.connectors.items():
-            if not sim.ev_plugged:
-                continue
             cond = tx.cond[cid]
             if cond.tx is not None:
                 self.feed([CardPresented(cond.tx.id_tag, cid)], now)
-            self.feed(self.hardware.plug_out(cid, "both", now), now)
+            if sim.ev_plugged:
+                self.feed(self.hardware.plug_out(cid, "both", now), now)
 
     def open_transactions(self) -> int:
         return sum(1 for c in self.station.feature["Transactions"].cond.values() if c.tx is not None)
@@ -545,6 +584,7 @@ class Worker:
         virtual: bool = False,
         control: bool = False,
         trace: bool = False,
+        builtin: bool = False,
     ) -> None:
         self.worker_id = worker_id
         self.indices = indices
@@ -571,6 +611,12 @@ class Worker:
         self.ending = False  # the driving phase is over
         self.accepted_ever = 0
         self.all_accepted_at: float | None = None
+        # --csms builtin with [csms] error_rate / silence_rate: a twin of the CSMS's fault draws
+        self.csms_faults = (CsmsFaults(seed, scenario.csms_error_rate, scenario.csms_silence_rate)
+                            if builtin and scenario.csms_faults else None)
+        self.csms_errors = 0  # CALLERRORs the builtin CSMS injected (not counted as errors)
+        self.csms_silences = 0  # CALLs it left unanswered on purpose (their timeouts are not errors)
+        self.templates: Counter = Counter()  # template name -> stations of this worker built from it
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -581,7 +627,8 @@ class Worker:
         return not self.busy and self.connecting == 0
 
     def update_busy(self, fs: FleetStation) -> None:
-        if fs.station.session.busy:
+        session = fs.station.session
+        if session.busy and (fs._silent is None or session.in_flight is not fs._silent):
             self.busy.add(fs)
         elif fs in self.busy:
             self.busy.discard(fs)
@@ -656,6 +703,8 @@ class Worker:
             "disconnects": m.disconnects,
             "drops": m.drops,
             "power_cuts": m.power_cuts,
+            "csms_errors_injected": self.csms_errors,
+            "csms_silences_injected": self.csms_silences,
             "wall": time.time(),
             "latencies": lat,
             "rss_kib": rss_kib(),
@@ -674,7 +723,9 @@ class Worker:
         try:
             for n in self.indices:
                 identity = sc.identity(n)
-                fs = FleetStation(self, n, identity, sc.settings(identity), self.seed)
+                tpl = self.driver.template(n)
+                self.templates[tpl.name] += 1
+                fs = FleetStation(self, n, identity, sc.settings(identity, tpl), self.seed)
                 fs._plan = self.driver.station_plan(n)
                 self.stations.append(fs)
                 self.by_identity[identity] = fs
@@ -739,6 +790,7 @@ class Worker:
             fs.trace.open_transactions = fs.open_transactions()
             fs.trace.registration = fs.station.registration
         final["stations"] = {fs.identity: fs.trace.to_dict() for fs in self.stations}
+        final["templates"] = dict(self.templates)
         if self.call_trace is not None:
             final["trace"] = trace_lines(self.call_trace)
         self.report(final)
@@ -751,8 +803,9 @@ def _freeze_heap() -> None:
 
 
 def trace_lines(trace: list[tuple[float, str, int, str, str, str]]) -> list[str]:
-    """The CALLs of a run in a canonical order: by virtual time, then identity, then the order each
-    station sent them. Within one virtual instant the stations' relative order follows which answer
+    """The CALLs of a run in a canonical order: by virtual time, then identity (percent-encoded, as in
+    the URL: one field without spaces), then the order each station sent them. Within one virtual instant the stations' relative order follows which answer
     the worker read first (socket timing); each station's own order never does."""
-    return [f"{t:.3f} {ident} {uid} {action} {payload}"
-            for t, ident, _seq, uid, action, payload in sorted(trace, key=lambda r: (r[0], r[1], r[2]))]
+    rows = sorted(((t, quote(ident, safe=""), seq, uid, action, payload)  # one field, as in the URL
+                   for t, ident, seq, uid, action, payload in trace), key=lambda r: (r[0], r[1], r[2]))
+    return [f"{t:.3f} {ident} {uid} {action} {payload}" for t, ident, _seq, uid, action, payload in rows]

@@ -1,0 +1,202 @@
+"""Scenario keys: station templates, arrival distributions, power cuts, CSMS faults, identity patterns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.fleet import Driver, ScenarioError, load_scenario, parse_scenario
+from ocpp_station.fleet.faults import CsmsFaults
+from ocpp_station.fleet.scenario import check_identity_pattern
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+TEMPLATES = {
+    "ocpp": {"MeterValueSampleInterval": 60, "WebSocketPingInterval": 0},
+    "station": {"vendor": "Fleet Inc"},
+    "template": [
+        {"name": "ac", "weight": 3, "model": "AC22", "connectors": 2, "fixed_cable": False,
+         "ocpp": {"MeterValueSampleInterval": 30}},
+        {"name": "dc", "weight": 1, "vendor": "DC Corp", "model": "DC150", "connectors": 1},
+    ],
+}
+
+
+def test_templates_are_picked_by_weight_from_the_seed_and_merged_over_the_defaults():
+    sc = parse_scenario(TEMPLATES)
+    d = Driver(sc, 9)
+    picks = [d.template(n).name for n in range(1, 401)]
+    assert picks == [Driver(sc, 9).template(n).name for n in range(1, 401)]  # the same seed, the same picks
+    assert picks != [Driver(sc, 10).template(n).name for n in range(1, 401)]
+    share = Counter(picks)["ac"] / 400
+    assert 0.68 < share < 0.82  # weight 3 of 4
+    ac, dc = sc.templates
+    s = sc.settings("X1", ac)
+    assert (s.vendor, s.model, s.connectors, s.fixed_cable) == ("Fleet Inc", "AC22", 2, False)
+    assert s.ocpp == {"MeterValueSampleInterval": "30", "WebSocketPingInterval": "0"}
+    s = sc.settings("X2", dc)
+    assert (s.vendor, s.model, s.connectors, s.fixed_cable) == ("DC Corp", "DC150", 1, True)
+    assert s.ocpp == {"MeterValueSampleInterval": "60", "WebSocketPingInterval": "0"}
+    # each station's sessions run on its template's connectors
+    plan = Driver(sc, 9).planned(40, 3 * 3600.0)
+    used: dict[int, set[int]] = {}
+    for ev in plan:
+        used.setdefault(ev.index, set()).add(ev.connector)
+    for n, conns in used.items():
+        want = {1, 2} if d.template(n).name == "ac" else {1}
+        assert conns == want, (n, conns)
+
+
+def test_one_template_syntax_still_works():
+    sc = parse_scenario({"station": {"vendor": "V", "model": "M", "connectors": 3}})
+    assert [t.name for t in sc.all_templates()] == ["default"]
+    s = sc.settings("A")
+    assert (s.vendor, s.model, s.connectors) == ("V", "M", 3)
+    assert {ev.connector for ev in Driver(sc, 1).planned(3, 36000.0)} == {1, 2, 3}
+
+
+def test_template_errors_name_the_template_and_key():
+    with pytest.raises(ScenarioError, match=r"^scenario: template\[2\]\.colour: unknown key"):
+        parse_scenario({"template": [{"name": "a"}, {"colour": "red"}]})
+    with pytest.raises(ScenarioError, match=r"^scenario: template\[1\]\.weight: expected a number > 0, got 0$"):
+        parse_scenario({"template": [{"weight": 0}]})
+    with pytest.raises(ScenarioError, match=r"^scenario: template\[2\] \(dc\) is not valid: "):
+        parse_scenario({"template": [{"name": "ac"}, {"name": "dc", "ocpp": {"MeterValueSampleInterval": -1}}]})
+    with pytest.raises(ScenarioError, match=r"^scenario: template\[1\]\.connectors: expected a positive integer"):
+        parse_scenario({"template": [{"connectors": 0}]})
+
+
+def _gaps(sc, seed=4, until=20 * 3600.0):
+    """Per connector, the time from the previous unplug (or the station's start) to each plug-in."""
+    d = Driver(sc, seed)
+    out = []
+    for n in (1, 2, 3):
+        last = d.start_offset(n)
+        for ev in d.connector_plan(n, 1):
+            if ev.t >= until:
+                break
+            if ev.kind == "plug_in":
+                out.append(ev.t - last)
+            elif ev.kind == "plug_out":
+                last = ev.t
+    return out
+
+
+def test_arrival_distributions():
+    base = {"driver": {"session_duration": 100, "plug_to_card": 1, "card_to_unplug": 1}}
+    fixed = parse_scenario({"driver": {**base["driver"], "arrival": {"distribution": "fixed", "value": 600}}})
+    assert fixed.arrival is not None and fixed.arrival.kind == "fixed"
+    g = _gaps(fixed)
+    assert len(g) > 100 and all(abs(x - 600) < 1e-6 for x in g)
+    uni = parse_scenario({"driver": {**base["driver"], "arrival": {"distribution": "uniform", "min": 100, "max": 200}}})
+    g = _gaps(uni)
+    assert len(g) > 100 and min(g) >= 100 and max(g) <= 200 and max(g) - min(g) > 80
+    normal = parse_scenario({"driver": {**base["driver"],
+                                        "arrival": {"distribution": "normal", "mean": 300, "sd": 100, "min": 50}}})
+    g = _gaps(normal)
+    assert min(g) >= 50 and 270 < sum(g) / len(g) < 330
+    expo = parse_scenario({"driver": {**base["driver"], "arrival": {"distribution": "exponential", "mean": 400}}})
+    g = _gaps(expo)
+    assert 340 < sum(g) / len(g) < 460
+    # {distribution = "exponential"} without a mean is the default: its mean from sessions_per_hour
+    rate = {"driver": {**base["driver"], "sessions_per_hour": 6.0}}
+    default = parse_scenario(rate)
+    same = parse_scenario({"driver": {**rate["driver"], "arrival": {"distribution": "exponential"}}})
+    assert default.arrival is None and same.arrival is None
+    assert Driver(default, 3).planned(5, 36000.0) == Driver(same, 3).planned(5, 36000.0)
+    g = _gaps(default, until=200 * 3600.0)
+    assert 520 < sum(g) / len(g) < 680  # 3600 / 6
+
+
+def test_arrival_errors():
+    with pytest.raises(ScenarioError, match=r"^scenario: driver.arrival: this distribution sets the gap between "
+                                            r"sessions itself; leave out driver.sessions_per_hour"):
+        parse_scenario({"driver": {"sessions_per_hour": 4, "arrival": {"distribution": "fixed", "value": 60}}})
+    with pytest.raises(ScenarioError, match=r"^scenario: driver.arrival.distribution: expected one of fixed, "
+                                            r"uniform, exponential, normal, lognormal, got 'poisson'$"):
+        parse_scenario({"driver": {"arrival": {"distribution": "poisson"}}})
+    with pytest.raises(ScenarioError, match=r"^scenario: driver.arrival: distribution normal needs 'sd'$"):
+        parse_scenario({"driver": {"arrival": {"distribution": "normal", "mean": 60}}})
+    with pytest.raises(ScenarioError, match=r"^scenario: driver.arrival.value: unknown key for distribution uniform"):
+        parse_scenario({"driver": {"arrival": {"distribution": "uniform", "min": 1, "max": 2, "value": 3}}})
+
+
+def test_power_cuts_are_planned_per_station_from_the_seed():
+    sc = parse_scenario({"driver": {"sessions_per_hour": 0},
+                         "faults": {"power_cut_rate": 2.0, "backup_power": 0.25}})
+    plan = Driver(sc, 5).planned(50, 10 * 3600.0)
+    assert plan == Driver(sc, 5).planned(50, 10 * 3600.0)
+    assert {ev.kind for ev in plan} == {"power_cut"} and {ev.connector for ev in plan} == {0}
+    assert 800 < len(plan) < 1200  # 2 per hour x 10 h x 50 stations
+    backup = sum(1 for ev in plan if ev.arg is True)
+    assert 0.18 < backup / len(plan) < 0.32
+    # power cuts do not move the sessions: their draws come from their own generator
+    with_sessions = parse_scenario({"faults": {"power_cut_rate": 2.0}})
+    without = parse_scenario({})
+    a = [ev for ev in Driver(with_sessions, 5).planned(5, 7200.0) if ev.kind != "power_cut"]
+    assert a == Driver(without, 5).planned(5, 7200.0)
+
+
+def test_fault_keys_are_checked():
+    with pytest.raises(ScenarioError, match=r"^scenario: faults.backup_power: expected 0..1, got 1.5$"):
+        parse_scenario({"faults": {"backup_power": 1.5}})
+    with pytest.raises(ScenarioError, match=r"^scenario: faults.power_cut_rate: expected a number >= 0.0, got -1$"):
+        parse_scenario({"faults": {"power_cut_rate": -1}})
+    with pytest.raises(ScenarioError, match=r"^scenario: faults.power_cuts: unknown key$"):
+        parse_scenario({"faults": {"power_cuts": 1}})
+    with pytest.raises(ScenarioError, match=r"^scenario: csms.error_rate \+ csms.silence_rate: expected less than 1, "
+                                            r"got 1$"):
+        parse_scenario({"csms": {"error_rate": 0.5, "silence_rate": 0.5}})
+    with pytest.raises(ScenarioError, match=r"^scenario: csms.error_rate: expected 0..1, got 2$"):
+        parse_scenario({"csms": {"error_rate": 2}})
+    with pytest.raises(ScenarioError, match=r"^scenario: csms.errors: unknown key$"):
+        parse_scenario({"csms": {"errors": 0.1}})
+    sc = parse_scenario({"csms": {"error_rate": 0.1, "silence_rate": 0.05, "boot_interval": 30}})
+    assert (sc.csms_error_rate, sc.csms_silence_rate, sc.csms_keys) == (0.1, 0.05, ["boot_interval", "error_rate",
+                                                                                   "silence_rate"])
+
+
+def test_csms_faults_are_seeded_and_hit_a_message_id_once():
+    f = CsmsFaults(7, 0.1, 0.05)
+    got = [f.decide(f"CP{n % 10}", f"id-{n}") for n in range(20000)]
+    c = Counter(got)
+    assert 0.09 < c["error"] / 20000 < 0.11 and 0.04 < c["silence"] / 20000 < 0.06
+    twin = CsmsFaults(7, 0.1, 0.05)
+    assert [twin.decide(f"CP{n % 10}", f"id-{n}") for n in range(20000)] == got  # the same seed, the same draws
+    other = CsmsFaults(8, 0.1, 0.05)
+    assert [other.decide(f"CP{n % 10}", f"id-{n}") for n in range(20000)] != got
+    # a faulted message id, sent again (a transaction message's retry keeps its id), is answered
+    hit = [n for n, x in enumerate(got) if x is not None]
+    assert all(f.decide(f"CP{n % 10}", f"id-{n}") is None for n in hit)
+    assert not CsmsFaults(1, 0.0, 0.0)
+
+
+def test_identity_patterns_must_give_distinct_valid_identities():
+    assert check_identity_pattern("CP{n:03d}", 3) == ["CP001", "CP002", "CP003"]
+    assert check_identity_pattern("A B#{n}", 2) == ["A B#1", "A B#2"]  # percent-encoded into the URL
+    assert check_identity_pattern("CP", 1) == ["CP"]
+    with pytest.raises(ValueError, match=r"^pattern 'CP' gives several stations the identity 'CP'; it needs \{n\}"):
+        check_identity_pattern("CP", 3)
+    with pytest.raises(ValueError, match=r"^pattern 'X\{n:02d\}/' gives station 1 the identity 'X01/'; "
+                                          r"expected a non-empty identity of printable characters without '/' "
+                                          r"\(at most 48\)$"):
+        check_identity_pattern("X{n:02d}/", 2)
+    with pytest.raises(ValueError, match=r"^bad pattern 'CP\{m\}': KeyError"):
+        check_identity_pattern("CP{m}", 2)
+    with pytest.raises(ValueError, match=r"at most 48"):
+        check_identity_pattern("X" * 48 + "{n}", 1)
+    with pytest.raises(ScenarioError, match=r"^scenario: fleet.identity_pattern: bad pattern 'CP\{0\}'"):
+        parse_scenario({"fleet": {"identity_pattern": "CP{0}"}})
+
+
+def test_example_scenarios_load():
+    basic = load_scenario(EXAMPLES / "fleet-basic.toml")
+    assert basic.identity(7) == "SIM00007" and basic.drop_probability > 0
+    faults = load_scenario(EXAMPLES / "fleet-faults.toml")
+    assert [t.name for t in faults.templates] == ["ac-post", "dc-fast"]
+    assert faults.arrival is not None and faults.arrival.kind == "normal"
+    assert faults.power_cut_rate > 0 and 0 < faults.backup_power < 1
+    assert faults.csms_error_rate > 0 and faults.csms_silence_rate > 0
+    assert faults.identities(3) == ["DEPOT-0001", "DEPOT-0002", "DEPOT-0003"]
