@@ -18,6 +18,10 @@ Finishing (spec §2.5: the session ended, the user must still act) is
 persisted per connector (namespace ``finishing``) until the cable is out, so
 a reboot with the cable still in comes back Finishing, not Preparing
 (TC_015, TC_016, TC_032_2).
+
+ConnectionTimeOut counts from every entry into Preparing, whatever caused it
+(plug, card, remote start, a reboot or ChangeAvailability(Operative) or a
+cleared fault with the cable in; [ERRATA] 3.77/3.89).
 """
 
 from __future__ import annotations
@@ -79,9 +83,12 @@ class Transactions(Feature):
             log.error("connector %s: no legal way from %s to %s", cid, conn.status.value, status.value)
 
     def _set(self, conn, status, code, info, vendor, now: float) -> None:
+        entering_preparing = status == Status.PREPARING and conn.status != Status.PREPARING
         if conn.set_status(status, code, info, vendor):
             if status != Status.PREPARING:
                 self.station.timers.cancel(f"connection-timeout:{conn.id}")
+            elif entering_preparing:
+                self._arm_connection_timeout(conn.id, now)
             self.station.feature["StatusReporting"].changed(conn.id, now)
 
     # -- persistence -------------------------------------------------------------------
@@ -166,9 +173,7 @@ class Transactions(Feature):
         if c.pending_id is not None:
             self.try_start(cid, now)
             return
-        self.refresh(cid, now)
-        if self.station.connector(cid).status == Status.PREPARING:
-            self._arm_connection_timeout(cid, now, plug_first=True)
+        self.refresh(cid, now)  # entering Preparing arms ConnectionTimeOut
 
     def _unplugged(self, cid: int, side: str, now: float) -> None:
         st = self.station
@@ -294,19 +299,17 @@ class Transactions(Feature):
             self.try_start(cid, now)
             return
         c.pending_since = now
-        self.refresh(cid, now)
-        self._arm_connection_timeout(cid, now, plug_first=False)
+        self.refresh(cid, now)  # entering Preparing arms ConnectionTimeOut
 
     def cancel_pending(self, cid: int, now: float) -> None:
         c = self.cond[cid]
         c.pending_id = c.pending_parent = None
         c.pending_remote = False
         c.pending_since = None
-        self.station.timers.cancel(f"connection-timeout:{cid}")
-        self.refresh(cid, now)
+        self.refresh(cid, now)  # leaving Preparing cancels ConnectionTimeOut; staying keeps it counting
 
-    def _arm_connection_timeout(self, cid: int, now: float, plug_first: bool) -> None:
-        # [ERRATA] 3.77/3.89: ConnectionTimeOut counts from the start of Preparing
+    def _arm_connection_timeout(self, cid: int, now: float) -> None:
+        # [ERRATA] 3.77/3.89: ConnectionTimeOut counts from the start of Preparing, whatever led there
         timeout = self.station.config["ConnectionTimeOut"]
         if timeout <= 0:
             return
