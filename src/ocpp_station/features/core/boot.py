@@ -8,7 +8,8 @@
   connector (errata 3.22).
 * Pending / Rejected: ``interval`` is the minimum wait before the next
   BootNotification; 0 means "choose": ``boot_retry_interval`` of the settings.
-  Rejected: send nothing, answer nothing until then.
+  Rejected: send nothing, answer nothing until then. A reconnect does not cut
+  the wait short: the timer runs on across it.
 * No answer or a CALLERROR: try again after ``boot_retry_interval``.
 """
 
@@ -45,8 +46,8 @@ class Boot(Feature):
 
     def on_disconnected(self, now: float) -> None:
         self.in_flight = False
-        if self.station.registration == Registration.REJECTED:
-            return  # keep waiting out the interval
+        if self.station.registration in (Registration.PENDING, Registration.REJECTED):
+            return  # spec §2.2: the interval is the minimum wait before the next BootNotification, link or not
         self.station.timers.cancel(TIMER)
 
     def _send(self, now: float) -> None:
