@@ -11,7 +11,9 @@
   idTag known as not Accepted, or expired, is refused.
 * An Authorize.req that gets no answer within MessageTimeout (or a
   CALLERROR) is decided by the offline rules: a silent CSMS never blocks a
-  driver for longer than that.
+  driver for longer than that. When the link drops, an Authorize.req still
+  waiting to be sent is taken out of the queue and decided by the offline
+  rules at once: the driver is at the station now, not when the link is back.
 * idTags compare case-insensitively ([SPEC] §3.5.1 IdToken).
 
 A local authorization list (LocalAuthListManagement) plugs in through
@@ -116,6 +118,12 @@ class Authorization(Feature):
         if cfg["AllowOfflineTxForUnknownId"]:
             return {"status": "Accepted", "offlineUnknown": True}
         return {"status": "Invalid"}
+
+    def on_disconnected(self, now: float) -> None:
+        # spec §2.7: offline, idTags are decided by the offline rules; one queued behind another CALL is too
+        for req in self.station.requests.discard(lambda r: r.action == "Authorize"):
+            if req.on_failure is not None:
+                req.on_failure(None, now)
 
     def _ask(self, id_tag: str, decide: Decision) -> None:
         def answered(payload: dict[str, Any], now: float) -> None:

@@ -244,8 +244,16 @@ class Transactions(Feature):
         if reservation is not None and not reservation.may_use(cid, id_tag, now):
             return
 
+        presented = now
+
         def decided(info: dict[str, Any], t: float) -> None:
             cc = self.cond[cid]
+            timeout = self.station.config["ConnectionTimeOut"]
+            if timeout > 0 and t - presented >= timeout:
+                # [ERRATA] 3.77/3.89: the incipient session would have ended by now; the driver has moved on
+                log.info("card %s: authorization decided %.1f s after the card, beyond ConnectionTimeOut; ignored",
+                         id_tag, t - presented)
+                return
             if info.get("status") != "Accepted":
                 log.info("card %s refused: %s", id_tag, info.get("status"))
                 return
