@@ -11,6 +11,7 @@ auth_cache      idTag (upper case) -> IdTagInfo              features.authorizat
 transactions    local tx id -> open transaction record       features.transactions
 finishing       connector id -> True (session ended, cable   features.transactions
                 still in: Finishing after a reboot)
+registration    "acceptedOnce" -> True (ever Accepted)       features.boot
 meta            name -> value                                core.station
 ==============  ===========================================  ===================
 

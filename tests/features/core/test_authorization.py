@@ -205,3 +205,61 @@ def test_authorization_decided_after_connection_timeout_is_ignored(answer_after,
         expect_status(h, 1, "Preparing")  # no authorized idTag waits: no StartTransaction
         h.no_call()
     assert _cache(h, "TAG1") == {"status": "Accepted"}  # the answer still updates the cache
+
+
+@pytest.mark.parametrize("registration", ["Pending", "Rejected"])
+def test_station_never_accepted_refuses_charging(registration):
+    """A station never Accepted by a CSMS lets nobody charge, even with AllowOfflineTxForUnknownId=true (spec §2.7:
+    deny charging before the first Accepted boot): no Authorize.req (only BootNotification may go before Accepted),
+    no relay, no StartTransaction, then or after the registration is Accepted."""
+    h = CoreHarness(AllowOfflineTxForUnknownId=True, LocalAuthorizeOffline=True, HeartbeatInterval=0)
+    h.start()
+    h.reply(h.take("BootNotification"), h.boot_conf(registration, interval=30))
+    plug(h)
+    card(h, "TAG1")
+    h.no_call()
+    assert h.station.connector(1).status.value == "Preparing"
+    assert not h.hardware.connectors[1].relay_closed
+    assert len(h.station.tx_queue) == 0
+    h.advance(10)
+    h.no_call()
+    h.advance(20)
+    h.reply(h.take("BootNotification"), h.boot_conf("Accepted", interval=0))
+    assert [sn(h.respond("StatusNotification", {})) for _ in range(2)] == [
+        (0, "Available", "NoError"), (1, "Preparing", "NoError")]
+    h.no_call()
+    assert not h.hardware.connectors[1].relay_closed
+
+
+def test_station_never_accepted_and_never_connected_refuses_charging():
+    """Powered on with no link at all, never Accepted: a card does not start a transaction (spec §2.7)."""
+    h = CoreHarness(AllowOfflineTxForUnknownId=True)
+    h.start(connect=False)
+    plug(h)
+    card(h, "TAG1")
+    assert h.station.connector(1).status.value == "Preparing"
+    assert not h.hardware.connectors[1].relay_closed
+    assert len(h.station.tx_queue) == 0
+
+
+@pytest.mark.parametrize("registration", ["Pending", "Rejected"])
+def test_station_accepted_before_uses_the_offline_rules_while_pending_or_rejected(registration):
+    """Accepted once (in an earlier boot), then Pending or Rejected: the offline rules decide (spec §2.7), so an
+    unknown idTag charges with AllowOfflineTxForUnknownId=true; the StartTransaction goes once Accepted."""
+    store = MemoryStore()
+    booted(store=store)
+    h = CoreHarness(store=store, AllowOfflineTxForUnknownId=True, HeartbeatInterval=0, MeterValueSampleInterval=0)
+    h.start()
+    h.reply(h.take("BootNotification"), h.boot_conf(registration, interval=60))
+    plug(h)
+    card(h, "TAG1")
+    h.no_call()
+    assert h.station.connector(1).status.value == "Charging"
+    assert h.hardware.connectors[1].relay_closed
+    h.advance(60)
+    h.reply(h.take("BootNotification"), h.boot_conf("Accepted", interval=0))
+    assert [sn(h.respond("StatusNotification", {})) for _ in range(2)] == [
+        (0, "Available", "NoError"), (1, "Charging", "NoError")]
+    start = h.respond("StartTransaction", {"transactionId": 5, "idTagInfo": {"status": "Accepted"}})
+    assert start.payload["idTag"] == "TAG1"
+    h.no_call()

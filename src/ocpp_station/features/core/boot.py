@@ -11,6 +11,8 @@
   Rejected: send nothing, answer nothing until then. A reconnect does not cut
   the wait short: the timer runs on across it.
 * No answer or a CALLERROR: try again after ``boot_retry_interval``.
+* The first Accepted ever is persisted (namespace ``registration``): a
+  station never Accepted does not let anyone charge (spec §2.7).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from ...core.station import Registration
 from ..base import Feature
 
 TIMER = "boot"
+NS = "registration"
+ACCEPTED_ONCE = "acceptedOnce"  # key: the CSMS has Accepted this station at least once
 
 
 class Boot(Feature):
@@ -29,6 +33,7 @@ class Boot(Feature):
         super().__init__(station)
         self.in_flight = False  # a BootNotification is queued or awaiting its answer
         self.boot_reason_accepted_once = False  # Accepted at least once since this boot
+        self.ever_accepted = station.store.get(NS, ACCEPTED_ONCE) is True  # Accepted at least once, ever
 
     def payload(self) -> dict[str, Any]:
         s = self.station.settings
@@ -76,6 +81,9 @@ class Boot(Feature):
         if status == "Accepted":
             st.registration = Registration.ACCEPTED
             st.timers.cancel(TIMER)
+            if not self.ever_accepted:
+                st.store.put(NS, ACCEPTED_ONCE, True)
+                self.ever_accepted = True
             if interval > 0:
                 st.config.set_internal("HeartbeatInterval", str(interval))
             for f in st.features:
