@@ -14,6 +14,7 @@ import orjson
 
 from ocpp_station.core.settings import StationSettings
 from ocpp_station.core.station import Station
+from ocpp_station.hardware.simulated import SimulatedHardware
 from ocpp_station.store import MemoryStore
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -34,7 +35,10 @@ class CoreHarness:
             self.settings.ocpp[k] = ("true" if v else "false") if isinstance(v, bool) else str(v)
         self.store = store if store is not None else MemoryStore()
         self.now = now
-        self.station = Station(self.settings, self.store, rng=random.Random(seed))
+        # the simulated hardware keeps its physical state (cables, meter) in the same store, so a station
+        # built again on that store is the same station after a reboot or power cut: a cable left in stays in
+        hardware = SimulatedHardware(self.settings.connectors, self.settings.fixed_cable, store=self.store)
+        self.station = Station(self.settings, self.store, hardware=hardware, rng=random.Random(seed))
         self.hardware = self.station.hardware
         self.calls: list[SentCall] = []  # CALLs from the station not yet taken by a test
         self.log: list[SentCall] = []  # every CALL the station sent

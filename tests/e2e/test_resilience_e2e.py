@@ -37,25 +37,35 @@ async def test_tc_013_cs_tc_014_cs_reset_without_transaction(booted, kind):
 
 
 async def test_tc_015_cs_hard_reset_with_transaction(booted):
-    """TC_015_CS: StopTransaction(HardReset) (before or after the reboot), then BootNotification."""
+    """TC_015_CS: StopTransaction(HardReset) once (before or after the reboot), then BootNotification; after it
+    connector 1 reports Finishing: the session ended and the cable is still in (spec §2.5)."""
     st, link = await booted()
     tx_id = await _charging(st, link)
     assert await link.call("Reset", {"type": "Hard"}) == {"status": "Accepted"}
-    seen = []
-    while "BootNotification" not in seen:
+    before = []
+    while not before or before[-1].action != "BootNotification":
         c = await link.next_call(timeout=15)
-        seen.append(c.action)
-        if c.action == "StopTransaction":
-            assert c.payload["reason"] == "HardReset" and c.payload["transactionId"] == tx_id
-    if "StopTransaction" not in seen:  # not delivered before going down: it comes after Accepted
-        await link.expect_unordered(["StatusNotification", "StatusNotification"])
-        stop = await link.expect("StopTransaction", ignore=("StatusNotification",))
-        assert stop.payload["reason"] == "HardReset" and stop.payload["transactionId"] == tx_id
+        assert c.action in ("StopTransaction", "StatusNotification", "MeterValues", "BootNotification"), c
+        before.append(c)
+    after = []  # the two statuses, and the StopTransaction if it did not go out before the reboot
+    stopped_before = any(c.action == "StopTransaction" for c in before)
+    while sum(c.action == "StatusNotification" for c in after) < 2 or not (
+            stopped_before or any(c.action == "StopTransaction" for c in after)):
+        c = await link.next_call(timeout=10)
+        assert c.action in ("StopTransaction", "StatusNotification", "MeterValues"), c
+        after.append(c)
+    stops = [c for c in before + after if c.action == "StopTransaction"]
+    assert len(stops) == 1
+    assert stops[0].payload["reason"] == "HardReset" and stops[0].payload["transactionId"] == tx_id
+    statuses = {c.payload["connectorId"]: c.payload["status"] for c in after if c.action == "StatusNotification"}
+    assert statuses == {0: "Available", 1: "Finishing"}
+    await link.no_call(1.0, ignore=("Heartbeat",))
     assert await st.stop() == 0
 
 
 async def test_tc_016_cs_soft_reset_with_transaction(booted):
-    """TC_016_CS: StopTransaction(SoftReset) + Finishing before the restart; then BootNotification."""
+    """TC_016_CS: StopTransaction(SoftReset) + Finishing before the restart; then BootNotification, and connector 1
+    still Finishing after it while the cable is in (spec §2.5)."""
     st, link = await booted()
     tx_id = await _charging(st, link)
     assert await link.call("Reset", {"type": "Soft"}) == {"status": "Accepted"}
@@ -63,7 +73,9 @@ async def test_tc_016_cs_soft_reset_with_transaction(booted):
     assert got["StopTransaction"].payload["reason"] == "SoftReset"
     assert got["StopTransaction"].payload["transactionId"] == tx_id
     assert got["StatusNotification"].payload["status"] == "Finishing"
-    await _reboot_statuses(link)
+    statuses = await _reboot_statuses(link)
+    assert {cid: p["status"] for cid, p in statuses.items()} == {0: "Available", 1: "Finishing"}
+    await link.no_call(1.0, ignore=("Heartbeat",))
     assert await st.stop() == 0
 
 
@@ -80,14 +92,15 @@ async def test_tc_032_1_cs_power_failure_with_backup_power(csms, booted, station
     assert await st.wait_exit() == -9  # the power is gone: the process ends as kill -9 ends it
     st2 = await station_factory(config_name="CP001-again.toml")
     statuses = await _reboot_statuses(link)
-    assert statuses[1]["status"] in ("Finishing", "Preparing")  # the cable is still in
+    assert statuses[1]["status"] == "Finishing"  # the session ended and the cable is still in
     await link.no_call(1.0, ignore=("Heartbeat",))  # the transaction was reported once, not again
     assert await st2.stop() == 0
 
 
 async def test_tc_032_2_cs_power_failure_without_backup_power(booted, station_factory):
-    """TC_032_2_CS: SIGKILL while charging; after power: Boot, statuses and StopTransaction(PowerLoss)
-    with the last known meter value."""
+    """TC_032_2_CS: SIGKILL while charging; after power: Boot, statuses (connector 1 Finishing: the session ended,
+    the cable is in) and StopTransaction(PowerLoss) with the last known meter value, its transactionData ending with
+    that value as Transaction.End ([ERRATA] 3.14, 4.25)."""
     st, link = await booted(ocpp={"MeterValueSampleInterval": 1})
     tx_id = await _charging(st, link)
     mv = await link.expect("MeterValues")
@@ -104,7 +117,12 @@ async def test_tc_032_2_cs_power_failure_without_backup_power(booted, station_fa
     stop = next(c for c in calls if c.action == "StopTransaction")
     assert stop.payload["reason"] == "PowerLoss" and stop.payload["transactionId"] == tx_id
     assert stop.payload["meterStop"] >= last
-    assert sorted(c.payload["connectorId"] for c in calls if c.action == "StatusNotification") == [0, 1]
+    end = stop.payload["transactionData"][-1]
+    assert end["timestamp"] == stop.payload["timestamp"]
+    assert [(v["context"], v["value"]) for v in end["sampledValue"]] == [
+        ("Transaction.End", str(stop.payload["meterStop"]))]
+    statuses = {c.payload["connectorId"]: c.payload["status"] for c in calls if c.action == "StatusNotification"}
+    assert statuses == {0: "Available", 1: "Finishing"}
     assert await st2.stop() == 0
 
 

@@ -9,6 +9,9 @@ config          OCPP key -> value string (CSMS changes)      core.configuration
 availability    connector id -> "Operative"/"Inoperative"    features.availability
 auth_cache      idTag (upper case) -> IdTagInfo              features.authorization
 transactions    local tx id -> open transaction record       features.transactions
+finishing       connector id -> True (session ended, cable   features.transactions
+                still in: Finishing after a reboot)
+registration    "acceptedOnce" -> True (ever Accepted)       features.boot
 meta            name -> value                                core.station
 ==============  ===========================================  ===================
 

@@ -1,10 +1,14 @@
 """Authorization at core level: Authorize.req, the authorization cache, ClearCache ([SPEC] §3.5, §4.1, §5.3;
-[ERRATA] 3.4, 3.23; spec §2.3 Authorize/ClearCache). OCTT cases TC_007, TC_061, TC_023."""
+[ERRATA] 3.4, 3.23, 3.77/3.89; spec §2.3 Authorize/ClearCache, §2.7 offline rules). OCTT cases TC_007, TC_061,
+TC_023."""
 
+import pytest
 from charging import (
-    ACCEPTED, booted, card, configure, expect_status, plug, respond_unordered, run, start_charging, start_confs,
+    ACCEPTED, booted, card, configure, expect_status, plug, respond_unordered, run, sn, start_charging, start_confs,
     unplug,
 )
+
+from harness import CoreHarness
 
 from ocpp_station.store import MemoryStore
 
@@ -149,4 +153,113 @@ def test_cache_disabled_no_cache_entries():
     h.respond("Authorize", ACCEPTED)
     expect_status(h, 1, "Preparing")
     run(h, 1)
+    h.no_call()
+
+
+@pytest.mark.parametrize("allow_unknown, status", [(True, "Charging"), (False, "Preparing")])
+def test_authorize_queued_when_the_link_drops_is_decided_offline_at_once(allow_unknown, status):
+    """An Authorize.req waiting behind another CALL when the link drops leaves the queue and is decided by the
+    offline rules right away (spec §2.7): an unknown idTag charges with AllowOfflineTxForUnknownId=true, is refused
+    otherwise; nothing is asked when the link comes back."""
+    h = booted(AllowOfflineTxForUnknownId=allow_unknown, MeterValueSampleInterval=0)
+    plug(h)
+    assert sn(h.take("StatusNotification")) == (1, "Preparing", "NoError")  # in flight, never answered
+    card(h, "TAG1")
+    h.advance(5)
+    h.no_call()  # the Authorize.req waits behind it: one CALL in flight
+    h.disconnect()  # at 00:00:05
+    assert h.station.connector(1).status.value == status
+    assert h.hardware.connectors[1].relay_closed == allow_unknown
+    h.advance(30)
+    h.connect()
+    if allow_unknown:
+        got = respond_unordered(h, {"StatusNotification": {}, "StartTransaction": {
+            "transactionId": 3, "idTagInfo": {"status": "Accepted"}}})
+        assert sn(got["StatusNotification"]) == (1, "Charging", "NoError")
+        start = got["StartTransaction"].payload
+        assert start["idTag"] == "TAG1" and start["timestamp"] == "2026-01-01T00:00:05.000Z"  # decided then
+    else:
+        assert sn(h.respond("StatusNotification", {})) == (1, "Preparing", "NoError")  # never acknowledged
+    h.no_call()
+    assert [c.action for c in h.log].count("Authorize") == 0
+
+
+@pytest.mark.parametrize("answer_after, started", [(29.999, True), (30, False)])
+def test_authorization_decided_after_connection_timeout_is_ignored(answer_after, started):
+    """An Authorize.conf that comes once ConnectionTimeOut has passed since the card was presented is ignored: the
+    incipient session is over ([ERRATA] 3.77/3.89); just before it, the card is accepted as usual."""
+    h = booted(MessageTimeout=120)
+    configure(h, ConnectionTimeOut=30)
+    card(h, "TAG1")
+    a = h.take("Authorize")
+    h.advance(answer_after)
+    h.reply(a, ACCEPTED)
+    if started:
+        expect_status(h, 1, "Preparing")
+        plug(h)
+        start_confs(h, 1, 9)
+    else:
+        h.no_call()
+        assert h.station.connector(1).status.value == "Available"
+        plug(h)
+        expect_status(h, 1, "Preparing")  # no authorized idTag waits: no StartTransaction
+        h.no_call()
+    assert _cache(h, "TAG1") == {"status": "Accepted"}  # the answer still updates the cache
+
+
+@pytest.mark.parametrize("registration", ["Pending", "Rejected"])
+def test_station_never_accepted_refuses_charging(registration):
+    """A station never Accepted by a CSMS lets nobody charge, even with AllowOfflineTxForUnknownId=true (spec §2.7:
+    deny charging before the first Accepted boot): no Authorize.req (only BootNotification may go before Accepted),
+    no relay, no StartTransaction, then or after the registration is Accepted."""
+    h = CoreHarness(AllowOfflineTxForUnknownId=True, LocalAuthorizeOffline=True, HeartbeatInterval=0)
+    h.start()
+    h.reply(h.take("BootNotification"), h.boot_conf(registration, interval=30))
+    plug(h)
+    card(h, "TAG1")
+    h.no_call()
+    assert h.station.connector(1).status.value == "Preparing"
+    assert not h.hardware.connectors[1].relay_closed
+    assert len(h.station.tx_queue) == 0
+    h.advance(10)
+    h.no_call()
+    h.advance(20)
+    h.reply(h.take("BootNotification"), h.boot_conf("Accepted", interval=0))
+    assert [sn(h.respond("StatusNotification", {})) for _ in range(2)] == [
+        (0, "Available", "NoError"), (1, "Preparing", "NoError")]
+    h.no_call()
+    assert not h.hardware.connectors[1].relay_closed
+
+
+def test_station_never_accepted_and_never_connected_refuses_charging():
+    """Powered on with no link at all, never Accepted: a card does not start a transaction (spec §2.7)."""
+    h = CoreHarness(AllowOfflineTxForUnknownId=True)
+    h.start(connect=False)
+    plug(h)
+    card(h, "TAG1")
+    assert h.station.connector(1).status.value == "Preparing"
+    assert not h.hardware.connectors[1].relay_closed
+    assert len(h.station.tx_queue) == 0
+
+
+@pytest.mark.parametrize("registration", ["Pending", "Rejected"])
+def test_station_accepted_before_uses_the_offline_rules_while_pending_or_rejected(registration):
+    """Accepted once (in an earlier boot), then Pending or Rejected: the offline rules decide (spec §2.7), so an
+    unknown idTag charges with AllowOfflineTxForUnknownId=true; the StartTransaction goes once Accepted."""
+    store = MemoryStore()
+    booted(store=store)
+    h = CoreHarness(store=store, AllowOfflineTxForUnknownId=True, HeartbeatInterval=0, MeterValueSampleInterval=0)
+    h.start()
+    h.reply(h.take("BootNotification"), h.boot_conf(registration, interval=60))
+    plug(h)
+    card(h, "TAG1")
+    h.no_call()
+    assert h.station.connector(1).status.value == "Charging"
+    assert h.hardware.connectors[1].relay_closed
+    h.advance(60)
+    h.reply(h.take("BootNotification"), h.boot_conf("Accepted", interval=0))
+    assert [sn(h.respond("StatusNotification", {})) for _ in range(2)] == [
+        (0, "Available", "NoError"), (1, "Charging", "NoError")]
+    start = h.respond("StartTransaction", {"transactionId": 5, "idTagInfo": {"status": "Accepted"}})
+    assert start.payload["idTag"] == "TAG1"
     h.no_call()

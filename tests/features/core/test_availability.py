@@ -121,13 +121,14 @@ def test_change_availability_connector_zero_all_unavailable_and_persisted():
     expect_status(h, 2, "SuspendedEV")
     assert h.csms_conf("RemoteStopTransaction", {"transactionId": 61}) == {"status": "Accepted"}
     stop_confs(h, 2, "Remote", status="Unavailable")
+    unplug(h, 2, side="station")  # the cable leaves the socket: nothing to report while Unavailable
     h.no_call()
 
     h2, statuses = _reboot(store, socket(connectors=2))
     assert statuses == [(0, "Unavailable"), (1, "Unavailable"), (2, "Unavailable")]
     assert _ca(h2, 0, "Operative") == "Accepted"
     got = {expect_status_any(h2) for _ in range(3)}
-    assert got == {(0, "Available"), (1, "Available"), (2, "Available")}  # a fresh (simulated) station: no cable
+    assert got == {(0, "Available"), (1, "Available"), (2, "Available")}  # no cable in anywhere
     h2.no_call()
 
 

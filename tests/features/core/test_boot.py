@@ -1,5 +1,7 @@
 """Boot sequence at core level, stepping `now` (TC_001_CS, TC_002_CS; [SPEC] §4.2, [ERRATA] 3.22)."""
 
+import pytest
+
 from harness import CoreHarness
 
 
@@ -60,6 +62,38 @@ def test_tc_002_cs_cold_boot_pending():
     hb = h.advance_to_next_call()
     assert hb.action == "Heartbeat" and hb.at - statuses[-1].at == 5
     assert h.station.config["MeterValueSampleInterval"] == 30
+
+
+@pytest.mark.parametrize("status", ["Pending", "Rejected"])
+def test_reconnect_while_pending_or_rejected_waits_out_the_interval(status):
+    """Pending / Rejected: the interval is the minimum wait before the next BootNotification ([SPEC] §4.2;
+    spec §2.2); a link that drops and comes back does not cut it short."""
+    h = CoreHarness()
+    h.start()
+    boot1 = h.take("BootNotification")
+    h.reply(boot1, h.boot_conf(status, interval=60))
+    h.advance(10)
+    h.disconnect()
+    h.advance(5)
+    h.connect()
+    h.no_call()
+    h.advance(44.999)
+    h.no_call()
+    h.advance(0.001)
+    boot2 = h.take("BootNotification")
+    assert boot2.at - boot1.at == 60
+
+
+def test_reconnect_after_the_interval_passed_offline_sends_boot_at_once():
+    """The Pending interval ran out while the link was down: BootNotification as soon as it is back."""
+    h = CoreHarness()
+    h.start()
+    h.reply(h.take("BootNotification"), h.boot_conf("Pending", interval=20))
+    h.disconnect()
+    h.advance(30)
+    h.no_call()
+    h.connect()
+    assert h.take("BootNotification").at == h.now
 
 
 def test_boot_interval_zero_uses_own_retry_interval():

@@ -18,42 +18,64 @@ def _charging(h: CoreHarness) -> int:
     return 42
 
 
+def _reboot_statuses(h: CoreHarness, interval: int = 10) -> list[tuple]:
+    """BootNotification Accepted after a reboot: (connectorId, status) of the StatusNotifications that follow."""
+    h.respond("BootNotification", h.boot_conf(interval=interval))
+    return [
+        (c.payload["connectorId"], c.payload["status"])
+        for c in (h.respond("StatusNotification", {}) for _ in range(h.settings.connectors + 1))
+    ]
+
+
 def test_tc_016_cs_soft_reset_stops_transactions_then_reboots():
-    h = CoreHarness()
+    """TC_016_CS Soft Reset with transaction: Reset.conf Accepted, StopTransaction(SoftReset) + Finishing before the
+    reboot; after it, connector 1 is still Finishing while the cable is in, Available once it is out ([SPEC] §5.14,
+    §4.10; spec §2.5)."""
+    store = MemoryStore()
+    h = CoreHarness(store=store)
     h.boot()
     _charging(h)
     assert h.csms_conf("Reset", {"type": "Soft"}) == {"status": "Accepted"}
-    assert h.station.commands() == []  # not before the StopTransaction is delivered
     assert h.station.commands() == []  # not before the StopTransaction is delivered
     got = h.respond_unordered({"StopTransaction": {}, "StatusNotification": {}})
     assert got["StopTransaction"].payload["reason"] == "SoftReset"
     assert got["StopTransaction"].payload["transactionId"] == 42
     assert "idTag" not in got["StopTransaction"].payload  # the station itself stops it
-    assert got["StatusNotification"].payload["status"] == "Finishing"
+    assert (got["StatusNotification"].payload["connectorId"], got["StatusNotification"].payload["status"]) == (
+        1, "Finishing")
     h.advance(0.2)
     assert h.station.commands() == [Reboot("Soft")]
+    h2 = CoreHarness(store=store, now=h.now + 5)
+    h2.start()
+    assert _reboot_statuses(h2) == [(0, "Available"), (1, "Finishing")]
+    h2.no_call()  # the StopTransaction was delivered before the reboot
+    h2.feed(h2.hardware.plug_out(1, "ev", h2.now))
+    assert (h2.respond("StatusNotification", {}).payload["status"]) == "Available"
+    h2.no_call()
 
 
 def test_tc_015_cs_hard_reset_reboots_at_once_and_keeps_the_stop_queued():
+    """TC_015_CS Hard Reset with transaction: Reset.conf Accepted, reboot at once; after it connector 1 reports
+    Finishing (the cable is still in) and the StopTransaction(HardReset) is delivered ([SPEC] §5.14; spec §2.5)."""
     store = MemoryStore()
     h = CoreHarness(store=store)
     h.boot()
     _charging(h)
-    h.csms_call("Reset", {"type": "Hard"})
+    assert h.csms_call("Reset", {"type": "Hard"})[2] == {"status": "Accepted"}
     h.advance(0)
     assert h.station.commands() == [Reboot("Hard")]
-    # the reboot: a new Station on the same store delivers the StopTransaction after Accepted
+    # the reboot: a new Station on the same store (and the same hardware, cable still in)
     h2 = CoreHarness(store=store)
-    h2.hardware.connectors[1].ev_plugged = True
     h2.start()
-    h2.respond("BootNotification", h2.boot_conf())
-    s = [h2.respond("StatusNotification", {}) for _ in range(2)]
-    assert [x.payload["connectorId"] for x in s] == [0, 1]
+    assert _reboot_statuses(h2) == [(0, "Available"), (1, "Finishing")]
     stop = h2.take("StopTransaction")
     assert stop.payload["reason"] == "HardReset" and stop.payload["transactionId"] == 42
 
 
 def test_tc_032_2_cs_power_loss_stops_the_open_transaction_after_boot():
+    """TC_032_2_CS Power failure without backup power: after the boot, connector 1 is Finishing (the session ended,
+    the cable is in) and StopTransaction(PowerLoss) carries the last known meter value and its time, with
+    Transaction.Begin and Transaction.End in transactionData ([SPEC] §4.10; [ERRATA] 3.14, 4.25; spec §2.5)."""
     store = MemoryStore()
     h = CoreHarness(store=store, MeterValueSampleInterval=10, HeartbeatInterval=0)
     h.boot(interval=0)  # no heartbeats in the way
@@ -61,16 +83,61 @@ def test_tc_032_2_cs_power_loss_stops_the_open_transaction_after_boot():
     h.advance(10)
     mv = h.respond("MeterValues", {})
     last = int(mv.payload["meterValue"][0]["sampledValue"][0]["value"])
+    at = mv.payload["meterValue"][0]["timestamp"]
     # power cut: the process is gone; a new station boots on the same store
     h2 = CoreHarness(store=store, now=h.now + 60)
     h2.start()
-    h2.respond("BootNotification", h2.boot_conf())
-    h2.answer_all("StatusNotification")
+    assert _reboot_statuses(h2) == [(0, "Available"), (1, "Finishing")]
     stop = h2.take("StopTransaction")
     assert stop.payload["reason"] == "PowerLoss"
     assert stop.payload["transactionId"] == 42
     assert stop.payload["meterStop"] == last  # the last meter value known before the cut
-    assert stop.payload["timestamp"] == mv.payload["meterValue"][0]["timestamp"]
+    assert stop.payload["timestamp"] == at
+    data = stop.payload["transactionData"]
+    assert [d["sampledValue"][0]["context"] for d in data] == ["Transaction.Begin", "Sample.Periodic",
+                                                                "Transaction.End"]
+    assert data[-1] == {
+        "timestamp": at,
+        "sampledValue": [{"value": str(last), "context": "Transaction.End", "format": "Raw",
+                          "measurand": "Energy.Active.Import.Register", "unit": "Wh", "location": "Outlet"}],
+    }
+
+
+def test_power_loss_with_the_cable_pulled_while_down_comes_back_available():
+    """The cable left while the station was down: the session is over, connector 1 is Available after the boot and
+    nothing remembers it as Finishing (spec §2.5)."""
+    store = MemoryStore()
+    h = CoreHarness(store=store)
+    h.boot()
+    _charging(h)
+    h.hardware.plug_out(1, "ev", h.now)  # no station to see it: the power is off
+    h2 = CoreHarness(store=store, now=h.now + 60)
+    h2.start()
+    assert _reboot_statuses(h2) == [(0, "Available"), (1, "Available")]
+    assert h2.take("StopTransaction").payload["reason"] == "PowerLoss"
+    assert store.items("finishing") == {}
+
+
+def test_finishing_after_a_stop_survives_a_power_cut_until_the_cable_is_out():
+    """A session stopped locally, the cable still in, then a power cut: Finishing again after the boot, not
+    Preparing (spec §2.5: Finishing until the user acts)."""
+    store = MemoryStore()
+    h = CoreHarness(store=store, HeartbeatInterval=0)
+    h.boot(interval=0)  # no heartbeats in the way
+    _charging(h)
+    h.event(CardPresented("TAG1", 1))
+    h.respond_unordered({"StopTransaction": {}, "StatusNotification": {}})
+    h2 = CoreHarness(store=store, now=h.now + 60, HeartbeatInterval=0)
+    h2.start()
+    assert _reboot_statuses(h2, interval=0) == [(0, "Available"), (1, "Finishing")]
+    h2.no_call()
+    h2.advance(3600)  # no ConnectionTimeOut: Finishing is not Preparing
+    h2.no_call()
+    h2.feed(h2.hardware.plug_out(1, "ev", h2.now))
+    assert h2.respond("StatusNotification", {}).payload["status"] == "Available"
+    h3 = CoreHarness(store=store, now=h2.now + 60)
+    h3.start()
+    assert _reboot_statuses(h3) == [(0, "Available"), (1, "Available")]
 
 
 def test_silent_csms_card_handled_by_offline_rules_after_message_timeout():

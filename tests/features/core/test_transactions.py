@@ -8,6 +8,10 @@ from charging import (
     start_confs, stop_confs, unplug,
 )
 
+from harness import CoreHarness
+
+from ocpp_station.store import MemoryStore
+
 T = "2026-01-01T00:00:00.000Z"
 
 
@@ -82,6 +86,66 @@ def test_connection_timeout_plug_first_goes_to_finishing():
     unplug(h)
     expect_status(h, 1, "Available")
     h.no_call()
+
+
+def _preparing_then_finishing(h, timeout: float) -> None:
+    """The connector has just entered Preparing (reported now) with the cable in and no idTag: Finishing exactly
+    ConnectionTimeOut later, nothing before ([ERRATA] 3.77/3.89, 3.20 B6)."""
+    prep = expect_status(h, 1, "Preparing")
+    h.advance(timeout - 0.001)
+    h.no_call()
+    h.advance(0.001)
+    fin = expect_status(h, 1, "Finishing")
+    assert fin.at - prep.at == timeout
+    h.no_call()
+
+
+def test_connection_timeout_counts_from_preparing_after_a_reboot_with_the_cable_in():
+    """The cable is in when the station boots, no session: Preparing, and ConnectionTimeOut counts from there
+    ([ERRATA] 3.77/3.89: from the start of Preparing, whatever led to it)."""
+    store = MemoryStore()
+    h = booted(store=store)
+    configure(h, ConnectionTimeOut=20, HeartbeatInterval=0)
+    plug(h)
+    expect_status(h, 1, "Preparing")
+    h.advance(5)  # power cut before the timeout
+    h2 = CoreHarness(store=store, now=h.now + 30)
+    h2.start()
+    h2.respond("BootNotification", h2.boot_conf(interval=0))
+    expect_status(h2, 0, "Available")
+    _preparing_then_finishing(h2, 20)
+    unplug(h2)
+    expect_status(h2, 1, "Available")
+
+
+def test_connection_timeout_counts_from_preparing_after_change_availability_operative():
+    """Inoperative, the cable goes in (Unavailable), then Operative: Preparing, Finishing after ConnectionTimeOut
+    ([ERRATA] 3.77/3.89; [SPEC] §5.2)."""
+    h = booted()
+    configure(h, ConnectionTimeOut=20)
+    assert h.csms_conf("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {"status": "Accepted"}
+    expect_status(h, 1, "Unavailable")
+    plug(h)
+    h.advance(100)
+    h.no_call()
+    assert h.csms_conf("ChangeAvailability", {"connectorId": 1, "type": "Operative"}) == {"status": "Accepted"}
+    _preparing_then_finishing(h, 20)
+
+
+def test_connection_timeout_counts_again_from_preparing_after_a_fault_clears():
+    """Plugged in (Preparing), a fault (Faulted) stops the count; once it clears, Preparing again and
+    ConnectionTimeOut counts from that moment ([ERRATA] 3.77/3.89; spec §2.5 I1-I8)."""
+    h = booted()
+    configure(h, ConnectionTimeOut=20)
+    plug(h)
+    expect_status(h, 1, "Preparing")
+    h.advance(10)
+    h.feed(h.hardware.fault(1, "GroundFailure", None, h.now))
+    expect_status(h, 1, "Faulted", "GroundFailure")
+    h.advance(100)
+    h.no_call()
+    h.feed(h.hardware.clear_fault(1, h.now))
+    _preparing_then_finishing(h, 20)
 
 
 def _ev_side(stop: bool, unlock: bool):

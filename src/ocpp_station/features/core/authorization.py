@@ -8,10 +8,15 @@
   empties it ([ERRATA] 3.23: Rejected only where no cache exists).
 * Offline ([SPEC] §3.5.2, spec §2.7): LocalAuthorizeOffline accepts idTags
   valid in the cache; AllowOfflineTxForUnknownId accepts unknown ones; an
-  idTag known as not Accepted, or expired, is refused.
+  idTag known as not Accepted, or expired, is refused. The same rules apply
+  while registration is Pending or Rejected, but only for a station Accepted
+  at least once: one never Accepted refuses every idTag (spec §2.7: deny
+  charging before the first Accepted boot).
 * An Authorize.req that gets no answer within MessageTimeout (or a
   CALLERROR) is decided by the offline rules: a silent CSMS never blocks a
-  driver for longer than that.
+  driver for longer than that. When the link drops, an Authorize.req still
+  waiting to be sent is taken out of the queue and decided by the offline
+  rules at once: the driver is at the station now, not when the link is back.
 * idTags compare case-insensitively ([SPEC] §3.5.1 IdToken).
 
 A local authorization list (LocalAuthListManagement) plugs in through
@@ -21,11 +26,14 @@ the cache ([SPEC] §3.5.3).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from ...core.clock import parse_iso
 from ...core.outbox import Request
 from ..base import Feature
+
+log = logging.getLogger(__name__)
 
 NS = "auth_cache"
 
@@ -107,6 +115,11 @@ class Authorization(Feature):
 
     def offline_decision(self, id_tag: str, known: dict[str, Any] | None, now: float) -> dict[str, Any]:
         cfg = self.station.config
+        boot = self.station.feature.get("Boot")
+        if boot is not None and not boot.ever_accepted:
+            # spec §2.7: transactions before the first Accepted boot are advisable to deny
+            log.info("idTag %s refused: the station has never been accepted by a CSMS", id_tag)
+            return {"status": "Invalid"}
         if known is not None:
             if self._valid(known, now) and cfg["LocalAuthorizeOffline"]:
                 return known
@@ -116,6 +129,12 @@ class Authorization(Feature):
         if cfg["AllowOfflineTxForUnknownId"]:
             return {"status": "Accepted", "offlineUnknown": True}
         return {"status": "Invalid"}
+
+    def on_disconnected(self, now: float) -> None:
+        # spec §2.7: offline, idTags are decided by the offline rules; one queued behind another CALL is too
+        for req in self.station.requests.discard(lambda r: r.action == "Authorize"):
+            if req.on_failure is not None:
+                req.on_failure(None, now)
 
     def _ask(self, id_tag: str, decide: Decision) -> None:
         def answered(payload: dict[str, Any], now: float) -> None:

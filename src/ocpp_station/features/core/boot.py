@@ -8,8 +8,11 @@
   connector (errata 3.22).
 * Pending / Rejected: ``interval`` is the minimum wait before the next
   BootNotification; 0 means "choose": ``boot_retry_interval`` of the settings.
-  Rejected: send nothing, answer nothing until then.
+  Rejected: send nothing, answer nothing until then. A reconnect does not cut
+  the wait short: the timer runs on across it.
 * No answer or a CALLERROR: try again after ``boot_retry_interval``.
+* The first Accepted ever is persisted (namespace ``registration``): a
+  station never Accepted does not let anyone charge (spec §2.7).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from ...core.station import Registration
 from ..base import Feature
 
 TIMER = "boot"
+NS = "registration"
+ACCEPTED_ONCE = "acceptedOnce"  # key: the CSMS has Accepted this station at least once
 
 
 class Boot(Feature):
@@ -28,6 +33,7 @@ class Boot(Feature):
         super().__init__(station)
         self.in_flight = False  # a BootNotification is queued or awaiting its answer
         self.boot_reason_accepted_once = False  # Accepted at least once since this boot
+        self.ever_accepted = station.store.get(NS, ACCEPTED_ONCE) is True  # Accepted at least once, ever
 
     def payload(self) -> dict[str, Any]:
         s = self.station.settings
@@ -45,8 +51,8 @@ class Boot(Feature):
 
     def on_disconnected(self, now: float) -> None:
         self.in_flight = False
-        if self.station.registration == Registration.REJECTED:
-            return  # keep waiting out the interval
+        if self.station.registration in (Registration.PENDING, Registration.REJECTED):
+            return  # spec §2.2: the interval is the minimum wait before the next BootNotification, link or not
         self.station.timers.cancel(TIMER)
 
     def _send(self, now: float) -> None:
@@ -75,6 +81,9 @@ class Boot(Feature):
         if status == "Accepted":
             st.registration = Registration.ACCEPTED
             st.timers.cancel(TIMER)
+            if not self.ever_accepted:
+                st.store.put(NS, ACCEPTED_ONCE, True)
+                self.ever_accepted = True
             if interval > 0:
                 st.config.set_internal("HeartbeatInterval", str(interval))
             for f in st.features:

@@ -13,6 +13,15 @@ A transaction starts when an authorized idTag and a plugged cable meet
 Its record and its StartTransaction are persisted in one commit before the
 relay closes. Every later message of that transaction carries the
 transactionId once the CSMS gives it (-1 if it never does, [ERRATA] 3.18).
+
+Finishing (spec §2.5: the session ended, the user must still act) is
+persisted per connector (namespace ``finishing``) until the cable is out, so
+a reboot with the cable still in comes back Finishing, not Preparing
+(TC_015, TC_016, TC_032_2).
+
+ConnectionTimeOut counts from every entry into Preparing, whatever caused it
+(plug, card, remote start, a reboot or ChangeAvailability(Operative) or a
+cleared fault with the cable in; [ERRATA] 3.77/3.89).
 """
 
 from __future__ import annotations
@@ -22,11 +31,14 @@ from typing import Any
 
 from ...core.connector import Conditions, IllegalTransition, Status, Transaction, derive_status
 from ...core.events import CablePlugged, CableUnplugged, CardPresented, EVStateChanged, Event
+from ...hardware.base import MeterSample
 from ..base import Feature
+from .metering import DEFAULT_MEASURAND, meter_value
 
 log = logging.getLogger(__name__)
 
 NS = "transactions"
+NS_FINISHING = "finishing"  # connector id -> True while a session has ended and the cable is still in
 PLACEHOLDER_TX_ID = -1  # in queued messages until StartTransaction.conf arrives; kept if it never does
 
 
@@ -71,9 +83,12 @@ class Transactions(Feature):
             log.error("connector %s: no legal way from %s to %s", cid, conn.status.value, status.value)
 
     def _set(self, conn, status, code, info, vendor, now: float) -> None:
+        entering_preparing = status == Status.PREPARING and conn.status != Status.PREPARING
         if conn.set_status(status, code, info, vendor):
             if status != Status.PREPARING:
                 self.station.timers.cancel(f"connection-timeout:{conn.id}")
+            elif entering_preparing:
+                self._arm_connection_timeout(conn.id, now)
             self.station.feature["StatusReporting"].changed(conn.id, now)
 
     # -- persistence -------------------------------------------------------------------
@@ -85,18 +100,55 @@ class Transactions(Feature):
         self._counter += 1
         return f"{self.station.session.id_prefix}-{int(self.station.clock.wall(now))}-{self._counter}"
 
+    def _cable_in(self, cid: int) -> bool:
+        """The cable is still in: at the EV for a fixed cable, in the station's socket otherwise."""
+        if self.station.settings.fixed_cable:
+            return self.cond[cid].ev_plugged
+        return self.station.hardware.cable_at_station(cid)
+
+    def _set_finishing(self, cid: int, finishing: bool) -> None:
+        """Set the connector's Finishing condition and persist it (it must survive a reboot, spec §2.5)."""
+        c = self.cond[cid]
+        if c.finishing != finishing:
+            c.finishing = finishing
+            self._save_finishing(cid)
+
+    def _save_finishing(self, cid: int) -> None:
+        if self.cond[cid].finishing:
+            self.station.store.put(NS_FINISHING, str(cid), True)
+        else:
+            self.station.store.delete(NS_FINISHING, str(cid))
+
     def on_start(self, now: float) -> None:
+        st = self.station
+        saved = st.store.items(NS_FINISHING)
         for cid, c in self.cond.items():
-            c.ev_plugged = self.station.hardware.ev_plugged(cid)  # the cable may be in already
+            c.ev_plugged = st.hardware.ev_plugged(cid)  # the cable may be in already
+            c.finishing = str(cid) in saved
         # [SPEC] §4.10 / TC_032_2: a transaction open at boot was cut by a power loss (or a hard reset
         # that could not stop it): stop it with reason PowerLoss and the last meter value known.
-        for _key, rec in sorted(self.station.store.items(NS).items(), key=lambda kv: kv[1]["started_at"]):
+        for _key, rec in sorted(st.store.items(NS).items(), key=lambda kv: kv[1]["started_at"]):
             tx = Transaction.from_record(rec)
             self.metering.load(tx)
             meter = tx.last_meter if tx.last_meter is not None else tx.meter_start
             at = tx.last_meter_at if tx.last_meter_at is not None else tx.started_at
-            self._queue_stop(tx, "PowerLoss", None, meter, at, end_sample=None)
+            self._queue_stop(tx, "PowerLoss", None, meter, at, end_sample=self._end_from_record(meter, at))
+            if tx.connector_id in self.cond:
+                self.cond[tx.connector_id].finishing = True  # the session ended: Finishing while the cable is in
             log.warning("transaction %s on connector %s stopped after power loss", tx.local_id, tx.connector_id)
+        with st.store.batch():
+            for cid, c in self.cond.items():
+                # spec §2.5: Finishing until the cable is out (TC_015, TC_016, TC_032_2); unplugged while down: over
+                c.finishing = c.finishing and self._cable_in(cid)
+                if c.finishing != (str(cid) in saved):
+                    self._save_finishing(cid)
+
+    def _end_from_record(self, meter: int, at: float) -> dict[str, Any] | None:
+        """[ERRATA] 3.14/4.25: the Transaction.End value of a transaction cut by a power loss: the last register
+        value known and its time (the only measurand still known after the cut)."""
+        items = [i for i in self.station.config["StopTxnSampledData"] if i == DEFAULT_MEASURAND]
+        sample = MeterSample(float(meter), 0.0, 0.0, 0.0, 0.0, None, 0.0, 0.0)
+        return meter_value(items, sample, "Transaction.End", at)
 
     # -- hardware events ---------------------------------------------------------------------
 
@@ -121,9 +173,7 @@ class Transactions(Feature):
         if c.pending_id is not None:
             self.try_start(cid, now)
             return
-        self.refresh(cid, now)
-        if self.station.connector(cid).status == Status.PREPARING:
-            self._arm_connection_timeout(cid, now, plug_first=True)
+        self.refresh(cid, now)  # entering Preparing arms ConnectionTimeOut
 
     def _unplugged(self, cid: int, side: str, now: float) -> None:
         st = self.station
@@ -141,15 +191,15 @@ class Transactions(Feature):
                 self.refresh(cid, now)
                 return
             if fixed:
-                c.finishing = False  # the fixed cable is back in its holster: the session is over
+                self._set_finishing(cid, False)  # the fixed cable is back in its holster: the session is over
                 c.locked_for = c.locked_parent = None
         elif side == "station":
-            c.finishing = False
+            self._set_finishing(cid, False)
             c.locked_for = c.locked_parent = None
             if c.fault is not None and c.fault[0] == "ConnectorLockFailure":
                 c.fault = None
         if not c.ev_plugged and c.tx is None and c.pending_id is None:
-            c.finishing = c.finishing and not fixed
+            self._set_finishing(cid, c.finishing and not fixed)
         self.refresh(cid, now)
 
     # -- cards -------------------------------------------------------------------------------
@@ -194,8 +244,16 @@ class Transactions(Feature):
         if reservation is not None and not reservation.may_use(cid, id_tag, now):
             return
 
+        presented = now
+
         def decided(info: dict[str, Any], t: float) -> None:
             cc = self.cond[cid]
+            timeout = self.station.config["ConnectionTimeOut"]
+            if timeout > 0 and t - presented >= timeout:
+                # [ERRATA] 3.77/3.89: the incipient session would have ended by now; the driver has moved on
+                log.info("card %s: authorization decided %.1f s after the card, beyond ConnectionTimeOut; ignored",
+                         id_tag, t - presented)
+                return
             if info.get("status") != "Accepted":
                 log.info("card %s refused: %s", id_tag, info.get("status"))
                 return
@@ -244,24 +302,22 @@ class Transactions(Feature):
     def set_pending(self, cid: int, id_tag: str, parent: str | None, remote: bool, now: float) -> None:
         c = self.cond[cid]
         c.pending_id, c.pending_parent, c.pending_remote = id_tag, parent, remote
-        c.finishing = False
+        self._set_finishing(cid, False)
         if c.ev_plugged:
             self.try_start(cid, now)
             return
         c.pending_since = now
-        self.refresh(cid, now)
-        self._arm_connection_timeout(cid, now, plug_first=False)
+        self.refresh(cid, now)  # entering Preparing arms ConnectionTimeOut
 
     def cancel_pending(self, cid: int, now: float) -> None:
         c = self.cond[cid]
         c.pending_id = c.pending_parent = None
         c.pending_remote = False
         c.pending_since = None
-        self.station.timers.cancel(f"connection-timeout:{cid}")
-        self.refresh(cid, now)
+        self.refresh(cid, now)  # leaving Preparing cancels ConnectionTimeOut; staying keeps it counting
 
-    def _arm_connection_timeout(self, cid: int, now: float, plug_first: bool) -> None:
-        # [ERRATA] 3.77/3.89: ConnectionTimeOut counts from the start of Preparing
+    def _arm_connection_timeout(self, cid: int, now: float) -> None:
+        # [ERRATA] 3.77/3.89: ConnectionTimeOut counts from the start of Preparing, whatever led there
         timeout = self.station.config["ConnectionTimeOut"]
         if timeout <= 0:
             return
@@ -276,7 +332,7 @@ class Transactions(Feature):
             self.cancel_pending(cid, now)  # back to Available (TC_004_2, TC_011_2)
         elif c.ev_plugged and c.pending_id is None:
             # [ERRATA] 3.20 (B6): plugged in, no idTag within the timeout -> Finishing
-            c.finishing = True
+            self._set_finishing(cid, True)
             self.refresh(cid, now)
 
     # -- starting -------------------------------------------------------------------------------
@@ -324,11 +380,11 @@ class Transactions(Feature):
             self.metering.begin(tx, now)
             self.persist(tx)
             st.send_transaction_message("StartTransaction", payload, tx.local_id)
+            self._set_finishing(cid, False)
         c.tx = tx
         c.pending_id = c.pending_parent = None
         c.pending_remote = False
         c.pending_since = None
-        c.finishing = False
         st.timers.cancel(f"connection-timeout:{cid}")
         st.hardware.set_relay(cid, True, now)
         self.refresh(cid, now)
@@ -413,14 +469,15 @@ class Transactions(Feature):
         sample = st.hardware.read(cid, now)
         st.hardware.set_relay(cid, False, now)
         end_sample = self.metering.end(tx, now)
-        self._queue_stop(tx, reason, id_tag, int(sample.energy_wh), st.clock.wall(now), end_sample)
+        with st.store.batch():
+            self._queue_stop(tx, reason, id_tag, int(sample.energy_wh), st.clock.wall(now), end_sample)
+            # the cable is still in (EV side for a fixed cable, the socket otherwise): Finishing until it is out
+            self._set_finishing(cid, self._cable_in(cid))
         c.tx = None
         st.timers.cancel(f"sample:{cid}")
         st.timers.cancel(f"invalid-allowance:{cid}")
         if unlock and st.settings.connector_lock and not st.settings.fixed_cable:
             st.hardware.unlock(cid)
-        # the cable is still in (EV side for a fixed cable, the socket otherwise): Finishing until it is out
-        c.finishing = c.ev_plugged if st.settings.fixed_cable else st.hardware.cable_at_station(cid)
         self._apply_scheduled(cid, now)
         self.refresh(cid, now)
 
