@@ -4,7 +4,8 @@ Reference load (the issue's): 2,000 stations; heartbeat (BootNotification interv
 meter values every 60 s; a session every ~1.5 min per station (exponential gap of mean 45 s,
 then 30-60 s of charging, 2 s + 2 s around it). Reports the fleet process(es)' peak RSS
 (VmRSS from /proc/<pid>/status, sampled every second), average CPU over the wall time
-(os.times deltas), the CSMS response latency p50/p99 seen by the stations, and the time
+(os.times deltas) and over the steady driving window (each worker's os.times in its snapshots, from
+5 s after every station was Accepted to the end of driving), the CSMS response latency p50/p99 seen by the stations, and the time
 until every station was Accepted.
 
     .venv/bin/python benchmarks/fleet.py --count 2000 --duration 60
@@ -60,8 +61,11 @@ def main() -> int:
     print()
     print(f"stations {r['stations']}, workers {r['workers']}, wall {r['wall_s']:.1f} s (driving {args.duration:g} s)")
     print(f"RSS of the fleet process(es): {rss:.1f} MiB ({rss * 1024 / r['stations']:.1f} KiB per station)")
-    print(f"CPU: fleet {r['cpu']['fleet_cpu_percent']}% of one core on average "
-          f"({r['cpu']['fleet_cpu_s']} s), CSMS {r['cpu'].get('csms_cpu_s')} s")
+    steady = r.get("steady_cpu") or {}
+    print(f"CPU: fleet {r['cpu']['fleet_cpu_percent']}% of one core on average over the whole run "
+          f"({r['cpu']['fleet_cpu_s']} s: start-up, ramp-up, driving, stop), CSMS {r['cpu'].get('csms_cpu_s')} s")
+    print(f"CPU in steady driving (from {5:g} s after all were Accepted to the end of driving, "
+          f"{steady.get('window_s', '–')} s): {steady.get('percent', '–')}% of one core")
     stop = r["stop_latency_ms"]
     print(f"CSMS latency p50 {lat['p50']} ms, p99 {lat['p99']} ms ({lat['count']} calls, ramp-up + driving); "
           f"stop phase (all open sessions stopped at once) p50 {stop['p50']} ms, p99 {stop['p99']} ms")
@@ -72,7 +76,8 @@ def main() -> int:
         f"| {r['stations']} stations, {r['workers']} worker(s), {args.duration:g} s | "
         f"`.venv/bin/python benchmarks/fleet.py --count {args.count} --duration {args.duration:g}"
         + (f" --workers {args.workers}" if args.workers != 1 else "") + "` | "
-        f"RSS {rss:.0f} MiB, CPU {r['cpu']['fleet_cpu_percent']}%, p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
+        f"RSS {rss:.0f} MiB, CPU {r['cpu']['fleet_cpu_percent']}% (steady driving {steady.get('percent', '–')}%), "
+        f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
         f"all Accepted after {r['time_to_all_accepted_s']} s |"
     )
     return 0 if r["accepted"] == r["stations"] and r["errors"] == 0 else 1

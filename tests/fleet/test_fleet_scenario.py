@@ -200,3 +200,14 @@ def test_example_scenarios_load():
     assert faults.power_cut_rate > 0 and 0 < faults.backup_power < 1
     assert faults.csms_error_rate > 0 and faults.csms_silence_rate > 0
     assert faults.identities(3) == ["DEPOT-0001", "DEPOT-0002", "DEPOT-0003"]
+
+
+def test_fleet_keys_are_checked():
+    assert parse_scenario({}).timer_grain == 0.025
+    assert parse_scenario({"fleet": {"timer_grain": 0}}).timer_grain == 0.0
+    with pytest.raises(ScenarioError, match=r"fleet.timer_grain: expected 0..1 s, got 2"):
+        parse_scenario({"fleet": {"timer_grain": 2}})
+    with pytest.raises(ScenarioError, match=r"fleet.timer_grain: expected a number >= 0"):
+        parse_scenario({"fleet": {"timer_grain": "fast"}})
+    with pytest.raises(ScenarioError, match=r"fleet.ramp: unknown key"):
+        parse_scenario({"fleet": {"ramp": 10}})

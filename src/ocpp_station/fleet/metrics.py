@@ -93,6 +93,7 @@ class Aggregator:
     """Merges worker snapshots; prints progress; builds the summary and the metrics document."""
 
     WINDOW = 10.0  # s of latency samples the progress line's percentiles cover
+    SETTLE = 5.0  # s after every station was Accepted before the steady driving window opens
 
     def __init__(self, count: int, workers: int, started: float, clock_start: float | None = None) -> None:
         self.count = count
@@ -110,6 +111,10 @@ class Aggregator:
         self.all_accepted_at: float | None = None
         self.max_queued = 0
         self.rss_max: dict[int, int] = {}  # worker -> highest VmRSS seen in its snapshots (KiB)
+        # worker -> (wall, process CPU s) at the first and the last snapshot of steady driving: every station
+        # Accepted SETTLE s ago, the driving phase not over (real time only)
+        self.steady_first: dict[int, tuple[float, float]] = {}
+        self.steady_last: dict[int, tuple[float, float]] = {}
 
     def handle(self, msg: dict[str, Any]) -> None:
         w = msg["worker"]
@@ -127,6 +132,21 @@ class Aggregator:
         if self.all_accepted_at is None and total >= self.count and len(self.snap) == self.workers:
             self.all_accepted_at = max(s["all_accepted_at"] or 0 for s in self.snap.values())
         self.max_queued = max(self.max_queued, self.total("queued"))
+        if (msg["type"] == "snapshot" and msg.get("phase") == "drive" and "cpu_s" in msg
+                and self.all_accepted_at is not None and self.clock_start == self.started
+                and msg.get("wall", 0) >= self.all_accepted_at + self.SETTLE):
+            self.steady_first.setdefault(w, (msg["wall"], msg["cpu_s"]))
+            self.steady_last[w] = (msg["wall"], msg["cpu_s"])
+
+    def steady_cpu(self) -> dict[str, float] | None:
+        """The fleet's CPU (sum over workers, 100 = one core) over the steady driving window, or None."""
+        spans = [(self.steady_last[w][0] - t0, self.steady_last[w][1] - c0)
+                 for w, (t0, c0) in self.steady_first.items() if self.steady_last[w][0] > t0]
+        if len(spans) < self.workers or not spans:
+            return None
+        window = min(s for s, _ in spans)
+        return {"window_s": round(window, 1),
+                "percent": round(100 * sum(c / s for s, c in spans), 1)}
 
     def _bucket(self, w: int, msg: dict[str, Any], lat: list[float]) -> None:
         wall = msg.get("wall") or time.time()
@@ -257,6 +277,7 @@ class Aggregator:
             "failed": dict(sorted(failed.items())),
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
             "cpu": cpu or {},
+            "steady_cpu": self.steady_cpu(),  # CPU once the ramp-up is over, until the driving phase ends
             "power_cuts": self.total("power_cuts"),
             "time_series": self.time_series(),  # per wall second: messages/s, latency p50/p99, gauges
             "per_station": stations,

@@ -10,6 +10,9 @@ Every table and key is optional; the defaults are shown (see ``examples/fleet-ba
                                       # identity (so it contains {n...}); printable, no '/', <= 48 chars;
                                       # percent-encoded into the URL (a space becomes %20)
     ramp_rate = 100.0                 # stations started per second
+    timer_grain = 0.025               # s: real time only, the stations' timers (heartbeats, meter values,
+                                      # retries, driver actions) fire on multiples of this, so that one
+                                      # wake-up of the event loop serves every station due in it; 0 = exact
 
     [station]                         # the station template (same meaning as in `run`'s config)
     vendor = "ocpp-station"           # BootNotification.chargePointVendor (<= 20 chars)
@@ -142,6 +145,7 @@ class Template:
 class Scenario:
     identity_pattern: str = "SIM{n:05d}"
     ramp_rate: float = 100.0
+    timer_grain: float = 0.025  # s: timers fire on multiples of this in real time (one loop wake-up for many)
     station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields ([station]: every template's)
     ocpp: dict[str, str] = field(default_factory=dict)  # [ocpp]: every template's
     templates: list[Template] = field(default_factory=list)  # [[template]]; none: [station] + [ocpp] alone
@@ -194,6 +198,7 @@ class Scenario:
         return {
             "identity_pattern": self.identity_pattern,
             "ramp_rate": self.ramp_rate,
+            "timer_grain": self.timer_grain,
             "station": self.station,
             "ocpp": self.ocpp,
             "templates": [t.to_dict() for t in self.templates],
@@ -304,6 +309,9 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         if t not in known:
             raise ScenarioError(f"{where}: unknown table [{t}] (expected {', '.join(sorted(known))})")
     fleet = doc.get("fleet", {})
+    unknown = set(fleet) - {"identity_pattern", "ramp_rate", "timer_grain"}
+    if unknown:
+        raise ScenarioError(f"{where}: fleet.{sorted(unknown)[0]}: unknown key")
     if "identity_pattern" in fleet:
         sc.identity_pattern = str(fleet["identity_pattern"])
     try:
@@ -312,6 +320,10 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         raise ScenarioError(f"{where}: fleet.identity_pattern: {exc}") from None
     if "ramp_rate" in fleet:
         sc.ramp_rate = _num(f"{where}: fleet.ramp_rate", fleet["ramp_rate"], 0.001)
+    if "timer_grain" in fleet:
+        sc.timer_grain = _num(f"{where}: fleet.timer_grain", fleet["timer_grain"])
+        if sc.timer_grain > 1:
+            raise ScenarioError(f"{where}: fleet.timer_grain: expected 0..1 s, got {sc.timer_grain:g}")
     sc.station = _station_keys(f"{where}: station", doc.get("station", {}))
     sc.ocpp = _ocpp_keys(f"{where}: ocpp", doc.get("ocpp", {}))
     templates = doc.get("template", [])

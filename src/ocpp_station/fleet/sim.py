@@ -43,6 +43,7 @@ import gc
 import heapq
 import itertools
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -103,8 +104,10 @@ class _PinnedClock(Clock):
 class Scheduler:
     """One heap of deadlines for every station and driver action of a worker."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, idle: Callable[[], bool] | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, idle: Callable[[], bool] | None = None,
+                 grain: float = 0.0) -> None:
         self.clock = clock
+        self.grain = grain  # real time: wake-ups on multiples of this (s), one for every deadline in it
         self.idle = idle  # virtual time: () -> True when nothing but the heap can make progress
         self.jumps = 0  # virtual-time jumps made
         self.horizon: float | None = None  # virtual time: never jump past this
@@ -143,6 +146,8 @@ class Scheduler:
         now = self.clock()
         if self.idle is None:
             delay = max(0.0, when - now)
+            if self.grain:
+                delay += -(now + delay) % self.grain
         elif when <= now or self.idle():
             delay = 0.0
         else:  # virtual time stands still while a station waits for the CSMS; a watchdog for a silent one
@@ -603,7 +608,7 @@ class Worker:
         self.by_identity: dict[str, FleetStation] = {}
         self.busy: set[FleetStation] = set()  # virtual time: stations with a CALL in flight or frames to write
         self.connecting = 0  # websocket handshakes under way
-        self.scheduler = Scheduler(self.clock, self.idle if virtual else None)
+        self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain)
         self.metrics = WorkerMetrics()
         self.tasks: set[asyncio.Task] = set()
         self.stations: list[FleetStation] = []
@@ -708,6 +713,7 @@ class Worker:
             "wall": time.time(),
             "latencies": lat,
             "rss_kib": rss_kib(),
+            "cpu_s": _process_cpu(),
             "clock": self.clock(),
             "jumps": self.scheduler.jumps,
         }
@@ -795,6 +801,11 @@ class Worker:
             final["trace"] = trace_lines(self.call_trace)
         self.report(final)
         return final
+
+
+def _process_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
 
 
 def _freeze_heap() -> None:
