@@ -69,6 +69,8 @@ def main() -> int:
     stop = r["stop_latency_ms"]
     print(f"CSMS latency p50 {lat['p50']} ms, p99 {lat['p99']} ms ({lat['count']} calls, ramp-up + driving); "
           f"stop phase (all open sessions stopped at once) p50 {stop['p50']} ms, p99 {stop['p99']} ms")
+    sl = r.get("steady_latency_ms") or {}
+    print(f"CSMS latency in steady driving p50 {sl.get('p50')} ms, p99 {sl.get('p99')} ms ({sl.get('count', 0)} calls)")
     print(f"all {r['accepted']} Accepted after {r['time_to_all_accepted_s']} s")
     print(f"transactions {a.get('StartTransaction', 0)} started / {a.get('StopTransaction', 0)} stopped, "
           f"errors {r['errors']}, messages {r['messages_per_s']}/s")
@@ -77,7 +79,7 @@ def main() -> int:
         f"`.venv/bin/python benchmarks/fleet.py --count {args.count} --duration {args.duration:g}"
         + (f" --workers {args.workers}" if args.workers != 1 else "") + "` | "
         f"RSS {rss:.0f} MiB, CPU {r['cpu']['fleet_cpu_percent']}% (steady driving {steady.get('percent', '–')}%), "
-        f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, "
+        f"p50 {lat['p50']} ms, p99 {lat['p99']} ms (steady driving p99 {sl.get('p99')} ms), "
         f"all Accepted after {r['time_to_all_accepted_s']} s |"
     )
     return 0 if r["accepted"] == r["stations"] and r["errors"] == 0 else 1

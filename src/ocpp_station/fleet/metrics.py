@@ -115,6 +115,7 @@ class Aggregator:
         # Accepted SETTLE s ago, the driving phase not over (real time only)
         self.steady_first: dict[int, tuple[float, float]] = {}
         self.steady_last: dict[int, tuple[float, float]] = {}
+        self.steady_latencies: list[float] = []  # the samples of the snapshots after each worker's first steady one
 
     def handle(self, msg: dict[str, Any]) -> None:
         w = msg["worker"]
@@ -135,6 +136,8 @@ class Aggregator:
         if (msg["type"] == "snapshot" and msg.get("phase") == "drive" and "cpu_s" in msg
                 and self.all_accepted_at is not None and self.clock_start == self.started
                 and msg.get("wall", 0) >= self.all_accepted_at + self.SETTLE):
+            if w in self.steady_first:
+                self.steady_latencies.extend(lat)
             self.steady_first.setdefault(w, (msg["wall"], msg["cpu_s"]))
             self.steady_last[w] = (msg["wall"], msg["cpu_s"])
 
@@ -278,6 +281,7 @@ class Aggregator:
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
             "cpu": cpu or {},
             "steady_cpu": self.steady_cpu(),  # CPU once the ramp-up is over, until the driving phase ends
+            "steady_latency_ms": _lat(sorted(self.steady_latencies)),  # the CALLs answered in that window
             "power_cuts": self.total("power_cuts"),
             "time_series": self.time_series(),  # per wall second: messages/s, latency p50/p99, gauges
             "per_station": stations,
