@@ -77,7 +77,8 @@ def main() -> int:
     print(
         f"| {r['stations']} stations, {r['workers']} worker(s), {args.duration:g} s | "
         f"`.venv/bin/python benchmarks/fleet.py --count {args.count} --duration {args.duration:g}"
-        + (f" --workers {args.workers}" if args.workers != 1 else "") + "` | "
+        + (f" --workers {args.workers}" if args.workers != 1 else "")
+        + (f" --ramp {args.ramp:g}" if args.ramp != 200.0 else "") + "` | "
         f"RSS {rss:.0f} MiB, CPU {r['cpu']['fleet_cpu_percent']}% (steady driving {steady.get('percent', '–')}%), "
         f"p50 {lat['p50']} ms, p99 {lat['p99']} ms (steady driving p99 {sl.get('p99')} ms), "
         f"all Accepted after {r['time_to_all_accepted_s']} s |"

@@ -84,6 +84,7 @@ class BuiltinCsms:
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,  # Ctrl-C in the terminal must not kill it before the stations drain
+            preexec_fn=_die_with_parent,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -112,6 +113,17 @@ class BuiltinCsms:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the CSMS child before exec (Linux): SIGTERM when the fleet process dies, even by SIGKILL,
+    so that no orphaned CSMS keeps its port and CPU."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
