@@ -1,0 +1,108 @@
+"""fleet/link.py: the fleet's websocket client link over websockets' sans-I/O ClientProtocol, against a
+real websockets server (and a raw one that never answers pings) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import pytest
+from websockets.asyncio.server import serve
+from websockets.exceptions import InvalidStatus
+from websockets.utils import accept_key, apply_mask
+
+from ocpp_station.fleet.link import Link, text_frame
+
+
+def _unframe(frame: bytes) -> tuple[int, bytes]:
+    """(first byte, unmasked payload) of one masked client frame."""
+    assert frame[1] & 0x80, "client frames are masked"
+    n, i = frame[1] & 0x7F, 2
+    if n == 126:
+        n, i = struct.unpack("!H", frame[2:4])[0], 4
+    elif n == 127:
+        n, i = struct.unpack("!Q", frame[2:10])[0], 10
+    key, payload = frame[i:i + 4], frame[i + 4:]
+    assert len(payload) == n
+    return frame[0], apply_mask(payload, key)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_text_frame_lengths_and_masking(size):
+    payload = ("é" * size).encode()[:size]
+    first, data = _unframe(text_frame(payload))
+    assert first == 0x81 and data == payload  # FIN + TEXT
+
+
+def test_masking_keys_differ():
+    keys = {_key(text_frame(b"x")) for _ in range(2000)}
+    assert len(keys) > 1990  # 32 random bits each (a handful of collisions at most)
+
+
+def _key(frame: bytes) -> bytes:
+    return frame[2:6]
+
+
+async def test_messages_both_ways_fragments_and_messages_before_attach():
+    got_by_server: list[str] = []
+
+    async def handler(ws):
+        await ws.send("early")  # may arrive with the handshake, before attach()
+        await ws.send(["frag", "mented"])  # a fragmented message
+        async for msg in ws:
+            got_by_server.append(msg)
+            await ws.send(f"echo {msg}")
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        link = await Link.open(f"ws://127.0.0.1:{port}/ocpp/CP1", max_size=1 << 20)
+        assert link.subprotocol == "ocpp1.6"
+        received: list[str | bytes] = []
+        three = asyncio.get_running_loop().create_future()
+
+        def on_message(m):
+            received.append(m)
+            if len(received) == 3 and not three.done():
+                three.set_result(None)
+
+        await asyncio.sleep(0)
+        link.attach(on_message)
+        link.send("[2,\"1\",\"Heartbeat\",{}]")
+        await asyncio.wait_for(three, 5)
+        assert received == ["early", "fragmented", "echo [2,\"1\",\"Heartbeat\",{}]"]
+        assert got_by_server == ["[2,\"1\",\"Heartbeat\",{}]"]
+        await link.close()
+        assert link.closed.done()
+        link.send("after close")  # dropped, no error
+
+
+async def test_refused_handshake_raises_invalid_status():
+    def refuse(connection, request):
+        return connection.respond(403, "no\n")
+
+    async with serve(lambda ws: None, "127.0.0.1", 0, process_request=refuse) as server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(InvalidStatus) as info:
+            await Link.open(f"ws://127.0.0.1:{port}/ocpp/CP1", max_size=1 << 20)
+        assert info.value.response.status_code == 403
+
+
+async def test_missing_pong_drops_the_link():
+    """WebSocketPingInterval: a ping still unanswered at the next one fails the link."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
+                     b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+        await reader.read()  # reads the pings, answers nothing, until the client goes
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        link = await Link.open(f"ws://127.0.0.1:{port}/ocpp/CP1", max_size=1 << 20, ping_interval=0.1)
+        link.attach(lambda m: None)
+        await asyncio.wait_for(link.closed, 5)  # two ping intervals, then the link is cut
+
