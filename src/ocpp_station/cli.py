@@ -246,23 +246,29 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                   "process); drop --workers or --control", file=sys.stderr)
             return 2
     _logging(args.log_level)
-    result = run_fleet(
-        FleetOptions(
-            csms_url=args.csms,
-            count=args.count,
-            scenario=scenario,
-            seed=args.seed,
-            duration=args.duration,
-            workers=args.workers,
-            drain_timeout=args.drain_timeout,
-            metrics_path=args.metrics,
-            progress=not args.no_progress,
-            virtual_time=args.virtual_time,
-            control=control,
-            trace_path=args.trace,
-            plot_path=args.plot,
+    from .runtime.app import ControlListenError
+
+    try:
+        result = run_fleet(
+            FleetOptions(
+                csms_url=args.csms,
+                count=args.count,
+                scenario=scenario,
+                seed=args.seed,
+                duration=args.duration,
+                workers=args.workers,
+                drain_timeout=args.drain_timeout,
+                metrics_path=args.metrics,
+                progress=not args.no_progress,
+                virtual_time=args.virtual_time,
+                control=control,
+                trace_path=args.trace,
+                plot_path=args.plot,
+            )
         )
-    )
+    except ControlListenError as exc:
+        print(f"ocpp-station: --control: {exc}", file=sys.stderr)
+        return 2
     return 0 if result["accepted"] == args.count and result["errors"] == 0 else 1
 
 

@@ -77,3 +77,14 @@ def test_open_file_warning_names_the_stations(monkeypatch):
     assert err.getvalue().splitlines()[-1] == (
         f"fleet: open-file limit {soft} (hard {hard}) is below the ~{needed} descriptors 150 stations need here; "
         "raise it (ulimit -Hn) or use fewer stations")
+
+
+def test_control_address_in_use_is_one_line_before_anything_starts(capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["fleet", "--csms", "builtin", "--count", "2", "--duration", "5",
+                     "--control", f"127.0.0.1:{port}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"ocpp-station: --control: address 127.0.0.1:{port} is in use\n"  # no CSMS started

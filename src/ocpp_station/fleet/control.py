@@ -14,6 +14,7 @@ reason PowerLoss at that boot).
 from __future__ import annotations
 
 import logging
+import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -117,11 +118,25 @@ def make_fleet_app(worker: Any) -> web.Application:
     return app
 
 
-async def start_control(worker: Any, listen: tuple[str, int]) -> tuple[web.AppRunner, str]:
-    """Start serving; returns the runner (``await runner.cleanup()`` to stop) and the base URL."""
+def bind_control(listen: tuple[str, int]) -> socket.socket:
+    """Bind the control API's address now, before the fleet starts anything: an address in use is one
+    error line (:class:`ControlListenError`), not a traceback halfway through the ramp-up."""
+    from ..runtime.app import ControlListenError
+
+    family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
+    try:
+        return socket.create_server(listen, family=family)
+    except OSError as exc:
+        raise ControlListenError(listen, exc) from None
+
+
+async def start_control(worker: Any, listen: tuple[str, int],
+                        sock: socket.socket | None = None) -> tuple[web.AppRunner, str]:
+    """Start serving (on ``sock`` if :func:`bind_control` bound it already); returns the runner
+    (``await runner.cleanup()`` to stop) and the base URL."""
     runner = web.AppRunner(make_fleet_app(worker), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, listen[0], listen[1])
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, listen[0], listen[1])
     await site.start()
     host, port = listen[0], listen[1]
     server = getattr(site, "_server", None)

@@ -172,6 +172,11 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         raise ValueError(f"duration: expected a number of seconds > 0, got {opts.duration:g}")
     sc.identities(opts.count)  # ValueError: the pattern does not give every station its own valid identity
     raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err, opts.count)
+    control_sock = None
+    if opts.control is not None:
+        from .control import bind_control
+
+        control_sock = bind_control(opts.control)  # ControlListenError before anything starts
     csms: BuiltinCsms | None = None
     url = opts.csms_url
     if url != "builtin" and sc.csms_keys:
@@ -196,7 +201,7 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
           file=err)
     try:
         if k == 1:
-            asyncio.run(_run_inline(opts, shards[0], url, start_at, agg))
+            asyncio.run(_run_inline(opts, shards[0], url, start_at, agg, control_sock))
         else:
             _run_processes(opts, shards, url, start_at, agg)
     finally:
@@ -240,7 +245,8 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     return result
 
 
-async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at: float, agg: Aggregator) -> Any:
+async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at: float, agg: Aggregator,
+                      control_sock: Any = None) -> Any:
     w = Worker(0, indices, opts.scenario, opts.seed, url, start_at, opts.duration, opts.drain_timeout,
                report=agg.handle, virtual=opts.virtual_time, control=opts.control is not None,
                trace=opts.trace or opts.trace_path is not None, builtin=opts.csms_url == "builtin")
@@ -249,7 +255,7 @@ async def _run_inline(opts: FleetOptions, indices: list[int], url: str, start_at
     if opts.control is not None:
         from .control import start_control
 
-        control, base = await start_control(w, opts.control)
+        control, base = await start_control(w, opts.control, control_sock)
         print(f"fleet: control API on {base} (each station under {base}/<identity>/)", file=opts.err, flush=True)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
