@@ -1,35 +1,15 @@
-"""POST /api/connectors/{id}/fault: which ChargePointErrorCodes make a fault (spec §2.3 StatusNotification).
-
-An in-process StationRuntime (its loops not running) behind aiohttp's TestServer.
-"""
+"""POST /api/connectors/{id}/fault: which ChargePointErrorCodes make a fault (spec §2.3 StatusNotification)."""
 
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from ocpp_station.config import RunSettings
-from ocpp_station.control.api import make_app
-from ocpp_station.core.settings import StationSettings
-from ocpp_station.runtime.app import StationRuntime
-from ocpp_station.store import MemoryStore
+from inprocess_api import in_process_api
 
 
 @pytest.fixture
 async def api():
-    settings_ = RunSettings(
-        station=StationSettings(), csms_url="ws://127.0.0.1:1/ocpp", data_dir=None, control_listen=None,
-        config_path=None,
-    )
-    rt = StationRuntime(settings_, MemoryStore)
-    rt.station.start(rt.now())
-    rt.flush()
-    client = TestClient(TestServer(make_app(rt)))
-    await client.start_server()
-    try:
-        yield client, rt
-    finally:
-        await client.close()
+    async with in_process_api() as served:
+        yield served
 
 
 async def test_ev_communication_error_is_not_a_fault(api):

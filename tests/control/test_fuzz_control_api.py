@@ -12,15 +12,13 @@ from urllib.parse import quote
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocpp_station.config import RunSettings
-from ocpp_station.control.api import build_routes, make_app
-from ocpp_station.core.settings import StationSettings
-from ocpp_station.runtime.app import StationRuntime
-from ocpp_station.store import MemoryStore
+from inprocess_api import in_process_api
+
+from ocpp_station.control.api import build_routes
 
 FUZZ = settings(
     max_examples=200,
@@ -136,24 +134,10 @@ def requests(draw):
 
 @pytest.fixture
 async def api():
-    settings_ = RunSettings(
-        station=StationSettings(connectors=2, fixed_cable=False, connector_lock=True),
-        csms_url="ws://127.0.0.1:1/ocpp",
-        data_dir=None,
-        control_listen=None,
-        config_path=None,
-    )
-    rt = StationRuntime(settings_, MemoryStore)
-    cuts: list = []
-    rt.power_cut = lambda backup_power=False: cuts.append(backup_power)  # the real one SIGKILLs the process
-    rt.station.start(rt.now())
-    rt.flush()
-    client = TestClient(TestServer(make_app(rt)))
-    await client.start_server()
-    try:
+    async with in_process_api(connectors=2, fixed_cable=False, connector_lock=True) as (client, rt):
+        cuts: list = []
+        rt.power_cut = lambda backup_power=False: cuts.append(backup_power)  # the real one SIGKILLs the process
         yield client, rt, cuts
-    finally:
-        await client.close()
 
 
 STATUSES: dict[tuple[str, int], int] = {}  # (path template tail, status) -> count, to eyeball coverage

@@ -1,6 +1,6 @@
 """The HMI's server side in process: the page and its static files, and ``GET /api/events`` (SSE).
 
-An in-process StationRuntime (its loops not running) behind aiohttp's TestServer, as in the fuzz tests.
+An in-process StationRuntime (its loops not running) behind aiohttp's TestServer (``inprocess_api``).
 """
 
 from __future__ import annotations
@@ -10,34 +10,15 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from inprocess_api import in_process_api
 
-from ocpp_station.config import RunSettings
 from ocpp_station.control import api as control_api
-from ocpp_station.control.api import make_app
-from ocpp_station.core.settings import StationSettings
-from ocpp_station.runtime.app import StationRuntime
-from ocpp_station.store import MemoryStore
 
 
 @pytest.fixture
 async def served():
-    settings_ = RunSettings(
-        station=StationSettings(connectors=2, fixed_cable=False),
-        csms_url="ws://127.0.0.1:1/ocpp",
-        data_dir=None,
-        control_listen=None,
-        config_path=None,
-    )
-    rt = StationRuntime(settings_, MemoryStore)
-    rt.station.start(rt.now())
-    rt.flush()
-    client = TestClient(TestServer(make_app(rt)))
-    await client.start_server()
-    try:
-        yield client, rt
-    finally:
-        await client.close()
+    async with in_process_api(connectors=2, fixed_cable=False) as served:
+        yield served
 
 
 class Stream:
