@@ -143,3 +143,22 @@ def test_remote_start_without_connector_and_on_unavailable():
     card(h, "R")  # the driver may cancel the remote start with the same card
     expect_status(h, 1, "Available")
     h.no_call()
+
+
+@pytest.mark.parametrize("answer_after, started", [(29.999, True), (30, False)])
+def test_remote_start_authorization_decided_after_connection_timeout_is_ignored(answer_after, started):
+    """With AuthorizeRemoteTxRequests, an Authorize.conf that comes once ConnectionTimeOut has passed since the
+    RemoteStartTransaction is ignored, as for a card ([ERRATA] 3.77/3.89): no Preparing, no StartTransaction."""
+    h = booted(MessageTimeout=120)
+    configure(h, AuthorizeRemoteTxRequests=True, ConnectionTimeOut=30)
+    assert h.csms_conf("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE1"}) == {"status": "Accepted"}
+    a = h.take("Authorize")
+    h.advance(answer_after)
+    h.reply(a, ACCEPTED)
+    if started:
+        expect_status(h, 1, "Preparing")
+        plug(h)
+        assert start_confs(h, 1, 23)["StartTransaction"].payload["idTag"] == "REMOTE1"
+    else:
+        h.no_call()
+        assert h.station.connector(1).status.value == "Available"

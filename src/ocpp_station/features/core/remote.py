@@ -6,16 +6,20 @@ operative and not faulted, and the station is registered (not Pending).
 With AuthorizeRemoteTxRequests the idTag is authorized like a local one
 (cache / local list / Authorize.req); without, it starts at once and the
 CSMS judges it in StartTransaction.conf. Accepted without a cable: Preparing,
-then ConnectionTimeOut back to Available (TC_011_2).
+then ConnectionTimeOut back to Available (TC_011_2); an authorization decided once
+ConnectionTimeOut has passed since the request is ignored, as for a card.
 RemoteStop is Accepted only for a running transactionId; the stop is a normal
 one with reason Remote (TC_012, TC_028).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ..base import Feature
+
+log = logging.getLogger(__name__)
 
 
 class Remote(Feature):
@@ -62,7 +66,15 @@ class Remote(Feature):
             self.tx.set_pending(cid, id_tag, None, True, now)
             return {"status": "Accepted"}
 
+        requested = now
+
         def decided(info: dict[str, Any], t: float) -> None:
+            timeout = st.config["ConnectionTimeOut"]
+            if timeout > 0 and t - requested >= timeout:
+                # [ERRATA] 3.77/3.89, as for a card: the incipient session would have ended by now
+                log.info("remote start %s: authorization decided %.1f s after the request, beyond "
+                         "ConnectionTimeOut; ignored", id_tag, t - requested)
+                return
             if info.get("status") == "Accepted" and self._free(cid):
                 self.tx.set_pending(cid, id_tag, info.get("parentIdTag"), True, t)
 
