@@ -324,6 +324,19 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ('[station]\ncsms_url = "ws://"\n', 'station.csms_url: expected a ws:// or wss:// URL, got "ws://"'),
         ("[station]\ncsms_url = 5\n", "station.csms_url: expected a ws:// or wss:// URL, got 5"),
         (
+            '[station]\ncsms_url = "ws://h/ocpp#f"\n',
+            'station.csms_url: expected a ws:// or wss:// URL without a #fragment, got "ws://h/ocpp#f"',
+        ),
+        (
+            '[station]\ncsms_url = "ws://user@h/ocpp"\n',
+            "station.csms_url: expected a ws:// or wss:// URL without user:password@ (AuthorizationKey gives Basic "
+            'auth), got "ws://user@h/ocpp"',
+        ),
+        (
+            '[station]\ncsms_url = "ws://a..b/ocpp"\n',
+            'station.csms_url: expected a ws:// or wss:// URL with a valid host name, got "ws://a..b/ocpp"',
+        ),
+        (
             '[station]\nidentity = "a/b"\n',
             "station.identity: expected a non-empty identity of printable characters without '/' (at most 48), got \"a/b\"",
         ),
@@ -470,3 +483,19 @@ def test_parse_host_port(text, expected):
 def test_parse_host_port_rejects(text):
     with pytest.raises(ValueError, match="expected HOST:PORT"):
         parse_host_port(text)
+
+
+@pytest.mark.parametrize(
+    "csms_url, identity, url",
+    [
+        ("ws://127.0.0.1:9000/ocpp", "CP001", "ws://127.0.0.1:9000/ocpp/CP001"),
+        ("ws://127.0.0.1:9000/ocpp/", "CP001", "ws://127.0.0.1:9000/ocpp/CP001"),
+        ("wss://csms.example.com", "CP 1#A", "wss://csms.example.com/CP%201%23A"),
+        ("ws://h:1/ocpp?token=abc", "CP1", "ws://h:1/ocpp/CP1?token=abc"),  # the query stays at the end
+    ],
+)
+def test_station_url_appends_the_percent_encoded_identity_to_the_path(csms_url, identity, url):
+    """spec §2.1 / [OCPPJ] §3.1: the endpoint is the CSMS URL + "/" + the identity."""
+    from ocpp_station.config import station_url
+
+    assert station_url(csms_url, identity) == url

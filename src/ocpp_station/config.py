@@ -24,7 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .core.configuration import ConfigValueError, KeySpec
 from .core.keys import core_keys
@@ -322,6 +322,14 @@ def _check_identity(where: _Where, key: str | None, value: Any) -> str:
     return value
 
 
+def station_url(csms_url: str, identity: str) -> str:
+    """The station's endpoint: the CSMS URL's path + "/" + the percent-encoded identity (spec §2.1,
+    [OCPPJ] §3.1); a query string stays at the end."""
+    parts = urlsplit(csms_url)
+    path = parts.path.rstrip("/") + "/" + quote(identity, safe="")
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
 def _check_url(where: _Where, key: str | None, value: Any) -> str:
     what = "a ws:// or wss:// URL"
     if not isinstance(value, str) or not value.startswith(("ws://", "wss://")):
@@ -333,6 +341,14 @@ def _check_url(where: _Where, key: str | None, value: Any) -> str:
         raise where.expected(key, what, value) from None
     if not parts.hostname or any(c.isspace() for c in value):
         raise where.expected(key, what, value)
+    if parts.fragment or "#" in value:
+        raise where.expected(key, f"{what} without a #fragment", value)
+    if parts.username is not None or parts.password is not None:
+        raise where.expected(key, f"{what} without user:password@ (AuthorizationKey gives Basic auth)", value)
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise where.expected(key, f"{what} with a valid host name", value) from None
     return value
 
 

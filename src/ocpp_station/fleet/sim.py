@@ -54,6 +54,7 @@ import orjson
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
+from ..config import station_url
 from ..core.clock import Clock
 from ..core.commands import Reboot, Reconnect
 from ..core.events import CardPresented, Event
@@ -225,7 +226,7 @@ class FleetStation:
         self.trace = StationTrace(identity)
         self.armed: float | None = None  # deadline currently in the scheduler's heap
         # [OCPPJ] §3.1: the identity is percent-encoded into the URL, as `run` does (runtime/app.py)
-        self.url = worker.csms_url.rstrip("/") + "/" + quote(identity, safe="")
+        self.url = station_url(worker.csms_url, identity)
         self.ws: Link | None = None  # the open link to the CSMS
         self.task: asyncio.Task | None = None
         self.offline_until = 0.0  # injected network outage
@@ -240,6 +241,7 @@ class FleetStation:
         self._closing_ws: Any = None  # a connection being torn down (virtual time waits for it)
         self._call_ref: Any = None  # the in-flight CALL whose real send time is _call_perf
         self._call_perf = 0.0
+        self.heard = False  # the CSMS sent something on the current link
         self._control: Any = None
         self._backup_until: float | None = None  # a power cut with backup power: the battery's end
         self._fault_ref: Any = None  # the last CALL the CSMS faults twin was asked about
@@ -279,6 +281,7 @@ class FleetStation:
         self.flush(now)
 
     def on_frame(self, data: str | bytes, now: float) -> None:
+        self.heard = True
         m = self.worker.metrics
         m.frames_in += 1
         if self.frames is not None:
@@ -519,9 +522,11 @@ class FleetStation:
                 try:
                     if ws.subprotocol != "ocpp1.6":
                         raise ConnectionError("subprotocol ocpp1.6 not accepted")
-                    connected = True
-                    failures = 0
-                    await self._serve(ws)
+                    # the back-off restarts only once the CSMS answered on the link: one that takes the
+                    # connection and drops it at once is not hammered
+                    connected = await self._serve(ws)
+                    if connected:
+                        failures = 0
                 finally:
                     await ws.close()
             except asyncio.CancelledError:
@@ -540,13 +545,14 @@ class FleetStation:
             if not connected:
                 failures += 1
                 m.connect_failures += 1
-            base = min(RECONNECT_MAX, RECONNECT_MIN * (2 ** max(0, failures - 1)))
+            base = min(RECONNECT_MAX, RECONNECT_MIN * 2 ** min(max(0, failures - 1), 30))
             await self._sleep_until(self.worker.clock() + base / 2 + self.rng.random() * base / 2)
 
-    async def _serve(self, ws: Link) -> None:
+    async def _serve(self, ws: Link) -> bool:
+        """Run the station on this link until it goes; True if the CSMS sent anything on it."""
         m = self.worker.metrics
         if self._reboot:  # the power went while the handshake was under way
-            return
+            return False
         self.ws = ws
         self.worker.connecting -= 1
         self.trace.connections += 1
@@ -556,6 +562,7 @@ class FleetStation:
         self.station.connection_made(now)
         self.flush(now)
         self.worker.scheduler.kick()  # the handshake is over: maybe nothing else keeps virtual time waiting
+        self.heard = False
         try:
             ws.attach(lambda message: self.on_frame(message, clock()))
             await ws.closed
@@ -570,6 +577,7 @@ class FleetStation:
             now = clock()
             self.station.connection_lost(now)
             self.flush(now)
+        return self.heard
 
 
 class Worker:

@@ -18,11 +18,11 @@ import random
 import signal
 import time
 from typing import Any
-from urllib.parse import quote
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from ..config import station_url
 from ..core.commands import Reboot, Reconnect, SetPingInterval
 from ..core.events import Event
 from ..core.station import Station
@@ -72,7 +72,7 @@ class StationRuntime:
 
     @property
     def url(self) -> str:
-        return self.settings.csms_url.rstrip("/") + "/" + quote(self.settings.station.identity, safe="")
+        return station_url(self.settings.csms_url, self.settings.station.identity)
 
     # -- the driving core ------------------------------------------------------------
 
@@ -224,12 +224,17 @@ class StationRuntime:
                         # [OCPPJ] §3.1: without the subprotocol the CSMS did not accept us
                         log.error("CSMS did not accept subprotocol ocpp1.6")
                         raise ConnectionError("subprotocol ocpp1.6 not accepted")
-                    connected = True
-                    failures = 0
-                    await self._serve(ws)
+                    if not self.network_up.is_set():
+                        continue  # the network went down during the handshake: nothing is sent on it
+                    # a CSMS that takes the connection and drops it at once must not be hammered: the
+                    # back-off restarts only once the CSMS has answered on this link
+                    connected = await self._serve(ws)
+                    if connected:
+                        failures = 0
             except InvalidStatus as exc:
                 log.warning("CSMS refused the connection: HTTP %s", exc.response.status_code)  # [JERRATA] 3.4
-            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ConnectionError) as exc:
+            except (OSError, WebSocketException, TimeoutError, ConnectionError, ValueError) as exc:
+                # ValueError: a URL or redirect websockets cannot use (UnicodeError for a bad host name)
                 if self._link_cut:
                     log.info("link to %s dropped by the power cut", self.url)
                 else:
@@ -244,15 +249,15 @@ class StationRuntime:
             await self._backoff(failures)
 
     async def _backoff(self, failures: int) -> None:
-        lo, hi = self.settings.reconnect_min, self.settings.reconnect_max
-        base = min(hi, lo * (2 ** max(0, failures - 1)))
-        delay = base / 2 + self.rng.random() * base / 2  # equal jitter
+        delay = reconnect_delay(failures, self.settings.reconnect_min, self.settings.reconnect_max, self.rng.random())
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)
         except TimeoutError:
             pass
 
-    async def _serve(self, ws: Any) -> None:
+    async def _serve(self, ws: Any) -> bool:
+        """Run the station on this link until it goes; True if the CSMS sent anything on it."""
+        answered = False
         self._ws = ws
         self._outq = asyncio.Queue()
         station = self.station  # a power cut (_power_back) replaces it while this link dies
@@ -264,6 +269,7 @@ class StationRuntime:
             async for message in ws:
                 if self.station is not station:
                     break  # the power went: frames still buffered on the dead link are lost
+                answered = True
                 now = self.now()
                 self.frames.add("in", message, now)
                 station.receive(message, now)
@@ -283,6 +289,7 @@ class StationRuntime:
                 station.connection_lost(self.now())
                 self.flush()
             log.info("disconnected from %s", self.url)
+        return answered
 
     async def _writer(self, ws: Any, q: asyncio.Queue[str]) -> None:
         while True:
@@ -372,6 +379,13 @@ class StationRuntime:
 
 class _Stopping(Exception):
     pass
+
+
+def reconnect_delay(failures: int, lo: float, hi: float, r: float) -> float:
+    """Exponential back-off from ``lo`` capped at ``hi``, with equal jitter (``r`` in [0, 1)): half the
+    step fixed, half random, so that stations cut off together do not come back together."""
+    base = min(hi, lo * 2 ** min(max(0, failures - 1), 30))  # a capped exponent: no overflow after hours
+    return base / 2 + r * base / 2
 
 
 class ControlListenError(Exception):

@@ -1,0 +1,49 @@
+"""The runtime's reconnect rules: capped exponential back-off with jitter, and no hammering of a CSMS that
+takes the connection and drops it at once (a real websockets server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from websockets.asyncio.server import serve
+
+from ocpp_station.config import RunSettings
+from ocpp_station.core.settings import StationSettings
+from ocpp_station.runtime.app import StationRuntime, reconnect_delay
+from ocpp_station.store import MemoryStore
+
+
+def test_reconnect_delay_doubles_up_to_the_cap_with_equal_jitter():
+    assert [reconnect_delay(n, 1.0, 30.0, 0.0) for n in (1, 2, 3, 4, 5, 6, 7)] == [0.5, 1, 2, 4, 8, 15, 15]
+    assert [reconnect_delay(n, 1.0, 30.0, 0.999999) for n in (1, 5, 6)] == pytest.approx([1.0, 16.0, 30.0], abs=1e-4)
+
+
+def test_reconnect_delay_after_days_of_failures_does_not_overflow():
+    assert reconnect_delay(1025, 1.0, 30.0, 0.5) == 22.5
+    assert reconnect_delay(10**9, 0.001, 0.002, 0.0) == 0.001
+
+
+async def test_a_csms_that_drops_every_connection_at_once_gets_a_growing_back_off():
+    """Accepted handshakes that the CSMS closes before answering anything count as failures: the back-off
+    grows instead of restarting at its minimum after every handshake."""
+
+    async def drop(ws):
+        await ws.close()
+
+    async with serve(drop, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        settings = RunSettings(station=StationSettings(), csms_url=f"ws://127.0.0.1:{port}/ocpp", data_dir=None,
+                               control_listen=None, config_path=None)
+        rt = StationRuntime(settings, MemoryStore)
+        rt.station.start(rt.now())
+        seen: list[int] = []
+
+        async def backoff(failures: int) -> None:
+            seen.append(failures)
+            if len(seen) == 4:
+                rt.stop()
+
+        rt._backoff = backoff
+        await asyncio.wait_for(rt._connection_loop(), 10)
+    assert seen == [1, 2, 3, 4]
