@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 
@@ -55,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "every charge point request and logs every frame.",
     )
     csms.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    csms.add_argument("--port", type=int, default=9000, help="listen port (default 9000)")
+    csms.add_argument("--port", type=_port, default=9000, help="listen port, 0 = any free one (default 9000)")
     csms.add_argument("--boot-interval", type=int, default=10, help="interval in BootNotification.conf (s)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
     csms.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -149,10 +152,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     _logging(args.log_level)
     data_dir = settings.data_dir
+    where = (f"{settings.config_path}: station.data_dir" if args.data_dir is None and settings.config_path is not None
+             else "--data-dir")
     try:
         SqliteStore(data_dir).close()
     except Exception as exc:
-        print(f"ocpp-station: data_dir {data_dir}: cannot open the store: {exc}", file=sys.stderr)
+        print(f"ocpp-station: {where}: expected a writable directory for the station's store, got {str(data_dir)!r} "
+              f"({exc})", file=sys.stderr)
+        return 2
+    lock = _lock_data_dir(data_dir)  # held until the process ends (a power cut releases it too)
+    if lock is None:
+        print(f"ocpp-station: {where}: {str(data_dir)!r} is in use by another ocpp-station process "
+              "(two stations on one store would send each other's transactions)", file=sys.stderr)
         return 2
     rt = StationRuntime(settings, lambda: SqliteStore(data_dir))
     try:
@@ -162,6 +173,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         where = f"{settings.config_path}: control.listen" if from_file else "--control"
         print(f"ocpp-station: {where}: {exc}", file=sys.stderr)
         return 2
+
+
+def _lock_data_dir(data_dir: Any) -> int | None:
+    """An exclusive lock on ``data_dir/station.lock``; None when another process holds it."""
+    import fcntl
+
+    fd = os.open(os.path.join(data_dir, "station.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -178,14 +202,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_csms(args: argparse.Namespace) -> int:
+    import resource
+
     from .csms.server import serve_forever
 
     _logging(args.log_level)
+    # one descriptor per station: as many as the hard limit allows (10,000 stations need ~10,100)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+        except (ValueError, OSError):
+            pass
     try:
         asyncio.run(serve_forever(args.host, args.port, boot_interval=args.boot_interval, print_frames=not args.quiet))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        what = (f"address {args.host}:{args.port} is in use" if exc.errno == errno.EADDRINUSE
+                else f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        print(f"ocpp-station: --port: {what}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return port
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:

@@ -147,6 +147,55 @@ async def test_cli_run_signal_graceful_exit_0(csms, tmp_path, sig):
             await proc.wait()
 
 
+# -- data_dir ---------------------------------------------------------------------------------
+
+
+async def test_cli_run_refuses_a_data_dir_in_use_by_another_station(csms, tmp_path):
+    """Two processes on one store would send each other's queued transaction messages: the second ``run`` on
+    a data_dir in use exits 2 with one line, and the first keeps running; once it is gone (even by SIGKILL,
+    as a power cut) the data_dir is free again."""
+    data = tmp_path / "data"
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "run", "--csms", csms.url, "--identity", "CLI001", "--data-dir", str(data),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        link = await csms.wait_connected("CLI001", timeout=15)
+        await link.expect("BootNotification")
+        second = await asyncio.to_thread(run_cli, "run", "--csms", csms.url, "--identity", "CLI002",
+                                         "--data-dir", str(data))
+        assert second.returncode == 2
+        assert second.stderr == (f"ocpp-station: --data-dir: {str(data)!r} is in use by another ocpp-station "
+                                 "process (two stations on one store would send each other's transactions)\n")
+        assert proc.returncode is None
+        proc.kill()  # as a power cut
+        await proc.wait()
+        proc = await asyncio.create_subprocess_exec(
+            *CLI, "run", "--csms", csms.url, "--identity", "CLI003", "--data-dir", str(data),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        link = await csms.wait_connected("CLI003", timeout=15)
+        await link.expect("BootNotification")
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def test_cli_run_data_dir_that_is_a_file(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    cfg = _write(tmp_path, "station.toml", f'[station]\ndata_dir = "{f}"\n')
+    r = run_cli("run", "--config", str(cfg))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"ocpp-station: {cfg}: station.data_dir: expected a writable directory for the "
+                               f"station's store, got {str(f)!r} (")
+    assert len(r.stderr.splitlines()) == 1
+
+
 # -- the demo ---------------------------------------------------------------------------------
 
 
@@ -254,3 +303,13 @@ def test_cli_control_address_in_use_from_the_config_file(tmp_path):
                      f'csms_url = "ws://127.0.0.1:1/ocpp"\n[control]\nlisten = "127.0.0.1:{port}"\n')
         line = _one_line(run_cli("run", "--config", str(cfg)))
     assert line == f"ocpp-station: {cfg}: control.listen: address 127.0.0.1:{port} is in use"
+
+
+def test_cli_csms_port_in_use_and_out_of_range():
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        r = run_cli("csms", "--port", str(port))
+    assert (r.returncode, r.stderr) == (2, f"ocpp-station: --port: address 127.0.0.1:{port} is in use\n")
+    r = run_cli("csms", "--port", "99999")
+    assert r.returncode == 2
+    assert r.stderr.splitlines()[-1].endswith("argument --port: expected a port number from 0 to 65535, got '99999'")
