@@ -33,10 +33,7 @@ async def test_a_csms_that_drops_every_connection_at_once_gets_a_growing_back_of
 
     async with serve(drop, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:
         port = server.sockets[0].getsockname()[1]
-        settings = RunSettings(station=StationSettings(), csms_url=f"ws://127.0.0.1:{port}/ocpp", data_dir=None,
-                               control_listen=None, config_path=None)
-        rt = StationRuntime(settings, MemoryStore)
-        rt.station.start(rt.now())
+        rt = _runtime(f"ws://127.0.0.1:{port}/ocpp")
         seen: list[int] = []
 
         async def backoff(failures: int) -> None:
@@ -47,3 +44,35 @@ async def test_a_csms_that_drops_every_connection_at_once_gets_a_growing_back_of
         rt._backoff = backoff
         await asyncio.wait_for(rt._connection_loop(), 10)
     assert seen == [1, 2, 3, 4]
+
+
+async def test_a_redirect_to_a_non_websocket_url_is_a_failed_attempt_not_a_crash():
+    """A CSMS answering the handshake with a redirect websockets cannot follow (http://) is one more failed
+    connection attempt: the loop backs off and tries again, the station keeps running."""
+
+    def redirect(connection, request):
+        response = connection.respond(302, "moved\n")
+        response.headers["Location"] = "http://127.0.0.1:1/elsewhere"
+        return response
+
+    async with serve(lambda ws: None, "127.0.0.1", 0, process_request=redirect) as server:
+        port = server.sockets[0].getsockname()[1]
+        rt = _runtime(f"ws://127.0.0.1:{port}/ocpp")
+        seen: list[int] = []
+
+        async def backoff(failures: int) -> None:
+            seen.append(failures)
+            if len(seen) == 2:
+                rt.stop()
+
+        rt._backoff = backoff
+        await asyncio.wait_for(rt._connection_loop(), 10)
+    assert seen == [1, 2]
+
+
+def _runtime(url: str) -> StationRuntime:
+    settings = RunSettings(station=StationSettings(), csms_url=url, data_dir=None, control_listen=None,
+                           config_path=None)
+    rt = StationRuntime(settings, MemoryStore)
+    rt.station.start(rt.now())
+    return rt
