@@ -60,6 +60,7 @@ from ..core.commands import Reboot, Reconnect
 from ..core.events import CardPresented, Event
 from ..core.station import Registration, Station
 from ..hardware.simulated import SimulatedHardware
+from ..runtime.app import SteadyClock
 from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
@@ -610,7 +611,7 @@ class Worker:
         self.drain_timeout = drain_timeout
         self.report = report
         self.virtual = virtual
-        self.clock: Callable[[], float] = VirtualClock(start_at) if virtual else time.time
+        self.clock: Callable[[], float] = VirtualClock(start_at) if virtual else SteadyClock()
         self.frame_log_size = 100 if control else 0  # a small FrameLog per station, only for --control
         self.call_trace: list[tuple[float, str, int, str, str, str]] | None = [] if trace else None
         self.by_identity: dict[str, FleetStation] = {}

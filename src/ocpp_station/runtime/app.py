@@ -1,7 +1,9 @@
 """StationRuntime: one station on asyncio (websocket client, timers, store, simulated hardware, control API).
 
 Theory of operation: every input (a frame, a timer, a control API action)
-runs a synchronous Station method with ``now = time.time()`` and then
+runs a synchronous Station method with ``now`` from :class:`SteadyClock` (wall
+time at start-up, then monotonic: a clock step never freezes or rushes a
+timer; the station's timestamps follow the CSMS's currentTime) and then
 :meth:`flush`, which hands the Station's frames to the connection's writer
 task and carries out its commands. The tasks run under one
 ``asyncio.TaskGroup``: a failure in any surfaces, and stopping cancels all.
@@ -45,6 +47,7 @@ class StationRuntime:
         self.settings = settings  # RunSettings: station settings, csms_url, control, reconnect delays
         self.store_factory = store_factory  # opens the store
         self.rng = rng or random.Random()  # jitter, message-id prefixes
+        self.clock = SteadyClock()  # the station's ``now``
         self.store: Store = store_factory()  # the station's store, kept across resets
         self.hardware = hardware or SimulatedHardware(
             settings.station.connectors, settings.station.fixed_cable, store=self.store
@@ -77,7 +80,7 @@ class StationRuntime:
     # -- the driving core ------------------------------------------------------------
 
     def now(self) -> float:
-        return time.time()
+        return self.clock()
 
     def flush(self) -> None:
         for frame in self.station.data_to_send():
@@ -379,6 +382,20 @@ class StationRuntime:
 
 class _Stopping(Exception):
     pass
+
+
+class SteadyClock:
+    """Seconds since the epoch that never jump: the wall clock read once, then advanced by the monotonic
+    clock. Deadlines (heartbeat, MessageTimeout, retries, sampling) are differences of ``now``, so an NTP
+    step or a manual clock change must not freeze them (a step back) or fire them all (a step forward);
+    the wall-clock time of the station's messages is set by the CSMS's currentTime (BootNotification,
+    Heartbeat), as the core's Clock offsets it."""
+
+    def __init__(self) -> None:
+        self._offset = time.time() - time.monotonic()  # wall minus monotonic, at start-up
+
+    def __call__(self) -> float:
+        return time.monotonic() + self._offset
 
 
 def reconnect_delay(failures: int, lo: float, hi: float, r: float) -> float:

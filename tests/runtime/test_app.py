@@ -1,5 +1,6 @@
-"""The runtime's reconnect rules: capped exponential back-off with jitter, and no hammering of a CSMS that
-takes the connection and drops it at once (a real websockets server on 127.0.0.1)."""
+"""runtime/app.py: the reconnect rules (capped exponential back-off with jitter, no hammering of a CSMS that
+takes the connection and drops it at once, a redirect it cannot follow; real websockets servers on
+127.0.0.1) and the station's clock."""
 
 from __future__ import annotations
 
@@ -76,3 +77,17 @@ def _runtime(url: str) -> StationRuntime:
     rt = StationRuntime(settings, MemoryStore)
     rt.station.start(rt.now())
     return rt
+
+
+def test_runtime_now_does_not_follow_wall_clock_steps(monkeypatch):
+    """An NTP step or a manual clock change must not freeze the station's deadlines (a step back) or fire
+    them all at once (a step forward): ``now`` starts at wall time and then moves with the monotonic clock."""
+    import time as time_mod
+
+    rt = _runtime("ws://127.0.0.1:1/ocpp")
+    start_wall, t0 = time_mod.time(), rt.now()
+    assert abs(t0 - start_wall) < 1.0  # wall time at start-up
+    real = time_mod.time
+    monkeypatch.setattr(time_mod, "time", lambda: real() - 600)  # the wall clock steps 10 min back
+    t1 = rt.now()
+    assert 0 <= t1 - t0 < 1.0
