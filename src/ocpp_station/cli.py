@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -214,10 +215,19 @@ def cmd_csms(args: argparse.Namespace) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
         except (ValueError, OSError):
             pass
+    async def main() -> None:
+        serving = asyncio.ensure_future(
+            serve_forever(args.host, args.port, boot_interval=args.boot_interval, print_frames=not args.quiet))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
+            loop.add_signal_handler(sig, serving.cancel)
+        try:
+            await serving
+        except asyncio.CancelledError:
+            pass
+
     try:
-        asyncio.run(serve_forever(args.host, args.port, boot_interval=args.boot_interval, print_frames=not args.quiet))
-    except KeyboardInterrupt:
-        pass
+        asyncio.run(main())
     except OSError as exc:
         what = (f"address {args.host}:{args.port} is in use" if exc.errno == errno.EADDRINUSE
                 else f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")

@@ -313,3 +313,21 @@ def test_cli_csms_port_in_use_and_out_of_range():
     r = run_cli("csms", "--port", "99999")
     assert r.returncode == 2
     assert r.stderr.splitlines()[-1].endswith("argument --port: expected a port number from 0 to 65535, got '99999'")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_cli_csms_signal_graceful_exit_0(sig):
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "csms", "--port", "0", "--quiet",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 15)
+        assert b"CSMS listening on ws://" in line
+        proc.send_signal(sig)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
