@@ -91,3 +91,29 @@ def test_runtime_now_does_not_follow_wall_clock_steps(monkeypatch):
     monkeypatch.setattr(time_mod, "time", lambda: real() - 600)  # the wall clock steps 10 min back
     t1 = rt.now()
     assert 0 <= t1 - t0 < 1.0
+
+
+async def test_websocket_ping_interval_change_applies_to_the_live_link():
+    """ChangeConfiguration(WebSocketPingInterval) Accepted is in effect at once (spec §2.3): the open link's
+    keepalive restarts at the new interval, and 0 stops it."""
+    from ocpp_station.csms.server import DevCsms
+
+    async with DevCsms() as csms:
+        rt = _runtime(csms.url)
+        loop_task = asyncio.create_task(rt._connection_loop())
+        try:
+            link = await csms.wait_connected("CP001")
+            await link.expect("BootNotification")
+            ws = rt._ws
+            assert ws.ping_interval == 10  # the seed's default
+            conf = await link.call("ChangeConfiguration", {"key": "WebSocketPingInterval", "value": "3"})
+            assert conf == {"status": "Accepted"}
+            assert rt._ws is ws and ws.ping_interval == 3 and ws.ping_timeout == 3
+            assert ws.keepalive_task is not None and not ws.keepalive_task.done()
+            conf = await link.call("ChangeConfiguration", {"key": "WebSocketPingInterval", "value": "0"})
+            assert conf == {"status": "Accepted"}
+            assert ws.ping_interval is None and ws.keepalive_task is None
+        finally:
+            rt.stop()
+            loop_task.cancel()
+            await asyncio.gather(loop_task, return_exceptions=True)

@@ -92,13 +92,27 @@ class StationRuntime:
         for cmd in self.station.commands():
             if isinstance(cmd, SetPingInterval):
                 self._ping_interval = cmd.seconds
-                log.info("WebSocketPingInterval is now %s s (applies from the next connection)", cmd.seconds)
+                self._apply_ping_interval(cmd.seconds)
             elif isinstance(cmd, Reboot):
                 self._reboot_requested = cmd.kind
                 self._drop_connection(after_flush=True)
             elif isinstance(cmd, Reconnect):
                 self._drop_connection(after_flush=True)
         self._wake.set()
+
+    def _apply_ping_interval(self, seconds: int) -> None:
+        """WebSocketPingInterval on the live link too: ChangeConfiguration Accepted means in effect now
+        (spec §2.3); 0 stops the pings."""
+        ws = self._ws
+        log.info("WebSocketPingInterval is now %s s", seconds)
+        if ws is None:
+            return
+        task = getattr(ws, "keepalive_task", None)
+        if task is not None:
+            task.cancel()
+            ws.keepalive_task = None
+        ws.ping_interval = ws.ping_timeout = seconds or None
+        ws.start_keepalive()
 
     def feed(self, events: list[Event]) -> None:
         now = self.now()
