@@ -22,6 +22,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def stop_gracefully(proc: asyncio.subprocess.Process, sig: int) -> None:
+    """SIGTERM/SIGINT: the process ends by itself with exit status 0."""
+    proc.send_signal(sig)
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, (err or b"").decode()
+
+
+async def reap(proc: asyncio.subprocess.Process) -> None:
+    """Whatever happened: the process is gone at the end of the test."""
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
 def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -136,15 +150,11 @@ async def test_cli_run_signal_graceful_exit_0(csms, tmp_path, sig):
         link = await csms.wait_connected("CLI001", timeout=15)
         await link.expect("BootNotification")
         await link.expect_unordered(["StatusNotification", "StatusNotification"])
-        proc.send_signal(sig)
-        _, err = await asyncio.wait_for(proc.communicate(), 10)
-        assert proc.returncode == 0, err.decode()
+        await stop_gracefully(proc, sig)
         await link.wait_disconnected()
         assert (tmp_path / "data").is_dir()
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await reap(proc)
 
 
 # -- data_dir ---------------------------------------------------------------------------------
@@ -176,13 +186,9 @@ async def test_cli_run_refuses_a_data_dir_in_use_by_another_station(csms, tmp_pa
         )
         link = await csms.wait_connected("CLI003", timeout=15)
         await link.expect("BootNotification")
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), 10)
-        assert proc.returncode == 0, err.decode()
+        await stop_gracefully(proc, signal.SIGTERM)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await reap(proc)
 
 
 def test_cli_run_data_dir_that_is_a_file(tmp_path):
@@ -209,9 +215,7 @@ async def test_cli_demo_session(tmp_path):
     try:
         out, err = await asyncio.wait_for(proc.communicate(), 40)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await reap(proc)
     text = out.decode()
     assert proc.returncode == 0, (text, err.decode())
     for word in ("BootNotification", "StartTransaction", "MeterValues", "StopTransaction", "Session done"):
@@ -277,9 +281,7 @@ async def test_cli_demo_power_cut_restarts_the_station_in_the_process(tmp_path):
         await asyncio.wait_for(proc.wait(), 10)
         assert proc.returncode == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await reap(proc)
 
 
 @pytest.mark.parametrize("command", ["run", "demo"])
@@ -324,10 +326,6 @@ async def test_cli_csms_signal_graceful_exit_0(sig):
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 15)
         assert b"CSMS listening on ws://" in line
-        proc.send_signal(sig)
-        _, err = await asyncio.wait_for(proc.communicate(), 10)
-        assert proc.returncode == 0, err.decode()
+        await stop_gracefully(proc, sig)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await reap(proc)

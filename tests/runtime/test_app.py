@@ -34,16 +34,7 @@ async def test_a_csms_that_drops_every_connection_at_once_gets_a_growing_back_of
 
     async with serve(drop, "127.0.0.1", 0, subprotocols=["ocpp1.6"]) as server:
         port = server.sockets[0].getsockname()[1]
-        rt = _runtime(f"ws://127.0.0.1:{port}/ocpp")
-        seen: list[int] = []
-
-        async def backoff(failures: int) -> None:
-            seen.append(failures)
-            if len(seen) == 4:
-                rt.stop()
-
-        rt._backoff = backoff
-        await asyncio.wait_for(rt._connection_loop(), 10)
+        seen = await _failure_counts(f"ws://127.0.0.1:{port}/ocpp", 4)
     assert seen == [1, 2, 3, 4]
 
 
@@ -58,17 +49,23 @@ async def test_a_redirect_to_a_non_websocket_url_is_a_failed_attempt_not_a_crash
 
     async with serve(lambda ws: None, "127.0.0.1", 0, process_request=redirect) as server:
         port = server.sockets[0].getsockname()[1]
-        rt = _runtime(f"ws://127.0.0.1:{port}/ocpp")
-        seen: list[int] = []
-
-        async def backoff(failures: int) -> None:
-            seen.append(failures)
-            if len(seen) == 2:
-                rt.stop()
-
-        rt._backoff = backoff
-        await asyncio.wait_for(rt._connection_loop(), 10)
+        seen = await _failure_counts(f"ws://127.0.0.1:{port}/ocpp", 2)
     assert seen == [1, 2]
+
+
+async def _failure_counts(url: str, attempts: int) -> list[int]:
+    """Run a station's connection loop against ``url`` for ``attempts`` back-offs; the failure count of each."""
+    rt = _runtime(url)
+    seen: list[int] = []
+
+    async def backoff(failures: int) -> None:
+        seen.append(failures)
+        if len(seen) == attempts:
+            rt.stop()
+
+    rt._backoff = backoff
+    await asyncio.wait_for(rt._connection_loop(), 10)
+    return seen
 
 
 def _runtime(url: str) -> StationRuntime:
