@@ -6,23 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from websockets.asyncio.server import serve
 
 from ocpp_station.config import RunSettings
 from ocpp_station.core.settings import StationSettings
-from ocpp_station.runtime.app import StationRuntime, reconnect_delay
+from ocpp_station.runtime.app import StationRuntime
 from ocpp_station.store import MemoryStore
-
-
-def test_reconnect_delay_doubles_up_to_the_cap_with_equal_jitter():
-    assert [reconnect_delay(n, 1.0, 30.0, 0.0) for n in (1, 2, 3, 4, 5, 6, 7)] == [0.5, 1, 2, 4, 8, 15, 15]
-    assert [reconnect_delay(n, 1.0, 30.0, 0.999999) for n in (1, 5, 6)] == pytest.approx([1.0, 16.0, 30.0], abs=1e-4)
-
-
-def test_reconnect_delay_after_days_of_failures_does_not_overflow():
-    assert reconnect_delay(1025, 1.0, 30.0, 0.5) == 22.5
-    assert reconnect_delay(10**9, 0.001, 0.002, 0.0) == 0.001
 
 
 async def test_a_csms_that_drops_every_connection_at_once_gets_a_growing_back_off():

@@ -60,7 +60,7 @@ from ..core.commands import Reboot, Reconnect
 from ..core.events import CardPresented, Event
 from ..core.station import Registration, Station
 from ..hardware.simulated import SimulatedHardware
-from ..runtime.app import SteadyClock
+from ..runtime.timing import SteadyClock, reconnect_delay
 from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
@@ -546,8 +546,8 @@ class FleetStation:
             if not connected:
                 failures += 1
                 m.connect_failures += 1
-            base = min(RECONNECT_MAX, RECONNECT_MIN * 2 ** min(max(0, failures - 1), 30))
-            await self._sleep_until(self.worker.clock() + base / 2 + self.rng.random() * base / 2)
+            delay = reconnect_delay(failures, RECONNECT_MIN, RECONNECT_MAX, self.rng.random())
+            await self._sleep_until(self.worker.clock() + delay)
 
     async def _serve(self, ws: Link) -> bool:
         """Run the station on this link until it goes; True if the CSMS sent anything on it."""
