@@ -14,12 +14,9 @@ one with reason Remote (TC_012, TC_028).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ..base import Feature
-
-log = logging.getLogger(__name__)
 
 
 class Remote(Feature):
@@ -69,11 +66,7 @@ class Remote(Feature):
         requested = now
 
         def decided(info: dict[str, Any], t: float) -> None:
-            timeout = st.config["ConnectionTimeOut"]
-            if timeout > 0 and t - requested >= timeout:
-                # [ERRATA] 3.77/3.89, as for a card: the incipient session would have ended by now
-                log.info("remote start %s: authorization decided %.1f s after the request, beyond "
-                         "ConnectionTimeOut; ignored", id_tag, t - requested)
+            if self.tx.decided_too_late(f"remote start {id_tag}", requested, t):
                 return
             if info.get("status") == "Accepted" and self._free(cid):
                 self.tx.set_pending(cid, id_tag, info.get("parentIdTag"), True, t)

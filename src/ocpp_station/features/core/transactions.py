@@ -248,11 +248,7 @@ class Transactions(Feature):
 
         def decided(info: dict[str, Any], t: float) -> None:
             cc = self.cond[cid]
-            timeout = self.station.config["ConnectionTimeOut"]
-            if timeout > 0 and t - presented >= timeout:
-                # [ERRATA] 3.77/3.89: the incipient session would have ended by now; the driver has moved on
-                log.info("card %s: authorization decided %.1f s after the card, beyond ConnectionTimeOut; ignored",
-                         id_tag, t - presented)
+            if self.decided_too_late(f"card {id_tag}", presented, t):
                 return
             if info.get("status") != "Accepted":
                 log.info("card %s refused: %s", id_tag, info.get("status"))
@@ -298,6 +294,15 @@ class Transactions(Feature):
             self.station.hardware.unlock(cid)
 
     # -- pending authorization (id first, remote start) -----------------------------------------
+
+    def decided_too_late(self, what: str, asked: float, t: float) -> bool:
+        """An authorization decided ConnectionTimeOut or more after it was asked for (card or remote start)
+        comes too late: the incipient session would have ended by now ([ERRATA] 3.77/3.89)."""
+        timeout = self.station.config["ConnectionTimeOut"]
+        if timeout > 0 and t - asked >= timeout:
+            log.info("%s: authorization decided %.1f s later, beyond ConnectionTimeOut; ignored", what, t - asked)
+            return True
+        return False
 
     def set_pending(self, cid: int, id_tag: str, parent: str | None, remote: bool, now: float) -> None:
         c = self.cond[cid]
