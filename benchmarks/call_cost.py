@@ -13,7 +13,7 @@ from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, ConfigurationStatus, DataTransferStatus
 
 from ocpp_station.core.settings import StationSettings
-from ocpp_station.core.station import Station
+from ocpp_station.assembly import build_station
 from ocpp_station.store import MemoryStore
 
 FRAMES = {
@@ -24,7 +24,7 @@ N = 20_000
 
 
 def ours(action: str) -> float:
-    st = Station(StationSettings(), MemoryStore(), rng=random.Random(1))
+    st = build_station(StationSettings(), MemoryStore(), rng=random.Random(1))
     now = 1_767_225_600.0
     st.start(now)
     st.connection_made(now)

@@ -12,7 +12,7 @@ import orjson
 
 from ocpp_station.core.events import CardPresented
 from ocpp_station.core.settings import StationSettings
-from ocpp_station.core.station import Station
+from ocpp_station.assembly import build_station
 from ocpp_station.store import MemoryStore
 
 ANSWERS = {
@@ -23,7 +23,7 @@ ANSWERS = {
 
 
 def main() -> None:
-    st = Station(StationSettings(ocpp={"MeterValueSampleInterval": "10", "HeartbeatInterval": "0"}),
+    st = build_station(StationSettings(ocpp={"MeterValueSampleInterval": "10", "HeartbeatInterval": "0"}),
                  MemoryStore(), rng=random.Random(1))
     now = 1_767_225_600.0
     sent = 0

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ocpp_station.core.settings import StationSettings
-from ocpp_station.core.station import Station
+from ocpp_station.assembly import build_station
 from ocpp_station.hardware.simulated import SimulatedHardware
 from ocpp_station.store import MemoryStore
 
@@ -38,7 +38,7 @@ class CoreHarness:
         # the simulated hardware keeps its physical state (cables, meter) in the same store, so a station
         # built again on that store is the same station after a reboot or power cut: a cable left in stays in
         hardware = SimulatedHardware(self.settings.connectors, self.settings.fixed_cable, store=self.store)
-        self.station = Station(self.settings, self.store, hardware=hardware, rng=random.Random(seed))
+        self.station = build_station(self.settings, self.store, hardware=hardware, rng=random.Random(seed))
         self.hardware = self.station.hardware
         self.calls: list[SentCall] = []  # CALLs from the station not yet taken by a test
         self.log: list[SentCall] = []  # every CALL the station sent

@@ -221,12 +221,12 @@ def test_ocpp_readonly_keys_may_be_set_by_the_maker(tmp_path):
 
 
 def test_ocpp_values_feed_the_station(tmp_path):
-    from ocpp_station.core.station import Station
+    from ocpp_station.assembly import build_station
     from ocpp_station.store.memory import MemoryStore
 
     p = write(tmp_path, "[hardware]\nconnectors = 3\n[ocpp]\nHeartbeatInterval = 120\nLocalPreAuthorize = true\n")
     s = load_settings(p, {})
-    station = Station(s.station, MemoryStore())
+    station = build_station(s.station, MemoryStore())
     assert station.config["HeartbeatInterval"] == 120
     assert station.config["LocalPreAuthorize"] is True
     assert station.config["NumberOfConnectors"] == 3

@@ -1,7 +1,9 @@
-"""Layering: ocpp_station.core and ocpp_station.ocpp are sans-I/O.
+"""Layering: ocpp_station.core and ocpp_station.ocpp are sans-I/O, and the layers import only downwards.
 
-They must not import I/O or concurrency modules, and must not read the clock:
-every entry point that needs the time takes ``now``.
+``core`` and ``ocpp`` must not import I/O or concurrency modules, and must not read the clock:
+every entry point that needs the time takes ``now``. No layer imports a layer above it
+(``LAYER_IMPORTS``): the core knows neither the feature modules nor a hardware implementation,
+which the composition root (``assembly``) and the places that run a station pass in.
 """
 
 from __future__ import annotations
@@ -18,6 +20,16 @@ SANS_IO_PACKAGES = ["core", "ocpp"]
 FORBIDDEN_MODULES = {"asyncio", "websockets", "sqlite3", "aiohttp", "time", "socket", "threading"}
 CLOCK_METHODS = {"now", "utcnow", "today"}  # datetime.now(), datetime.utcnow(), date.today()
 CLOCK_CLASSES = {"datetime", "date"}
+
+
+# package -> the project packages (or modules) its code may import, besides itself
+LAYER_IMPORTS = {
+    "ocpp": set(),
+    "core": {"ocpp", "store.base"},
+    "store": {"core"},
+    "hardware": {"core.events", "store.base"},
+    "features": {"core", "ocpp", "store.base", "hardware.base"},
+}
 
 
 def modules() -> list[Path]:
@@ -56,6 +68,41 @@ def forbidden_imports(tree: ast.AST) -> list[str]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _root(arg.value) in FORBIDDEN_MODULES:
                     found.append(f"{name}({arg.value!r})")
     return found
+
+
+def project_imports(tree: ast.AST, module: str) -> list[str]:
+    """The project modules that ``module`` (dotted, below ``ocpp_station``) imports, anywhere in its code."""
+    package = module.split(".")[:-1]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                names = [target] if node.module else [f"{target}.{a.name}".lstrip(".") for a in node.names]
+                found += names
+            elif node.module and node.module.startswith("ocpp_station."):
+                found.append(node.module.removeprefix("ocpp_station."))
+        elif isinstance(node, ast.Import):
+            found += [a.name.removeprefix("ocpp_station.") for a in node.names if a.name.startswith("ocpp_station.")]
+    return found
+
+
+def layer_violations(module: str, imported: list[str]) -> list[str]:
+    layer = module.split(".")[0]
+    allowed = LAYER_IMPORTS[layer] | {layer}
+    return [
+        name for name in imported
+        if not any(name == a or name.startswith(a + ".") for a in allowed)
+    ]
+
+
+def layered_modules() -> list[Path]:
+    return sorted(p for pkg in LAYER_IMPORTS for p in (PACKAGE_DIR / pkg).rglob("*.py"))
+
+
+def _dotted_module(p: Path) -> str:
+    return ".".join(p.relative_to(PACKAGE_DIR).with_suffix("").parts)
 
 
 def clock_reads(tree: ast.AST) -> list[str]:
@@ -102,7 +149,33 @@ def test_no_clock_reads(path):
     assert clock_reads(tree) == []
 
 
+@pytest.mark.parametrize("path", layered_modules(), ids=_rel)
+def test_imports_only_lower_layers(path):
+    module = _dotted_module(path)
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    assert layer_violations(module, project_imports(tree, module)) == []
+
+
 # -- the checks themselves catch what they should --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module, src, expected",
+    [
+        ("core.station", "from ..features import default_features", ["features"]),
+        ("core.station", "def f():\n    from ..hardware.simulated import SimulatedHardware\n", ["hardware.simulated"]),
+        ("core.station", "from ocpp_station.runtime.app import StationRuntime", ["runtime.app"]),
+        ("core.station", "from .. import features", ["features"]),
+        ("core.station", "from .clock import iso\nfrom ..ocpp.rpc import ErrorCode\nfrom ..store.base import Store", []),
+        ("features.core.metering", "from ...hardware.base import MeterSample\nfrom ..base import Feature", []),
+        ("features.core.metering", "from ...hardware.simulated import SimulatedHardware", ["hardware.simulated"]),
+        ("ocpp.session", "from ..core.clock import iso", ["core.clock"]),
+        ("hardware.simulated", "from ..core.events import CablePlugged\nfrom .base import MeterSample", []),
+    ],
+)
+def test_layer_check_self_test(module, src, expected):
+    assert layer_violations(module, project_imports(ast.parse(src), module)) == expected
+
 
 
 @pytest.mark.parametrize(

@@ -54,17 +54,16 @@ class Station:
         self,
         settings: StationSettings,
         store: Store,
-        hardware: Any = None,
+        hardware: Any,
+        features: list[type],
         rng: random.Random | None = None,
-        features: list[type] | None = None,
     ) -> None:
-        from ..features import default_features
-        from ..hardware.simulated import SimulatedHardware
-
+        # the core imports neither the feature modules nor a hardware implementation: the caller
+        # (assembly.build_station, the runtime, the fleet, the tests) passes both in
         self.settings = settings  # identity, boot data, hardware shape
         self.store = store  # persistence (SQLite or memory)
         self.rng = rng or random.Random()  # every random choice (ids, jitter) comes from here
-        self.hardware = hardware or SimulatedHardware(settings.connectors, settings.fixed_cable)  # meter, lock, relay
+        self.hardware = hardware  # meter, lock, relay (hardware.base protocols)
         self.clock = Clock()  # wall clock = now + offset from the CSMS
         self.timers = Timers()  # named timers of the facade and the features
         self.connectors = [Connector(i) for i in range(settings.connectors + 1)]  # 0 = the charge point
@@ -78,7 +77,7 @@ class Station:
         self._commands: list[Command] = []  # commands for the runtime
         self._out: list[str] = []  # frames for the runtime
 
-        feature_classes = features if features is not None else default_features()
+        feature_classes = features
         profiles = ["Core"] + sorted(
             {c.profile for c in feature_classes if c.profile != "Core"}, key=_PROFILE_ORDER.index
         )

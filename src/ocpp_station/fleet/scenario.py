@@ -405,12 +405,12 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         raise ScenarioError(f"{where}: csms.{sorted(unknown)[0]}: unknown key")
     sc.csms_keys = sorted(csms)
     # every template must make a valid station: build one (checks the [ocpp] values with the station's own rules)
-    from ..core.station import Station
+    from ..assembly import build_station
     from ..store.memory import MemoryStore
 
     for i, tpl in enumerate(sc.all_templates(), 1):
         try:
-            Station(sc.settings(sc.identity(1), tpl), MemoryStore())
+            build_station(sc.settings(sc.identity(1), tpl), MemoryStore())
         except Exception as exc:  # ConfigValueError and friends
             which = f"template[{i}] ({tpl.name})" if sc.templates else "the station template"
             raise ScenarioError(f"{where}: {which} is not valid: {exc}") from None

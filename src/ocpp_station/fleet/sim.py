@@ -58,6 +58,7 @@ from ..config import station_url
 from ..core.clock import Clock
 from ..core.commands import Reboot, Reconnect
 from ..core.events import CardPresented, Event
+from ..assembly import build_station
 from ..core.station import Registration, Station
 from ..hardware.simulated import SimulatedHardware
 from ..runtime.timing import SteadyClock, reconnect_delay
@@ -249,7 +250,7 @@ class FleetStation:
         self._silent: Any = None  # the in-flight CALL the builtin CSMS will not answer (csms.silence_rate)
 
     def _new_station(self) -> Station:
-        st = Station(self.settings, self.store, self.hardware, self.rng)
+        st = build_station(self.settings, self.store, self.hardware, self.rng)
         if self.worker.virtual:
             st.clock = _PinnedClock()
         return st

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from ..config import station_url
 from ..core.commands import Reboot, Reconnect, SetPingInterval
 from ..core.events import Event
+from ..assembly import build_station, simulated_hardware
 from ..core.station import Station
 from ..hardware.simulated import SimulatedHardware
 from ..store.base import Store
@@ -50,9 +51,7 @@ class StationRuntime:
         self.rng = rng or random.Random()  # jitter, message-id prefixes
         self.clock = SteadyClock()  # the station's ``now``
         self.store: Store = store_factory()  # the station's store, kept across resets
-        self.hardware = hardware or SimulatedHardware(
-            settings.station.connectors, settings.station.fixed_cable, store=self.store
-        )  # simulated meter, lock, relay, cable
+        self.hardware = hardware or simulated_hardware(settings.station, self.store)  # meter, lock, relay, cable
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
         self.network_up = asyncio.Event()  # the simulated link (POST /api/network/...)
@@ -72,7 +71,7 @@ class StationRuntime:
         self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
 
     def _new_station(self) -> Station:
-        return Station(self.settings.station, self.store, self.hardware, self.rng)
+        return build_station(self.settings.station, self.store, self.hardware, self.rng)
 
     @property
     def url(self) -> str:

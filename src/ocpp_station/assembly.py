@@ -1,0 +1,40 @@
+"""The composition root: the one place that puts a station together from its parts.
+
+The sans-I/O core (``core/``) knows neither the feature modules nor any hardware
+implementation; whoever runs a station (``runtime``, ``fleet``, ``demo``, the
+tests and benchmarks) passes both in. This module holds the defaults they share:
+the Core feature modules in hook order and the simulated hardware.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .core.settings import StationSettings
+from .core.station import Station
+from .features import default_features
+from .hardware.simulated import SimulatedHardware
+from .store.base import Store
+
+
+def simulated_hardware(settings: StationSettings, store: Store | None = None) -> SimulatedHardware:
+    """The simulated meter, relay, lock and cables for ``settings``' connectors (state kept in ``store``)."""
+    return SimulatedHardware(settings.connectors, settings.fixed_cable, store=store)
+
+
+def build_station(
+    settings: StationSettings,
+    store: Store,
+    hardware: Any = None,
+    rng: random.Random | None = None,
+    features: list[type] | None = None,
+) -> Station:
+    """A station with the given parts, the simulated hardware and the default features where none is given."""
+    return Station(
+        settings,
+        store,
+        hardware=hardware if hardware is not None else simulated_hardware(settings),
+        features=features if features is not None else default_features(),
+        rng=rng,
+    )
