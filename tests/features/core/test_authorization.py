@@ -263,3 +263,66 @@ def test_station_accepted_before_uses_the_offline_rules_while_pending_or_rejecte
     start = h.respond("StartTransaction", {"transactionId": 5, "idTagInfo": {"status": "Accepted"}})
     assert start.payload["idTag"] == "TAG1"
     h.no_call()
+
+
+# -- the offline rules: every combination of the two keys, for every kind of idTag --------------------------------
+
+OFFLINE_KINDS = ["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx", "expired by time", "unknown"]
+# which kinds charge offline, per (LocalAuthorizeOffline, AllowOfflineTxForUnknownId)
+OFFLINE_CHARGES = {
+    (True, False): {"Accepted", "ConcurrentTx"},
+    (True, True): {"Accepted", "ConcurrentTx", "unknown"},
+    (False, False): set(),
+    # the cache authorizes nothing offline: a valid cached idTag is as good as unknown ([SPEC] §3.5.4)
+    (False, True): {"Accepted", "ConcurrentTx", "unknown"},
+}
+
+
+def _learn(h, tag, kind):
+    """Put ``tag`` in the cache the way the station learns it: an Authorize.conf with that status."""
+    if kind == "unknown":
+        return
+    card(h, tag)
+    if kind == "expired by time":
+        h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "expiryDate": "2026-01-01T00:10:00.000Z"}})
+    else:
+        h.respond("Authorize", {"idTagInfo": {"status": kind}})
+    if kind in ("Accepted", "expired by time"):
+        expect_status(h, 1, "Preparing")
+        card(h, tag)  # the same card again cancels
+        expect_status(h, 1, "Available")
+    h.no_call()
+    assert _cache(h, tag)["status"] == ("Accepted" if kind == "expired by time" else kind)
+
+
+@pytest.mark.parametrize("kind", OFFLINE_KINDS)
+@pytest.mark.parametrize("local_offline, unknown_offline", list(OFFLINE_CHARGES))
+def test_offline_authorization_matrix(local_offline, unknown_offline, kind):
+    """Offline, a card starts a transaction or not by LocalAuthorizeOffline x AllowOfflineTxForUnknownId and what
+    the cache holds ([SPEC] §3.5.4; spec §2.7): an idTag known as not valid (Blocked, Expired, Invalid, or Accepted
+    past its expiryDate) is always refused; a valid one (Accepted, and ConcurrentTx, which [SPEC] §3.5.2 counts as
+    valid) charges with LocalAuthorizeOffline, and without it counts as unknown, like a never-seen idTag that
+    charges only with AllowOfflineTxForUnknownId."""
+    h = booted(MeterValueSampleInterval=0)
+    configure(h, AuthorizationCacheEnabled=True, LocalAuthorizeOffline=local_offline,
+              AllowOfflineTxForUnknownId=unknown_offline)
+    _learn(h, "TAG1", kind)
+    h.advance(3600)  # an expiryDate of 00:10 is past
+    h.disconnect()
+    plug(h)
+    card(h, "TAG1")
+    charges = kind in OFFLINE_CHARGES[(local_offline, unknown_offline)]
+    assert h.station.connector(1).status.value == ("Charging" if charges else "Preparing")
+    assert h.hardware.connectors[1].relay_closed is charges
+    assert [m.action for m in h.station.tx_queue] == (["StartTransaction"] if charges else [])
+
+
+def test_cached_concurrent_tx_is_not_pre_authorized_online():
+    """Online, a cached ConcurrentTx is asked again with Authorize.req even with LocalPreAuthorize: only the CSMS
+    knows whether the other transaction has ended ([SPEC] §3.5.1: a not-Accepted entry is checked online)."""
+    h = booted(LocalPreAuthorize=True)
+    _learn(h, "TAG1", "ConcurrentTx")
+    card(h, "TAG1")
+    assert h.respond("Authorize", ACCEPTED).payload == {"idTag": "TAG1"}
+    expect_status(h, 1, "Preparing")
+    h.no_call()
