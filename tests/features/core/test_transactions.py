@@ -321,6 +321,65 @@ def test_start_not_accepted_stop_on_invalid_id_true_deauthorized():
     h.no_call()
 
 
+def _deauthorized_on_socket(h, parent="P1"):
+    """Charging on a socket with TAG1 (parent ``parent``), then StartTransaction.conf Invalid with
+    StopTransactionOnInvalidId=true: StopTransaction(DeAuthorized) + Finishing, the cable locked."""
+    configure(h, StopTransactionOnInvalidId=True)
+    plug(h)
+    expect_status(h, 1, "Preparing")
+    card(h, "TAG1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": parent}})
+    respond_unordered(h, {"StartTransaction": {"transactionId": 11, "idTagInfo": {"status": "Invalid",
+                                                                                  "parentIdTag": parent}},
+                          "StatusNotification": {}})
+    stop_confs(h, 1, "DeAuthorized")
+    h.no_call()
+    assert h.hardware.connectors[1].locked
+
+
+@pytest.mark.parametrize("answer_parent, unlocks", [("P1", True), ("p1", True), ("P2", False), (None, False)])
+def test_deauthorized_unlock_by_a_not_cached_idtag_asks_for_its_parent(answer_parent, unlocks):
+    """After a DeAuthorized stop, an idTag the station has never seen is authorized (Authorize.req) to learn its
+    parentIdTag; the same parent (compared case-insensitively) unlocks the cable, another or none does not
+    ([ERRATA] 3.5)."""
+    h = booted(socket())
+    _deauthorized_on_socket(h)
+    card(h, "TAG2")
+    info = {"status": "Accepted", **({"parentIdTag": answer_parent} if answer_parent else {})}
+    assert h.respond("Authorize", {"idTagInfo": info}).payload == {"idTag": "TAG2"}
+    h.no_call()
+    assert h.hardware.connectors[1].locked is not unlocks
+    assert not h.hardware.connectors[1].relay_closed
+
+
+def test_deauthorized_unlock_by_a_cached_idtag_with_the_same_parent_needs_no_authorize():
+    """An idTag whose parent the cache knows unlocks at once, without an Authorize.req ([ERRATA] 3.5)."""
+    h = booted(socket())
+    card(h, "TAG2", cid=1)
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": "P1"}})
+    expect_status(h, 1, "Preparing")
+    card(h, "TAG2")  # cancels; TAG2 stays in the cache with its parent
+    expect_status(h, 1, "Available")
+    _deauthorized_on_socket(h)
+    card(h, "TAG2")
+    h.no_call()
+    assert not h.hardware.connectors[1].locked
+
+
+def test_deauthorized_unlock_offline_by_an_unknown_idtag_keeps_the_lock():
+    """Offline, an idTag the station does not know has no known parent: the cable stays locked, even when
+    AllowOfflineTxForUnknownId accepts unknown idTags; the same idTag still unlocks ([ERRATA] 3.5)."""
+    h = booted(socket(), AllowOfflineTxForUnknownId=True)
+    _deauthorized_on_socket(h)
+    h.disconnect()
+    card(h, "TAG2")
+    assert h.hardware.connectors[1].locked
+    card(h, "TAG1")
+    assert not h.hardware.connectors[1].locked
+    h.connect()
+    h.no_call()
+
+
 def test_start_not_accepted_stop_on_invalid_id_false_suspended_evse():
     """StartTransaction.conf Blocked with StopTransactionOnInvalidId=false: the transaction is kept but energy
     stops: SuspendedEVSE, no StopTransaction; the driver's stop is a Local one ([ERRATA] 3.17, 3.55)."""
