@@ -281,20 +281,6 @@ def test_minimum_status_duration_short_status_never_sent():
     h.no_call()
 
 
-def test_minimum_status_duration_does_not_delay_a_triggered_report():
-    """A triggered StatusNotification (TriggerMessage) is sent at once whatever MinimumStatusDuration says, and the
-    status is not sent a second time when MSD passes ([ERRATA] 3.19; open-ocpp #46)."""
-    h = booted(MinimumStatusDuration=10)
-    plug(h)
-    h.no_call()
-    h.station.feature["StatusReporting"].report_now(1, h.now)  # what TriggerMessage(StatusNotification) does
-    h.station.pump(h.now)
-    h._collect()
-    expect_status(h, 1, "Preparing")
-    h.advance(20)
-    h.no_call()
-
-
 def test_start_not_accepted_stop_on_invalid_id_true_deauthorized():
     """StartTransaction.conf Invalid with StopTransactionOnInvalidId=true: StopTransaction(DeAuthorized) +
     Finishing; the socket cable stays locked until the same idTag comes back ([ERRATA] 3.5, 3.17; spec §2.3)."""
