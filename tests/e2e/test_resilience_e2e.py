@@ -140,15 +140,16 @@ async def test_tc_034_cs_power_failure_with_unavailable_status(booted, station_f
 
 
 async def test_tc_036_cs_connection_loss_during_transaction(booted):
-    """TC_036_CS: after the reconnect (no BootNotification at all: [OCPPJ] §5.4, spec §2.1) the MeterValues
-    queued offline come in chronological order, spaced by MeterValueSampleInterval, context Sample.Periodic,
-    with the transactionId (spec §2.7)."""
+    """TC_036_CS: after the reconnect (no BootNotification at all: [OCPPJ] §5.4, spec §2.1) every MeterValues
+    queued offline comes before any sampled after the reconnect ([SPEC] §3.7), in chronological order, spaced by
+    MeterValueSampleInterval from the last one sent online (none lost), with the transactionId, context
+    Sample.Periodic and format Raw (or omitted) (spec §2.7)."""
     from ocpp_station.core.clock import parse_iso
 
     interval = 2
     st, link = await booted(ocpp={"MeterValueSampleInterval": interval})
     tx_id = await _charging(st, link)
-    await link.expect("MeterValues", timeout=interval + 2)
+    last_online = await link.expect("MeterValues", timeout=interval + 2)
     boots = sum(c.action == "BootNotification" for c in link.calls)
     await st.network(False)
     await link.wait_disconnected()
@@ -156,15 +157,22 @@ async def test_tc_036_cs_connection_loss_during_transaction(booted):
     while st_doc["queuedTransactionMessages"] < 3:  # wait for 3 samples taken offline
         await link.no_call(0.5)
         st_doc = await st.state()
-    await st.network(True)
+    queued = st_doc["queuedTransactionMessages"]  # at least these are queued (one more may be sampled meanwhile)
+    reconnect_at = parse_iso((await st.network(True))["time"])
     await csms_wait_reconnect(link)
-    got = [await link.expect("MeterValues") for _ in range(3)]
-    stamps = [parse_iso(c.payload["meterValue"][0]["timestamp"]) for c in got]
-    # each sample is stamped when its timer fires: allow the event loop's latency, not a missed or extra sample
+    got = [await link.expect("MeterValues", timeout=interval + 2) for _ in range(queued + 2)]
+    stamps = [parse_iso(c.payload["meterValue"][0]["timestamp"]) for c in [last_online] + got]
+    # each sample is stamped when its timer fires: allow the event loop's latency, not a missed, extra or late one
     steps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert all(abs(step - interval) < 0.5 for step in steps), (stamps, steps)
-    assert all(c.payload["transactionId"] == tx_id for c in got)
-    assert all(c.payload["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Periodic" for c in got)
+    assert all(s < reconnect_at for s in stamps[1:queued + 1])  # the queued ones come first ...
+    assert stamps[-1] > reconnect_at  # ... and at least one sampled after the reconnect follows them
+    for c in got:
+        assert c.payload["connectorId"] == 1 and c.payload["transactionId"] == tx_id
+        [entry] = c.payload["meterValue"]
+        for v in entry["sampledValue"]:
+            assert v.get("context", "Sample.Periodic") == "Sample.Periodic"
+            assert v.get("format", "Raw") == "Raw"
     assert sum(c.action == "BootNotification" for c in link.calls) == boots
     assert await st.stop() == 0
 
