@@ -242,6 +242,51 @@ async def test_tc_037_2_cs_tc_037_3_cs_offline_start_invalid_idtag(csms, booted,
     assert await st.stop() == 0
 
 
+@pytest.mark.parametrize("owner", ["same idTag", "same parent"])
+async def test_tc_037_3_cs_socket_cable_locked_until_the_same_idtag_or_parent(csms, booted, owner):
+    """TC_037_3_CS on a socket outlet: after the DeAuthorized stop the cable stays locked in the socket (it cannot
+    be pulled out) while other idTags are presented, including a valid one of another parent; the same idTag, or an
+    idTag never seen before whose Authorize.conf gives the same parentIdTag, unlocks it; then the cable comes out
+    and the connector is Available ([SPEC] §3.5.4; [ERRATA] 3.5, 3.17)."""
+    from e2e_steps import SOCKET
+
+    csms.set_id_tag("UNKNOWN9", {"status": "Invalid", "parentIdTag": "ACME"})
+    csms.set_id_tag("OTHER1", {"status": "Accepted", "parentIdTag": "OTHERCO"})
+    csms.set_id_tag("SIBLING", {"status": "Accepted", "parentIdTag": "acme"})
+    st, link = await booted(hardware=SOCKET, ocpp={"StopTransactionOnInvalidId": True,
+                                                   "AllowOfflineTxForUnknownId": True})
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.plug_in()
+    doc = await st.card("UNKNOWN9")
+    assert doc["connectors"][1]["status"] == "Charging"
+    await st.network(True)
+    got = {c.action: c for c in await link.expect_unordered(["StartTransaction", "StatusNotification"])}
+    assert got["StatusNotification"].payload["status"] == "Charging"
+    got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+    assert got["StopTransaction"].payload["reason"] == "DeAuthorized"
+    assert got["StatusNotification"].payload["status"] == "Finishing"
+    c1 = (await st.plug_out(side="both"))["connectors"][1]  # the EV goes; the cable stays locked in the socket
+    assert c1["hardware"]["locked"] is True and c1["hardware"]["cableAtStation"] is True
+    await st.card("OTHER1")  # valid, but another parent
+    assert (await link.expect("Authorize")).payload == {"idTag": "OTHER1"}
+    await link.no_call(1.0, ignore=("Heartbeat",))
+    assert (await st.state())["connectors"][1]["hardware"]["locked"] is True
+    if owner == "same idTag":
+        await st.card("UNKNOWN9")  # no Authorize.req: it is the idTag of the transaction
+    else:
+        await st.card("SIBLING")  # never seen: authorized to learn its parent
+        assert (await link.expect("Authorize")).payload == {"idTag": "SIBLING"}
+    for _ in range(50):  # the Authorize.conf is processed after the CSMS answered: wait for the unlock
+        if not (await st.state())["connectors"][1]["hardware"]["locked"]:
+            break
+        await link.no_call(0.1, ignore=("Heartbeat",))
+    assert (await st.state())["connectors"][1]["hardware"]["locked"] is False
+    await st.plug_out(side="station")
+    assert (await link.expect("StatusNotification", ignore=("Heartbeat",))).payload["status"] == "Available"
+    assert await st.stop() == 0
+
+
 async def test_tc_038_cs_offline_stop_transaction(booted):
     """TC_038_CS: stopped while offline; on reconnect StopTransaction(Local) + Finishing."""
     st, link = await booted()

@@ -1,6 +1,6 @@
 """Charging sessions at core level: start/stop, ConnectionTimeOut, EV-side disconnect, MinimumStatusDuration,
 StartTransaction.conf not Accepted ([SPEC] §3.6, §4.8-4.10; [ERRATA] 3.5, 3.17, 3.19, 3.20, 3.77/3.89, 3.80;
-spec §2.3, §2.5, §2.6). OCTT cases TC_003, TC_004_1, TC_004_2, TC_005_1/2/3, TC_024, TC_068, TC_069."""
+spec §2.3, §2.5, §2.6). OCTT cases TC_003, TC_004_1, TC_004_2, TC_005_1/2/3, TC_024, TC_037_3, TC_068, TC_069."""
 
 import pytest
 from charging import (
@@ -363,6 +363,45 @@ def test_deauthorized_unlock_offline_by_an_unknown_idtag_keeps_the_lock():
     card(h, "TAG1")
     assert not h.hardware.connectors[1].locked
     h.connect()
+    h.no_call()
+
+
+@pytest.mark.parametrize("owner", ["TAG9", "tag9", "SIBLING"])
+def test_tc_037_3_cs_offline_start_invalid_on_a_socket_keeps_the_cable_locked(owner):
+    """TC_037_3_CS on a socket outlet: started offline with an unknown idTag; on reconnect StartTransaction.conf
+    Invalid (parent ACME) -> StopTransaction(DeAuthorized) + Finishing; the cable stays locked (it cannot leave the
+    socket) for other idTags, until the same idTag (any case, no Authorize.req) or one with the same parent
+    (learnt by Authorize.req) is presented; then it comes out: Available ([SPEC] §3.5.4; [ERRATA] 3.5, 3.17)."""
+    h = booted(socket(), StopTransactionOnInvalidId=True, AllowOfflineTxForUnknownId=True, MeterValueSampleInterval=0)
+    h.disconnect()
+    plug(h)
+    card(h, "TAG9")
+    assert h.station.connector(1).status.value == "Charging"
+    h.advance(60)
+    h.connect()
+    got = respond_unordered(h, {"StatusNotification": {}, "StartTransaction": {
+        "transactionId": 37, "idTagInfo": {"status": "Invalid", "parentIdTag": "ACME"}}})
+    assert sn(got["StatusNotification"]) == (1, "Charging", "NoError")
+    assert got["StartTransaction"].payload["timestamp"] == T  # the original time of the offline start
+    stop = stop_confs(h, 1, "DeAuthorized")
+    assert stop.payload["transactionId"] == 37
+    h.no_call()
+    unplug(h, side="both")  # the EV leaves; the locked cable stays in the socket
+    assert h.hardware.connectors[1].locked and h.hardware.connectors[1].station_plugged
+    h.no_call()  # still Finishing
+    card(h, "OTHER1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": "OTHERCO"}})
+    card(h, "BLOCKED1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Blocked"}})
+    h.no_call()
+    assert h.hardware.connectors[1].locked
+    card(h, owner)
+    if owner == "SIBLING":
+        h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": "acme"}})
+    h.no_call()
+    assert not h.hardware.connectors[1].locked
+    unplug(h, side="station")
+    expect_status(h, 1, "Available")
     h.no_call()
 
 
