@@ -19,6 +19,11 @@ from ocpp_station.store import MemoryStore
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
+# Each harness is one boot. As in the runtime (one generator for the process, a new Station per boot), every
+# boot draws its own message-id prefix, so a station rebuilt on the same store (a reboot) sends ids that differ
+# from the earlier boot's ([JERRATA] 3.1/3.7). Seeded: a run of the suite is reproducible.
+_BOOTS = random.Random(20260101)
+
 
 @dataclass
 class SentCall:
@@ -29,7 +34,8 @@ class SentCall:
 
 
 class CoreHarness:
-    def __init__(self, settings: StationSettings | None = None, store=None, now: float = T0, seed: int = 1, **ocpp: Any):
+    def __init__(self, settings: StationSettings | None = None, store=None, now: float = T0, seed: int | None = None,
+                 **ocpp: Any):
         self.settings = settings or StationSettings()
         for k, v in ocpp.items():
             self.settings.ocpp[k] = ("true" if v else "false") if isinstance(v, bool) else str(v)
@@ -38,7 +44,8 @@ class CoreHarness:
         # the simulated hardware keeps its physical state (cables, meter) in the same store, so a station
         # built again on that store is the same station after a reboot or power cut: a cable left in stays in
         hardware = SimulatedHardware(self.settings.connectors, self.settings.fixed_cable, store=self.store)
-        self.station = build_station(self.settings, self.store, hardware=hardware, rng=random.Random(seed))
+        self.station = build_station(self.settings, self.store, hardware=hardware, rng=random.Random(
+            seed if seed is not None else _BOOTS.getrandbits(64)))
         self.hardware = self.station.hardware
         self.calls: list[SentCall] = []  # CALLs from the station not yet taken by a test
         self.log: list[SentCall] = []  # every CALL the station sent

@@ -6,6 +6,7 @@ import pytest
 from harness import CoreHarness
 
 from ocpp_station.core.station import Registration
+from ocpp_station.store import MemoryStore
 
 # frames that get a CALLERROR from the session whenever CALLs are answered
 BAD_FRAMES = [
@@ -59,3 +60,32 @@ def test_rejected_station_answers_again_after_accepted():
     (frame,) = _send(h, '[2, "r-9", "FlyToTheMoon", {}]')
     assert frame[:3] == [4, "r-9", "NotImplemented"]
     assert h.csms_conf("ClearCache", {}) == {"status": "Accepted"}
+
+
+def test_message_ids_differ_across_a_reboot():
+    """Message ids are unique per sender across reconnections and reboots ([JERRATA] 3.1/3.7): a station rebuilt
+    on the same store (a reboot) draws a new id prefix, so none of its CALLs reuses an id of the earlier boot,
+    except a queued transaction message sent again, which keeps its own id (a retry may)."""
+    from charging import ACCEPTED, booted, card, plug, start_confs
+
+    store = MemoryStore()
+    h = booted(store=store, MeterValueSampleInterval=0)
+    plug(h)
+    h.respond("StatusNotification", {})
+    card(h, "TAG1")
+    h.respond("Authorize", ACCEPTED)
+    start_confs(h, 1, 7)
+    h.disconnect()
+    card(h, "TAG1")  # stopped offline: the StopTransaction waits in the store with its id
+    (stop_id,) = [m.unique_id for m in h.station.tx_queue if m.action == "StopTransaction"]
+    first_boot = {c.unique_id for c in h.log} | {stop_id}
+
+    h2 = CoreHarness(store=store, now=h.now + 10)
+    h2.start()
+    boot = h2.respond("BootNotification", h2.boot_conf("Accepted", interval=3600))
+    assert h2.station.session.id_prefix != h.station.session.id_prefix
+    h2.answer_all("StatusNotification")
+    stop = h2.respond("StopTransaction", {})
+    assert stop.unique_id == stop_id
+    assert boot.unique_id not in first_boot
+    assert [c.unique_id for c in h2.log if c.unique_id in first_boot] == [stop_id]

@@ -1,5 +1,5 @@
-"""Charging sessions end to end (OCTT TC_003, TC_004_1, TC_004_2, TC_007, TC_061, TC_023, TC_068, TC_069,
-TC_070, TC_071) with a real ``ocpp-station run`` process, websocket, SQLite file and control API.
+"""Charging sessions end to end (OCTT TC_003, TC_004_1, TC_004_2, TC_007_1/_2, TC_061_1/_2, TC_023_4/_5, TC_068,
+TC_069, TC_070, TC_071) with a real ``ocpp-station run`` process, websocket, SQLite file and control API.
 
 Short intervals keep the set fast: ConnectionTimeOut 2 s, MeterValueSampleInterval 2 s,
 ClockAlignedDataInterval 2 s. Waiting is on events (``link.expect``), never on sleeps."""
@@ -91,8 +91,8 @@ async def test_tc_004_2_cs_identification_first_connection_timeout_e2e(csms, boo
 # -- TC_007 / TC_061: the authorization cache -----------------------------------------------------
 
 
-async def test_tc_007_cs_start_with_cached_id_e2e(csms, booted):
-    """TC_007_CS: AuthorizationCacheEnabled=true, LocalPreAuthorize=true, the idTag is cached ->
+async def test_tc_007_1_cs_start_with_cached_id_local_e2e(csms, booted):
+    """TC_007_1_CS (TC_007_CS), local start: AuthorizationCacheEnabled=true, LocalPreAuthorize=true, the idTag is cached ->
     present id: Preparing without Authorize.req; plug -> StartTransaction + Charging."""
     st, link = await booted()
     await configure(link, AuthorizationCacheEnabled=True, LocalPreAuthorize=True)
@@ -114,8 +114,8 @@ async def test_tc_007_cs_start_with_cached_id_e2e(csms, booted):
     assert await st.stop() == 0
 
 
-async def test_tc_061_cs_clear_authorization_cache_e2e(csms, booted):
-    """TC_061_CS: cache on, LocalPreAuthorize on, ConnectionTimeOut=2: Authorized -> Preparing -> timeout ->
+async def test_tc_061_1_cs_clear_authorization_cache_local_e2e(csms, booted):
+    """TC_061_1_CS (TC_061_CS), local: cache on, LocalPreAuthorize on, ConnectionTimeOut=2: Authorized -> Preparing -> timeout ->
     Available; ClearCache Accepted; the same idTag then triggers an Authorize.req again."""
     st, link = await booted()
     await configure(link, AuthorizationCacheEnabled=True, LocalPreAuthorize=True, ConnectionTimeOut=2)
@@ -130,16 +130,73 @@ async def test_tc_061_cs_clear_authorization_cache_e2e(csms, booted):
     assert await st.stop() == 0
 
 
+async def test_tc_007_2_cs_start_with_cached_id_remote_e2e(csms, booted):
+    """TC_007_2_CS, remote start: AuthorizationCacheEnabled=true, LocalPreAuthorize=true,
+    AuthorizeRemoteTxRequests=true, the idTag is cached -> RemoteStartTransaction Accepted, Preparing without
+    Authorize.req; plug -> StartTransaction (that idTag) + Charging."""
+    st, link = await booted()
+    await configure(link, AuthorizationCacheEnabled=True, LocalPreAuthorize=True, AuthorizeRemoteTxRequests=True)
+    await st.card("TAG1")  # memory state: the idTag in the cache, the incipient session cancelled
+    assert (await link.expect("Authorize")).payload == {"idTag": "TAG1"}
+    assert status(await link.expect(SN)) == (1, "Preparing", "NoError")
+    await st.card("TAG1")
+    assert status(await link.expect(SN)) == (1, "Available", "NoError")
+    assert await link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG1"}) == {"status": "Accepted"}
+    assert status(await link.expect(SN)) == (1, "Preparing", "NoError")  # no Authorize.req before it
+    await st.plug_in()
+    got = split(await link.expect_unordered(["StartTransaction", SN]))
+    assert got["StartTransaction"].payload["idTag"] == "TAG1"
+    assert status(got[SN]) == (1, "Charging", "NoError")
+    assert [c.payload["idTag"] for c in link.calls if c.action == "Authorize"] == ["TAG1"]  # the priming one
+    assert await st.stop() == 0
+
+
+async def test_tc_061_2_cs_clear_authorization_cache_remote_e2e(csms, booted):
+    """TC_061_2_CS, remote: cache on, LocalPreAuthorize on, AuthorizeRemoteTxRequests on, ConnectionTimeOut=2:
+    RemoteStart -> Authorize, Preparing -> timeout -> Available; ClearCache Accepted; a RemoteStart with the same
+    idTag then triggers an Authorize.req again."""
+    st, link = await booted()
+    await configure(link, AuthorizationCacheEnabled=True, LocalPreAuthorize=True, AuthorizeRemoteTxRequests=True,
+                    ConnectionTimeOut=2)
+    assert await link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG1"}) == {"status": "Accepted"}
+    assert (await link.expect("Authorize")).payload == {"idTag": "TAG1"}
+    assert status(await link.expect(SN)) == (1, "Preparing", "NoError")
+    assert status(await link.expect(SN, timeout=6)) == (1, "Available", "NoError")
+    assert await link.call("ClearCache", {}) == {"status": "Accepted"}
+    assert await link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG1"}) == {"status": "Accepted"}
+    assert (await link.expect("Authorize")).payload == {"idTag": "TAG1"}
+    assert status(await link.expect(SN)) == (1, "Preparing", "NoError")
+    assert await st.stop() == 0
+
+
 # -- TC_023: invalid idTag ------------------------------------------------------------------------
 
 
-async def test_tc_023_cs_authorize_invalid_e2e(csms, booted):
-    """TC_023_CS: LocalPreAuthorize=true; invalid id -> Authorize.conf Invalid; plug -> Preparing;
+async def test_tc_023_4_cs_authorize_invalid_local_e2e(csms, booted):
+    """TC_023_4_CS (TC_023_CS), local: LocalPreAuthorize=true; invalid id -> Authorize.conf Invalid; plug -> Preparing;
     no StartTransaction. (OCTT sets MinimumStatusDuration=10; 1 s here keeps the run short.)"""
     csms.set_id_tag("BAD", {"status": "Invalid"})
     st, link = await booted()
     await configure(link, MinimumStatusDuration=1, LocalPreAuthorize=True)
     await st.card("BAD")
+    assert (await link.expect("Authorize")).payload == {"idTag": "BAD"}
+    await link.no_call(1.5)  # an invalid id changes nothing
+    await st.plug_in()
+    assert status(await link.expect(SN, timeout=4)) == (1, "Preparing", "NoError")
+    await link.no_call(2)  # no StartTransaction
+    state = await st.state()
+    assert next(c for c in state["connectors"] if c["connectorId"] == 1)["transactionId"] is None
+    assert await st.stop() == 0
+
+
+async def test_tc_023_5_cs_authorize_invalid_remote_e2e(csms, booted):
+    """TC_023_5_CS, remote: LocalPreAuthorize=true, AuthorizeRemoteTxRequests=true; RemoteStart with an invalid
+    id -> Accepted, Authorize.conf Invalid, no Preparing; plug -> Preparing; no StartTransaction.
+    (OCTT sets MinimumStatusDuration=10; 1 s here keeps the run short.)"""
+    csms.set_id_tag("BAD", {"status": "Invalid"})
+    st, link = await booted()
+    await configure(link, MinimumStatusDuration=1, LocalPreAuthorize=True, AuthorizeRemoteTxRequests=True)
+    assert await link.call("RemoteStartTransaction", {"connectorId": 1, "idTag": "BAD"}) == {"status": "Accepted"}
     assert (await link.expect("Authorize")).payload == {"idTag": "BAD"}
     await link.no_call(1.5)  # an invalid id changes nothing
     await st.plug_in()

@@ -4,6 +4,7 @@ with the documented CALLERROR (README "OCPP-J error handling"), or drops it, and
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -28,48 +29,47 @@ async def _answer_to(link, frame: str | bytes) -> list:
     return json.loads(raw)
 
 
+def names(description: str, field: str) -> bool:
+    """The CALLERROR description names ``field`` (as a word), whatever the wording of the JSON or schema library."""
+    return re.search(rf"(?<![\w/]){re.escape(field)}(?![\w/])", description) is not None
+
+
+# name -> (frame, expected [4, id, code], the field (or action) the description names, None when there is none)
 CASES = {
     "missing_required_field": (
-        '[2,"m1","ChangeConfiguration",{"key":"HeartbeatInterval"}]',
-        [4, "m1", "ProtocolError", 'payload: "value" is a required property', {}],
+        '[2,"m1","ChangeConfiguration",{"key":"HeartbeatInterval"}]', [4, "m1", "ProtocolError"], "value",
     ),
     "wrong_type": (
         '[2,"m2","ChangeConfiguration",{"key":"HeartbeatInterval","value":5}]',
-        [4, "m2", "TypeConstraintViolation", 'value: 5 is not of type "string"', {}],
+        [4, "m2", "TypeConstraintViolation"], "value",
     ),
     "string_too_long": (
         '[2,"m3","ChangeConfiguration",{"key":"' + "K" * 51 + '","value":"5"}]',
-        [4, "m3", "TypeConstraintViolation", 'key: "' + "K" * 51 + '" is longer than 50 characters', {}],
+        [4, "m3", "TypeConstraintViolation"], "key",
     ),
     "extra_property": (
         '[2,"m4","ChangeConfiguration",{"key":"HeartbeatInterval","value":"5","extra":1}]',
-        [4, "m4", "FormationViolation", "payload: Additional properties are not allowed ('extra' was unexpected)", {}],
+        [4, "m4", "FormationViolation"], "extra",
     ),
-    "unknown_action": (
-        '[2,"m5","FooBar",{}]',
-        [4, "m5", "NotImplemented", "unknown action 'FooBar'", {}],
-    ),
-    "not_json": (
-        "not json",
-        [
-            4,
-            "-1",
-            "GenericError",
-            "frame is not valid JSON: invalid literal, expected 'null': line 1 column 1 (char 0)",
-            {},
-        ],
-    ),
-    "binary_frame": (
-        b"\x00\x01binary",
-        [4, "-1", "GenericError", "binary frames are not supported; OCPP-J uses text frames", {}],
-    ),
+    "unknown_action": ('[2,"m5","FooBar",{}]', [4, "m5", "NotImplemented"], "FooBar"),
+    "not_json": ("not json", [4, "-1", "GenericError"], None),
+    "binary_frame": (b"\x00\x01binary", [4, "-1", "GenericError"], None),
 }
+
+
+async def _check(link, case: str) -> None:
+    """The bad frame gets a CALLERROR with the OCPP-J code and the id, a description naming the field, no details."""
+    frame, head, field = CASES[case]
+    answer = await _answer_to(link, frame)
+    assert answer[:3] == head and answer[4] == {} and len(answer) == 5, answer
+    assert isinstance(answer[3], str) and answer[3], answer
+    if field is not None:
+        assert names(answer[3], field), answer[3]
 
 
 async def test_malformed_missing_required_field(booted):
     st, link = await booted()
-    frame, answer = CASES["missing_required_field"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "missing_required_field")
     await _still_working(st, link)
     # nothing was changed
     conf = await link.call("GetConfiguration", {"key": ["HeartbeatInterval"]})
@@ -79,48 +79,42 @@ async def test_malformed_missing_required_field(booted):
 
 async def test_malformed_wrong_type(booted):
     st, link = await booted()
-    frame, answer = CASES["wrong_type"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "wrong_type")
     await _still_working(st, link)
     assert await st.stop() == 0
 
 
 async def test_malformed_string_over_max_length(booted):
     st, link = await booted()
-    frame, answer = CASES["string_too_long"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "string_too_long")
     await _still_working(st, link)
     assert await st.stop() == 0
 
 
 async def test_malformed_extra_property(booted):
     st, link = await booted()
-    frame, answer = CASES["extra_property"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "extra_property")
     await _still_working(st, link)
     assert await st.stop() == 0
 
 
 async def test_malformed_unknown_action(booted):
     st, link = await booted()
-    frame, answer = CASES["unknown_action"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "unknown_action")
     await _still_working(st, link)
     assert await st.stop() == 0
 
 
 async def test_malformed_not_json(booted):
     st, link = await booted()
-    frame, answer = CASES["not_json"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "not_json")
     await _still_working(st, link)
     assert await st.stop() == 0
 
 
 async def test_malformed_binary_frame(booted):
     st, link = await booted()
-    frame, answer = CASES["binary_frame"]
-    assert await _answer_to(link, frame) == answer
+    await _check(link, "binary_frame")
     await _still_working(st, link)
     assert await st.stop() == 0
 

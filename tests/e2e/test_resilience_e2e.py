@@ -140,15 +140,16 @@ async def test_tc_034_cs_power_failure_with_unavailable_status(booted, station_f
 
 
 async def test_tc_036_cs_connection_loss_during_transaction(booted):
-    """TC_036_CS: after the reconnect (no BootNotification at all: [OCPPJ] §5.4, spec §2.1) the MeterValues
-    queued offline come in chronological order, spaced by MeterValueSampleInterval, context Sample.Periodic,
-    with the transactionId (spec §2.7)."""
+    """TC_036_CS: after the reconnect (no BootNotification at all: [OCPPJ] §5.4, spec §2.1) every MeterValues
+    queued offline comes before any sampled after the reconnect ([SPEC] §3.7), in chronological order, spaced by
+    MeterValueSampleInterval from the last one sent online (none lost), with the transactionId, context
+    Sample.Periodic and format Raw (or omitted) (spec §2.7)."""
     from ocpp_station.core.clock import parse_iso
 
     interval = 2
     st, link = await booted(ocpp={"MeterValueSampleInterval": interval})
     tx_id = await _charging(st, link)
-    await link.expect("MeterValues", timeout=interval + 2)
+    last_online = await link.expect("MeterValues", timeout=interval + 2)
     boots = sum(c.action == "BootNotification" for c in link.calls)
     await st.network(False)
     await link.wait_disconnected()
@@ -156,15 +157,22 @@ async def test_tc_036_cs_connection_loss_during_transaction(booted):
     while st_doc["queuedTransactionMessages"] < 3:  # wait for 3 samples taken offline
         await link.no_call(0.5)
         st_doc = await st.state()
-    await st.network(True)
+    queued = st_doc["queuedTransactionMessages"]  # at least these are queued (one more may be sampled meanwhile)
+    reconnect_at = parse_iso((await st.network(True))["time"])
     await csms_wait_reconnect(link)
-    got = [await link.expect("MeterValues") for _ in range(3)]
-    stamps = [parse_iso(c.payload["meterValue"][0]["timestamp"]) for c in got]
-    # each sample is stamped when its timer fires: allow the event loop's latency, not a missed or extra sample
+    got = [await link.expect("MeterValues", timeout=interval + 2) for _ in range(queued + 2)]
+    stamps = [parse_iso(c.payload["meterValue"][0]["timestamp"]) for c in [last_online] + got]
+    # each sample is stamped when its timer fires: allow the event loop's latency, not a missed, extra or late one
     steps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert all(abs(step - interval) < 0.5 for step in steps), (stamps, steps)
-    assert all(c.payload["transactionId"] == tx_id for c in got)
-    assert all(c.payload["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Periodic" for c in got)
+    assert all(s < reconnect_at for s in stamps[1:queued + 1])  # the queued ones come first ...
+    assert stamps[-1] > reconnect_at  # ... and at least one sampled after the reconnect follows them
+    for c in got:
+        assert c.payload["connectorId"] == 1 and c.payload["transactionId"] == tx_id
+        [entry] = c.payload["meterValue"]
+        for v in entry["sampledValue"]:
+            assert v.get("context", "Sample.Periodic") == "Sample.Periodic"
+            assert v.get("format", "Raw") == "Raw"
     assert sum(c.action == "BootNotification" for c in link.calls) == boots
     assert await st.stop() == 0
 
@@ -231,6 +239,51 @@ async def test_tc_037_2_cs_tc_037_3_cs_offline_start_invalid_idtag(csms, booted,
         got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
         assert got["StopTransaction"].payload["reason"] == "DeAuthorized"
     assert got["StatusNotification"].payload["status"] == "Finishing"
+    assert await st.stop() == 0
+
+
+@pytest.mark.parametrize("owner", ["same idTag", "same parent"])
+async def test_tc_037_3_cs_socket_cable_locked_until_the_same_idtag_or_parent(csms, booted, owner):
+    """TC_037_3_CS on a socket outlet: after the DeAuthorized stop the cable stays locked in the socket (it cannot
+    be pulled out) while other idTags are presented, including a valid one of another parent; the same idTag, or an
+    idTag never seen before whose Authorize.conf gives the same parentIdTag, unlocks it; then the cable comes out
+    and the connector is Available ([SPEC] §3.5.4; [ERRATA] 3.5, 3.17)."""
+    from e2e_steps import SOCKET
+
+    csms.set_id_tag("UNKNOWN9", {"status": "Invalid", "parentIdTag": "ACME"})
+    csms.set_id_tag("OTHER1", {"status": "Accepted", "parentIdTag": "OTHERCO"})
+    csms.set_id_tag("SIBLING", {"status": "Accepted", "parentIdTag": "acme"})
+    st, link = await booted(hardware=SOCKET, ocpp={"StopTransactionOnInvalidId": True,
+                                                   "AllowOfflineTxForUnknownId": True})
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.plug_in()
+    doc = await st.card("UNKNOWN9")
+    assert doc["connectors"][1]["status"] == "Charging"
+    await st.network(True)
+    got = {c.action: c for c in await link.expect_unordered(["StartTransaction", "StatusNotification"])}
+    assert got["StatusNotification"].payload["status"] == "Charging"
+    got = {c.action: c for c in await link.expect_unordered(["StopTransaction", "StatusNotification"])}
+    assert got["StopTransaction"].payload["reason"] == "DeAuthorized"
+    assert got["StatusNotification"].payload["status"] == "Finishing"
+    c1 = (await st.plug_out(side="both"))["connectors"][1]  # the EV goes; the cable stays locked in the socket
+    assert c1["hardware"]["locked"] is True and c1["hardware"]["cableAtStation"] is True
+    await st.card("OTHER1")  # valid, but another parent
+    assert (await link.expect("Authorize")).payload == {"idTag": "OTHER1"}
+    await link.no_call(1.0, ignore=("Heartbeat",))
+    assert (await st.state())["connectors"][1]["hardware"]["locked"] is True
+    if owner == "same idTag":
+        await st.card("UNKNOWN9")  # no Authorize.req: it is the idTag of the transaction
+    else:
+        await st.card("SIBLING")  # never seen: authorized to learn its parent
+        assert (await link.expect("Authorize")).payload == {"idTag": "SIBLING"}
+    for _ in range(50):  # the Authorize.conf is processed after the CSMS answered: wait for the unlock
+        if not (await st.state())["connectors"][1]["hardware"]["locked"]:
+            break
+        await link.no_call(0.1, ignore=("Heartbeat",))
+    assert (await st.state())["connectors"][1]["hardware"]["locked"] is False
+    await st.plug_out(side="station")
+    assert (await link.expect("StatusNotification", ignore=("Heartbeat",))).payload["status"] == "Available"
     assert await st.stop() == 0
 
 

@@ -1,6 +1,6 @@
 """Authorization at core level: Authorize.req, the authorization cache, ClearCache ([SPEC] §3.5, §4.1, §5.3;
-[ERRATA] 3.4, 3.23, 3.77/3.89; spec §2.3 Authorize/ClearCache, §2.7 offline rules). OCTT cases TC_007, TC_061,
-TC_023."""
+[ERRATA] 3.4, 3.23, 3.77/3.89; spec §2.3 Authorize/ClearCache, §2.7 offline rules). OCTT cases TC_007_1/_2,
+TC_061_1/_2, TC_023_4/_5 (TC_007, TC_061, TC_023 in the 2025-06 draft: the local variants)."""
 
 import pytest
 from charging import (
@@ -28,8 +28,8 @@ def _prime_cache(h, tag="TAG1"):
     assert _cache(h, tag) == {"status": "Accepted"}
 
 
-def test_tc_007_cs_start_charging_session_cached_id():
-    """TC_007_CS Start Charging Session - Cached Id: AuthorizationCacheEnabled=true, LocalPreAuthorize=true, idTag
+def test_tc_007_1_cs_start_charging_session_cached_id_local():
+    """TC_007_1_CS (TC_007_CS) Start Charging Session - Cached Id, local start: AuthorizationCacheEnabled=true, LocalPreAuthorize=true, idTag
     cached: presenting it gives Preparing without Authorize.req; plug -> StartTransaction + Charging ([SPEC] §3.5)."""
     h = booted()
     configure(h, AuthorizationCacheEnabled=True, LocalPreAuthorize=True)
@@ -44,8 +44,8 @@ def test_tc_007_cs_start_charging_session_cached_id():
     assert [c.payload["idTag"] for c in h.log if c.action == "Authorize"] == ["TAG1"]  # only the priming one
 
 
-def test_tc_061_cs_clear_authorization_cache():
-    """TC_061_CS Clear Authorization Data in Authorization Cache: Authorized -> Preparing, ConnectionTimeOut ->
+def test_tc_061_1_cs_clear_authorization_cache_local():
+    """TC_061_1_CS (TC_061_CS) Clear Authorization Data in Authorization Cache, local: Authorized -> Preparing, ConnectionTimeOut ->
     Available; ClearCache Accepted; the same idTag then triggers Authorize.req ([ERRATA] 3.23; spec §2.3)."""
     h = booted()
     configure(h, AuthorizationCacheEnabled=True, LocalPreAuthorize=True, ConnectionTimeOut=15)
@@ -64,8 +64,8 @@ def test_tc_061_cs_clear_authorization_cache():
     h.no_call()
 
 
-def test_tc_023_cs_start_charging_session_authorize_invalid():
-    """TC_023_CS Start Charging Session - Authorize invalid: MinimumStatusDuration=10, LocalPreAuthorize=true;
+def test_tc_023_4_cs_start_charging_session_authorize_invalid_local():
+    """TC_023_4_CS (TC_023_CS) Start Charging Session - Authorize invalid, local: MinimumStatusDuration=10, LocalPreAuthorize=true;
     Authorize.conf Invalid; plug -> Preparing (after MSD); no StartTransaction ([SPEC] §4.1; spec §2.3)."""
     h = booted()
     configure(h, MinimumStatusDuration=10, LocalPreAuthorize=True)
@@ -84,6 +84,74 @@ def test_tc_023_cs_start_charging_session_authorize_invalid():
     h.no_call()
     assert all(c.action != "StartTransaction" for c in h.log)
     # Invalid is remembered: a second swipe with LocalPreAuthorize still asks (not valid locally)
+    assert _cache(h, "BADTAG") == {"status": "Invalid"}
+
+
+def _remote_start(h, tag: str) -> None:
+    assert h.csms_conf("RemoteStartTransaction", {"connectorId": 1, "idTag": tag}) == {"status": "Accepted"}
+
+
+@pytest.mark.parametrize("artr", [True, False])
+def test_tc_007_2_cs_start_charging_session_cached_id_remote(artr):
+    """TC_007_2_CS Start Charging Session - Cached Id, remote start: AuthorizationCacheEnabled=true,
+    LocalPreAuthorize=true, idTag cached: RemoteStartTransaction Accepted, Preparing without Authorize.req (whatever
+    AuthorizeRemoteTxRequests says: the cached idTag is pre-authorized); plug -> StartTransaction with that idTag +
+    Charging ([SPEC] §3.5, §5.11)."""
+    h = booted()
+    configure(h, AuthorizationCacheEnabled=True, LocalPreAuthorize=True, AuthorizeRemoteTxRequests=artr)
+    _prime_cache(h)
+    _remote_start(h, "TAG1")
+    expect_status(h, 1, "Preparing")
+    h.no_call()
+    plug(h)
+    got = start_confs(h, 1, 5)
+    assert got["StartTransaction"].payload["idTag"] == "TAG1"
+    h.no_call()
+    assert [c.payload["idTag"] for c in h.log if c.action == "Authorize"] == ["TAG1"]  # only the priming one
+
+
+def test_tc_061_2_cs_clear_authorization_cache_remote():
+    """TC_061_2_CS Clear Authorization Data in Authorization Cache, remote: AuthorizeRemoteTxRequests=true; a remote
+    start authorizes the idTag (Authorize.req, Preparing), ConnectionTimeOut -> Available; ClearCache Accepted; the
+    same idTag in a new RemoteStartTransaction then triggers Authorize.req again ([ERRATA] 3.23; spec §2.3)."""
+    h = booted()
+    configure(h, AuthorizationCacheEnabled=True, LocalPreAuthorize=True, AuthorizeRemoteTxRequests=True,
+              ConnectionTimeOut=15)
+    _remote_start(h, "TAG1")
+    assert h.respond("Authorize", ACCEPTED).payload == {"idTag": "TAG1"}
+    expect_status(h, 1, "Preparing")
+    h.advance(15)
+    expect_status(h, 1, "Available")
+    h.no_call()
+    assert _cache(h, "TAG1") == {"status": "Accepted"}
+    assert h.csms_conf("ClearCache", {}) == {"status": "Accepted"}
+    assert _cache(h, "TAG1") is None
+    _remote_start(h, "TAG1")
+    assert h.respond("Authorize", ACCEPTED).payload == {"idTag": "TAG1"}
+    expect_status(h, 1, "Preparing")
+    h.no_call()
+
+
+def test_tc_023_5_cs_start_charging_session_authorize_invalid_remote():
+    """TC_023_5_CS Start Charging Session - Authorize invalid, remote: MinimumStatusDuration=10,
+    LocalPreAuthorize=true, AuthorizeRemoteTxRequests=true: RemoteStartTransaction Accepted (a start will be tried,
+    [ERRATA] 3.32), Authorize.conf Invalid: no Preparing; plug -> Preparing (after MSD); no StartTransaction
+    ([SPEC] §4.1, §5.11; spec §2.3)."""
+    h = booted()
+    configure(h, MinimumStatusDuration=10, LocalPreAuthorize=True, AuthorizeRemoteTxRequests=True)
+    _remote_start(h, "BADTAG")
+    assert h.respond("Authorize", {"idTagInfo": {"status": "Invalid"}}).payload == {"idTag": "BADTAG"}
+    h.advance(20)
+    h.no_call()  # no Preparing for a refused idTag
+    plug(h)
+    t = h.now
+    h.advance(9.999)
+    h.no_call()
+    h.advance(0.001)
+    assert expect_status(h, 1, "Preparing").at == t + 10
+    h.advance(20)
+    h.no_call()
+    assert all(c.action != "StartTransaction" for c in h.log)
     assert _cache(h, "BADTAG") == {"status": "Invalid"}
 
 
@@ -262,4 +330,67 @@ def test_station_accepted_before_uses_the_offline_rules_while_pending_or_rejecte
         (0, "Available", "NoError"), (1, "Charging", "NoError")]
     start = h.respond("StartTransaction", {"transactionId": 5, "idTagInfo": {"status": "Accepted"}})
     assert start.payload["idTag"] == "TAG1"
+    h.no_call()
+
+
+# -- the offline rules: every combination of the two keys, for every kind of idTag --------------------------------
+
+OFFLINE_KINDS = ["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx", "expired by time", "unknown"]
+# which kinds charge offline, per (LocalAuthorizeOffline, AllowOfflineTxForUnknownId)
+OFFLINE_CHARGES = {
+    (True, False): {"Accepted", "ConcurrentTx"},
+    (True, True): {"Accepted", "ConcurrentTx", "unknown"},
+    (False, False): set(),
+    # the cache authorizes nothing offline: a valid cached idTag is as good as unknown ([SPEC] §3.5.4)
+    (False, True): {"Accepted", "ConcurrentTx", "unknown"},
+}
+
+
+def _learn(h, tag, kind):
+    """Put ``tag`` in the cache the way the station learns it: an Authorize.conf with that status."""
+    if kind == "unknown":
+        return
+    card(h, tag)
+    if kind == "expired by time":
+        h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "expiryDate": "2026-01-01T00:10:00.000Z"}})
+    else:
+        h.respond("Authorize", {"idTagInfo": {"status": kind}})
+    if kind in ("Accepted", "expired by time"):
+        expect_status(h, 1, "Preparing")
+        card(h, tag)  # the same card again cancels
+        expect_status(h, 1, "Available")
+    h.no_call()
+    assert _cache(h, tag)["status"] == ("Accepted" if kind == "expired by time" else kind)
+
+
+@pytest.mark.parametrize("kind", OFFLINE_KINDS)
+@pytest.mark.parametrize("local_offline, unknown_offline", list(OFFLINE_CHARGES))
+def test_offline_authorization_matrix(local_offline, unknown_offline, kind):
+    """Offline, a card starts a transaction or not by LocalAuthorizeOffline x AllowOfflineTxForUnknownId and what
+    the cache holds ([SPEC] §3.5.4; spec §2.7): an idTag known as not valid (Blocked, Expired, Invalid, or Accepted
+    past its expiryDate) is always refused; a valid one (Accepted, and ConcurrentTx, which [SPEC] §3.5.2 counts as
+    valid) charges with LocalAuthorizeOffline, and without it counts as unknown, like a never-seen idTag that
+    charges only with AllowOfflineTxForUnknownId."""
+    h = booted(MeterValueSampleInterval=0)
+    configure(h, AuthorizationCacheEnabled=True, LocalAuthorizeOffline=local_offline,
+              AllowOfflineTxForUnknownId=unknown_offline)
+    _learn(h, "TAG1", kind)
+    h.advance(3600)  # an expiryDate of 00:10 is past
+    h.disconnect()
+    plug(h)
+    card(h, "TAG1")
+    charges = kind in OFFLINE_CHARGES[(local_offline, unknown_offline)]
+    assert h.station.connector(1).status.value == ("Charging" if charges else "Preparing")
+    assert h.hardware.connectors[1].relay_closed is charges
+    assert [m.action for m in h.station.tx_queue] == (["StartTransaction"] if charges else [])
+
+
+def test_cached_concurrent_tx_is_not_pre_authorized_online():
+    """Online, a cached ConcurrentTx is asked again with Authorize.req even with LocalPreAuthorize: only the CSMS
+    knows whether the other transaction has ended ([SPEC] §3.5.1: a not-Accepted entry is checked online)."""
+    h = booted(LocalPreAuthorize=True)
+    _learn(h, "TAG1", "ConcurrentTx")
+    card(h, "TAG1")
+    assert h.respond("Authorize", ACCEPTED).payload == {"idTag": "TAG1"}
+    expect_status(h, 1, "Preparing")
     h.no_call()

@@ -1,6 +1,6 @@
 """Charging sessions at core level: start/stop, ConnectionTimeOut, EV-side disconnect, MinimumStatusDuration,
 StartTransaction.conf not Accepted ([SPEC] §3.6, §4.8-4.10; [ERRATA] 3.5, 3.17, 3.19, 3.20, 3.77/3.89, 3.80;
-spec §2.3, §2.5, §2.6). OCTT cases TC_003, TC_004_1, TC_004_2, TC_005_1/2/3, TC_024, TC_068, TC_069."""
+spec §2.3, §2.5, §2.6). OCTT cases TC_003, TC_004_1, TC_004_2, TC_005_1/2/3, TC_024, TC_037_3, TC_068, TC_069."""
 
 import pytest
 from charging import (
@@ -281,20 +281,6 @@ def test_minimum_status_duration_short_status_never_sent():
     h.no_call()
 
 
-def test_minimum_status_duration_does_not_delay_a_triggered_report():
-    """A triggered StatusNotification (TriggerMessage) is sent at once whatever MinimumStatusDuration says, and the
-    status is not sent a second time when MSD passes ([ERRATA] 3.19; open-ocpp #46)."""
-    h = booted(MinimumStatusDuration=10)
-    plug(h)
-    h.no_call()
-    h.station.feature["StatusReporting"].report_now(1, h.now)  # what TriggerMessage(StatusNotification) does
-    h.station.pump(h.now)
-    h._collect()
-    expect_status(h, 1, "Preparing")
-    h.advance(20)
-    h.no_call()
-
-
 def test_start_not_accepted_stop_on_invalid_id_true_deauthorized():
     """StartTransaction.conf Invalid with StopTransactionOnInvalidId=true: StopTransaction(DeAuthorized) +
     Finishing; the socket cable stays locked until the same idTag comes back ([ERRATA] 3.5, 3.17; spec §2.3)."""
@@ -317,6 +303,104 @@ def test_start_not_accepted_stop_on_invalid_id_true_deauthorized():
     card(h, "TAG1")
     assert not h.hardware.connectors[1].locked
     unplug(h, side="both")
+    expect_status(h, 1, "Available")
+    h.no_call()
+
+
+def _deauthorized_on_socket(h, parent="P1"):
+    """Charging on a socket with TAG1 (parent ``parent``), then StartTransaction.conf Invalid with
+    StopTransactionOnInvalidId=true: StopTransaction(DeAuthorized) + Finishing, the cable locked."""
+    configure(h, StopTransactionOnInvalidId=True)
+    plug(h)
+    expect_status(h, 1, "Preparing")
+    card(h, "TAG1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": parent}})
+    respond_unordered(h, {"StartTransaction": {"transactionId": 11, "idTagInfo": {"status": "Invalid",
+                                                                                  "parentIdTag": parent}},
+                          "StatusNotification": {}})
+    stop_confs(h, 1, "DeAuthorized")
+    h.no_call()
+    assert h.hardware.connectors[1].locked
+
+
+@pytest.mark.parametrize("answer_parent, unlocks", [("P1", True), ("p1", True), ("P2", False), (None, False)])
+def test_deauthorized_unlock_by_a_not_cached_idtag_asks_for_its_parent(answer_parent, unlocks):
+    """After a DeAuthorized stop, an idTag the station has never seen is authorized (Authorize.req) to learn its
+    parentIdTag; the same parent (compared case-insensitively) unlocks the cable, another or none does not
+    ([ERRATA] 3.5)."""
+    h = booted(socket())
+    _deauthorized_on_socket(h)
+    card(h, "TAG2")
+    info = {"status": "Accepted", **({"parentIdTag": answer_parent} if answer_parent else {})}
+    assert h.respond("Authorize", {"idTagInfo": info}).payload == {"idTag": "TAG2"}
+    h.no_call()
+    assert h.hardware.connectors[1].locked is not unlocks
+    assert not h.hardware.connectors[1].relay_closed
+
+
+def test_deauthorized_unlock_by_a_cached_idtag_with_the_same_parent_needs_no_authorize():
+    """An idTag whose parent the cache knows unlocks at once, without an Authorize.req ([ERRATA] 3.5)."""
+    h = booted(socket())
+    card(h, "TAG2", cid=1)
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": "P1"}})
+    expect_status(h, 1, "Preparing")
+    card(h, "TAG2")  # cancels; TAG2 stays in the cache with its parent
+    expect_status(h, 1, "Available")
+    _deauthorized_on_socket(h)
+    card(h, "TAG2")
+    h.no_call()
+    assert not h.hardware.connectors[1].locked
+
+
+def test_deauthorized_unlock_offline_by_an_unknown_idtag_keeps_the_lock():
+    """Offline, an idTag the station does not know has no known parent: the cable stays locked, even when
+    AllowOfflineTxForUnknownId accepts unknown idTags; the same idTag still unlocks ([ERRATA] 3.5)."""
+    h = booted(socket(), AllowOfflineTxForUnknownId=True)
+    _deauthorized_on_socket(h)
+    h.disconnect()
+    card(h, "TAG2")
+    assert h.hardware.connectors[1].locked
+    card(h, "TAG1")
+    assert not h.hardware.connectors[1].locked
+    h.connect()
+    h.no_call()
+
+
+@pytest.mark.parametrize("owner", ["TAG9", "tag9", "SIBLING"])
+def test_tc_037_3_cs_offline_start_invalid_on_a_socket_keeps_the_cable_locked(owner):
+    """TC_037_3_CS on a socket outlet: started offline with an unknown idTag; on reconnect StartTransaction.conf
+    Invalid (parent ACME) -> StopTransaction(DeAuthorized) + Finishing; the cable stays locked (it cannot leave the
+    socket) for other idTags, until the same idTag (any case, no Authorize.req) or one with the same parent
+    (learnt by Authorize.req) is presented; then it comes out: Available ([SPEC] §3.5.4; [ERRATA] 3.5, 3.17)."""
+    h = booted(socket(), StopTransactionOnInvalidId=True, AllowOfflineTxForUnknownId=True, MeterValueSampleInterval=0)
+    h.disconnect()
+    plug(h)
+    card(h, "TAG9")
+    assert h.station.connector(1).status.value == "Charging"
+    h.advance(60)
+    h.connect()
+    got = respond_unordered(h, {"StatusNotification": {}, "StartTransaction": {
+        "transactionId": 37, "idTagInfo": {"status": "Invalid", "parentIdTag": "ACME"}}})
+    assert sn(got["StatusNotification"]) == (1, "Charging", "NoError")
+    assert got["StartTransaction"].payload["timestamp"] == T  # the original time of the offline start
+    stop = stop_confs(h, 1, "DeAuthorized")
+    assert stop.payload["transactionId"] == 37
+    h.no_call()
+    unplug(h, side="both")  # the EV leaves; the locked cable stays in the socket
+    assert h.hardware.connectors[1].locked and h.hardware.connectors[1].station_plugged
+    h.no_call()  # still Finishing
+    card(h, "OTHER1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": "OTHERCO"}})
+    card(h, "BLOCKED1")
+    h.respond("Authorize", {"idTagInfo": {"status": "Blocked"}})
+    h.no_call()
+    assert h.hardware.connectors[1].locked
+    card(h, owner)
+    if owner == "SIBLING":
+        h.respond("Authorize", {"idTagInfo": {"status": "Accepted", "parentIdTag": "acme"}})
+    h.no_call()
+    assert not h.hardware.connectors[1].locked
+    unplug(h, side="station")
     expect_status(h, 1, "Available")
     h.no_call()
 

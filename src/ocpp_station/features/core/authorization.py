@@ -6,12 +6,14 @@
   (Authorize, StartTransaction and StopTransaction confirmations) and
   persisted ([ERRATA] 3.4: it survives resets and power loss). ClearCache
   empties it ([ERRATA] 3.23: Rejected only where no cache exists).
-* Offline ([SPEC] §3.5.2, spec §2.7): LocalAuthorizeOffline accepts idTags
-  valid in the cache; AllowOfflineTxForUnknownId accepts unknown ones; an
-  idTag known as not Accepted, or expired, is refused. The same rules apply
-  while registration is Pending or Rejected, but only for a station Accepted
-  at least once: one never Accepted refuses every idTag (spec §2.7: deny
-  charging before the first Accepted boot).
+* Offline ([SPEC] §3.5.4, spec §2.7): LocalAuthorizeOffline accepts idTags
+  valid in the cache (Accepted or ConcurrentTx, [SPEC] §3.5.2);
+  AllowOfflineTxForUnknownId accepts unknown ones, and valid cached ones when
+  LocalAuthorizeOffline is off (the cache then authorizes nothing, so they
+  count as unknown); an idTag known as not valid, or expired, is refused.
+  The same rules apply while registration is Pending or Rejected, but only
+  for a station Accepted at least once: one never Accepted refuses every
+  idTag (spec §2.7: deny charging before the first Accepted boot).
 * An Authorize.req that gets no answer within MessageTimeout (or a
   CALLERROR) is decided by the offline rules: a silent CSMS never blocks a
   driver for longer than that. When the link drops, an Authorize.req still
@@ -114,6 +116,16 @@ class Authorization(Feature):
         decide(self.offline_decision(id_tag, known, now), now)
 
     def offline_decision(self, id_tag: str, known: dict[str, Any] | None, now: float) -> dict[str, Any]:
+        """The offline rules ([SPEC] §3.5, §3.5.4; spec §2.7), for every combination of LocalAuthorizeOffline
+        and AllowOfflineTxForUnknownId:
+
+        * known as not valid (Blocked, Expired, Invalid, or Accepted past its expiryDate): refused, whatever
+          the keys say ([SPEC] §3.5.4: such identifiers MUST be rejected);
+        * known as valid: accepted with LocalAuthorizeOffline; without it the cache and the list do not
+          authorize offline, so the idTag is as good as unknown ([SPEC] §3.5.4: "unknown" = cannot be
+          explicitly authorized by list or cache entries) and AllowOfflineTxForUnknownId decides;
+        * unknown: AllowOfflineTxForUnknownId decides.
+        """
         cfg = self.station.config
         boot = self.station.feature.get("Boot")
         if boot is not None and not boot.ever_accepted:
@@ -121,14 +133,25 @@ class Authorization(Feature):
             log.info("idTag %s refused: the station has never been accepted by a CSMS", id_tag)
             return {"status": "Invalid"}
         if known is not None:
-            if self._valid(known, now) and cfg["LocalAuthorizeOffline"]:
+            if not self._valid_offline(known, now):
+                if known.get("status") in ("Accepted", "ConcurrentTx"):
+                    return {"status": "Expired"}  # valid once, expired by the passage of time
                 return known
-            if known.get("status") == "Accepted":
-                return {"status": "Expired"} if known.get("expiryDate") else {"status": "Invalid"}
-            return known
+            if cfg["LocalAuthorizeOffline"]:
+                # [SPEC] §3.5.2: ConcurrentTx is a valid identifier; offline the charge point cannot know
+                # whether that other transaction still runs, so it is accepted like Accepted
+                return {**known, "status": "Accepted"}
         if cfg["AllowOfflineTxForUnknownId"]:
             return {"status": "Accepted", "offlineUnknown": True}
         return {"status": "Invalid"}
+
+    def _valid_offline(self, info: dict[str, Any], now: float) -> bool:
+        """Valid for the offline rules: Accepted or ConcurrentTx ([SPEC] §3.5.2 lists both as "valid") and not
+        past its expiryDate. Online a cached ConcurrentTx is not pre-authorized (see :meth:`_valid`): the CSMS is
+        asked, as it knows whether the other transaction has ended."""
+        if info.get("status") == "ConcurrentTx":
+            info = {**info, "status": "Accepted"}
+        return self._valid(info, now)
 
     def on_disconnected(self, now: float) -> None:
         # spec §2.7: offline, idTags are decided by the offline rules; one queued behind another CALL is too

@@ -5,7 +5,8 @@
 * After BootNotification is Accepted: connector 0 and every connector (3.22).
 * Offline nothing is queued; on reconnect a connector's status is sent only
   when it differs from the last one the CSMS acknowledged (no history replay).
-* Triggered reports (TriggerMessage) skip MinimumStatusDuration.
+* Triggered reports (TriggerMessage, RemoteTrigger profile) are not part of
+  the Core; they will skip MinimumStatusDuration (open-ocpp #46).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ class StatusReporting(Feature):
         else:
             self._report(connector_id, now)
 
-    def _report(self, connector_id: int, now: float, force: bool = False, triggered: bool = False) -> None:
+    def _report(self, connector_id: int, now: float, force: bool = False) -> None:
         st = self.station
-        if not st.connected or (not st.accepted and not triggered):
+        if not st.connected or not st.accepted:
             return
         c = st.connector(connector_id)
         key = _key(c)
@@ -55,17 +56,13 @@ class StatusReporting(Feature):
         def answered(_p: dict[str, Any], _now: float) -> None:
             self.reported[connector_id] = key
 
-        st.send(Request("StatusNotification", payload, answered, allowed_before_accepted=triggered))
+        st.send(Request("StatusNotification", payload, answered))
 
     def _queued(self, connector_id: int) -> bool:
         return any(
             r.action == "StatusNotification" and r.payload["connectorId"] == connector_id
             for r in self.station.requests.items
         )
-
-    def report_now(self, connector_id: int, now: float) -> None:
-        """A triggered report: no MinimumStatusDuration ([ERRATA] / open-ocpp #46)."""
-        self._report(connector_id, now, force=True, triggered=True)
 
     def on_accepted(self, now: float) -> None:
         for c in self.station.connectors:

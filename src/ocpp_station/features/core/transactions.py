@@ -282,16 +282,33 @@ class Transactions(Feature):
         # [ERRATA] 3.5: after a DeAuthorized stop the cable stays locked until the same idTag
         # (or one with the same parentIdTag) is presented
         c = self.cond[cid]
-        if id_tag.upper() == (c.locked_for or "").upper():
+        locked_for = c.locked_for
+        if id_tag.upper() == (locked_for or "").upper():
             c.locked_for = None
             self.station.hardware.unlock(cid)
             return
-        info = self.auth.local_info(id_tag, now)
-        parent = info.get("parentIdTag") if info else None
-        tx_parent = c.locked_parent
-        if parent and tx_parent and parent.upper() == tx_parent.upper():
-            c.locked_for = None
-            self.station.hardware.unlock(cid)
+        if not c.locked_parent:
+            log.info("card %s: connector %s stays locked for %s", id_tag, cid, locked_for)
+            return
+
+        def decided(info: dict[str, Any], t: float) -> None:
+            cc = self.cond[cid]
+            if cc.locked_for is None or cc.locked_for != locked_for:
+                return  # unlocked (or a new session) meanwhile
+            parent = info.get("parentIdTag")
+            if parent and cc.locked_parent and parent.upper() == cc.locked_parent.upper():
+                cc.locked_for = cc.locked_parent = None
+                self.station.hardware.unlock(cid)
+            else:
+                log.info("card %s: not the parent of %s, connector %s stays locked", id_tag, locked_for, cid)
+
+        # the parent of an idTag the station knows (list or cache) is at hand; any other idTag is authorized
+        # (Authorize.req online, the offline rules otherwise) to learn its parent ([ERRATA] 3.5)
+        known = self.auth.local_info(id_tag, now)
+        if known is not None and known.get("parentIdTag"):
+            decided(known, now)
+        else:
+            self.auth.authorize(id_tag, now, decided)
 
     # -- pending authorization (id first, remote start) -----------------------------------------
 
