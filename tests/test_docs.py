@@ -82,6 +82,13 @@ def test_readme_and_docs_links_resolve_inside_the_repository():
     assert problems == []
 
 
+def test_the_reference_indexes_every_document_and_the_readme_links_it():
+    index = (DOCS / "reference.md").read_text(encoding="utf-8")
+    linked = {target.partition("#")[0] for target in _LINK.findall(_prose(index))}
+    assert {p.name for p in DOCS.glob("*.md")} - {"reference.md"} <= linked
+    assert "docs/reference.md" in _LINK.findall(_prose((ROOT / "README.md").read_text(encoding="utf-8")))
+
+
 def test_the_link_check_catches_outside_missing_and_dangling_links(tmp_path):
     repo = tmp_path / "repo"
     (repo / "docs").mkdir(parents=True)
