@@ -229,3 +229,15 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
         for name, value in defaults[table].items():
             assert documented[name] == _show(value), f"{table}.{name}"
     assert run.data_dir == (Path.cwd() / "var" / st.identity).absolute()  # "var/<identity>" under the cwd
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/configuration.md"])
+def test_the_example_station_files_load(doc, tmp_path):
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    examples = re.findall(r"^```toml\n(.*?)^```", text, re.S | re.M)
+    assert examples, f"{doc} has no station.toml example"
+    for example in examples:
+        path = tmp_path / "station.toml"
+        path.write_text(example, encoding="utf-8")
+        run = config.load_settings(path)  # raises ConfigError on anything the station would refuse
+        assert run.station.identity == "CP001"
