@@ -47,7 +47,6 @@ KINDS = {"int": "integer", "bool": "boolean", "csl": "list", "str": "string"}
 
 def station():
     """A default station: the default settings, feature modules and simulated hardware."""
-    sys.path.insert(0, str(ROOT / "src"))
     from ocpp_station.core.settings import StationSettings
     from ocpp_station.core.station import Station
     from ocpp_station.features import default_features
@@ -145,6 +144,7 @@ def write() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "src"))  # also without the package installed
     if sys.argv[1:] == ["--write"]:
         write()
     elif sys.argv[1:]:
