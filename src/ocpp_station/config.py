@@ -1,6 +1,6 @@
 """The config file (TOML) and the ``run`` options, turned into typed settings.
 
-The file format is the one of INTERFACE.md: tables ``[station]``,
+The file format is the one of docs/configuration.md: tables ``[station]``,
 ``[hardware]``, ``[ocpp]`` and ``[control]``. Options given on the command
 line (``--csms``, ``--identity``, ``--data-dir``, ``--control``) win over the
 file. Every mistake raises :class:`ConfigError`, whose text is one line naming

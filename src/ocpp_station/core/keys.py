@@ -1,7 +1,8 @@
 """The Core profile's configuration keys ([SPEC] §9.1 with [ERRATA]; spec §2.4).
 
 Defaults are the configuration table of the certified station
-(``shared/seed``), read as INTERFACE.md says where that table is damaged.
+(docs/seed-station.md), read as docs/configuration.md says where that table
+is damaged; the key table there is generated from this registry.
 R/RW flags follow spec §2.4 (what OCTT TC_019 checks).
 """
 
