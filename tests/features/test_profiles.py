@@ -17,6 +17,7 @@ def test_default_station_has_every_implemented_profile():
     assert keys["SupportedFeatureProfiles"]["value"] == ",".join(implemented_profiles())
     assert implemented_profiles()[0] == "Core"
     assert {"LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength"} <= set(keys)
+    assert "ReserveConnectorZeroSupported" in keys
 
 
 def test_core_only_station_answers_optional_actions_not_supported_and_hides_their_keys():
@@ -24,6 +25,7 @@ def test_core_only_station_answers_optional_actions_not_supported_and_hides_thei
     keys = _keys(h)
     assert keys["SupportedFeatureProfiles"]["value"] == "Core"
     assert "LocalAuthListEnabled" not in keys
+    assert "ReserveConnectorZeroSupported" not in keys
     for action, payload in [
         ("SendLocalList", {"listVersion": 1, "updateType": "Full"}),
         ("TriggerMessage", {"requestedMessage": "Heartbeat"}),
@@ -37,7 +39,8 @@ def test_core_only_station_answers_optional_actions_not_supported_and_hides_thei
 
 def test_profiles_are_ordered_and_core_is_required():
     names = [c.__name__ for c in features_for(("RemoteTrigger", "Core"))]
-    assert names[0] == "StatusReporting" and names[-2:] == ["RemoteTrigger", "LocalListAbsent"]
+    assert names[0] == "StatusReporting"
+    assert names[-3:] == ["RemoteTrigger", "LocalListAbsent", "ReservationAbsent"]
     with pytest.raises(ValueError, match="Core"):
         features_for(("RemoteTrigger",))
     with pytest.raises(ValueError, match="not implemented: Bogus"):

@@ -53,6 +53,12 @@ def _local_auth_list() -> list[type]:
     return [LocalAuthList]
 
 
+def _reservation() -> list[type]:
+    from .reservation import Reservations
+
+    return [Reservations]
+
+
 def _remote_trigger() -> list[type]:
     from .trigger import RemoteTrigger
 
@@ -63,6 +69,7 @@ def _remote_trigger() -> list[type]:
 _PROFILES = {
     "Core": _core,
     "LocalAuthListManagement": _local_auth_list,
+    "Reservation": _reservation,
     "RemoteTrigger": _remote_trigger,
 }
 
@@ -87,6 +94,10 @@ def features_for(profiles: list[str] | tuple[str, ...] | None = None) -> list[ty
         from .local_list import LocalListAbsent
 
         classes.append(LocalListAbsent)
+    if "Reservation" not in chosen:
+        from .reservation import ReservationAbsent
+
+        classes.append(ReservationAbsent)
     return classes
 
 
