@@ -499,3 +499,35 @@ def test_station_url_appends_the_percent_encoded_identity_to_the_path(csms_url, 
     from ocpp_station.config import station_url
 
     assert station_url(csms_url, identity) == url
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ('["Core", "RemoteTriger"]', 'station.profiles: unknown feature profile "RemoteTriger" (did you mean RemoteTrigger?)'),
+        ('["Core", "Firmware"]', 'station.profiles: unknown feature profile "Firmware"'),
+        ('["RemoteTrigger"]', 'station.profiles: must include "Core"'),
+        ('"Core"', 'station.profiles: expected a list of profile names'),
+        ('["Core", 3]', 'station.profiles: expected a list of profile names'),
+    ],
+)
+def test_bad_profiles_name_the_key(tmp_path, value, message):
+    p = write(tmp_path, f"[station]\nprofiles = {value}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(p, {})
+    assert message in str(exc.value)
+    assert str(exc.value).startswith(str(p))
+
+
+def test_profiles_select_the_station_features(tmp_path):
+    from ocpp_station.assembly import build_station
+    from ocpp_station.store.memory import MemoryStore
+
+    p = write(tmp_path, '[station]\nprofiles = ["RemoteTrigger", "Core"]\n[ocpp]\nLocalPreAuthorize = true\n')
+    s = load_settings(p, {})
+    assert s.station.profiles == ("Core", "RemoteTrigger")
+    station = build_station(s.station, MemoryStore())
+    assert station.config["SupportedFeatureProfiles"] == ["Core", "RemoteTrigger"]
+    p = write(tmp_path, '[station]\nprofiles = ["Core"]\n[ocpp]\nLocalAuthListEnabled = true\n')
+    with pytest.raises(ConfigError, match="ocpp.LocalAuthListEnabled: unknown OCPP configuration key"):
+        load_settings(p, {})

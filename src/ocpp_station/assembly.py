@@ -13,7 +13,7 @@ from typing import Any
 
 from .core.settings import StationSettings
 from .core.station import Station
-from .features import default_features
+from .features import features_for
 from .hardware.simulated import SimulatedHardware
 from .store.base import Store
 
@@ -30,11 +30,11 @@ def build_station(
     rng: random.Random | None = None,
     features: list[type] | None = None,
 ) -> Station:
-    """A station with the given parts, the simulated hardware and the default features where none is given."""
+    """A station with the given parts; by default the simulated hardware and the features of ``settings.profiles``."""
     return Station(
         settings,
         store,
         hardware=hardware if hardware is not None else simulated_hardware(settings),
-        features=features if features is not None else default_features(),
+        features=features if features is not None else features_for(settings.profiles),
         rng=rng,
     )

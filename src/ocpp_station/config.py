@@ -58,6 +58,7 @@ _STATION_KEYS = (
     "firmware_version",
     "data_dir",
     "boot_retry_interval",
+    "profiles",
     "max_frame_bytes",
     "reconnect_min_delay",
     "reconnect_max_delay",
@@ -170,7 +171,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
 
 def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None) -> dict[str, KeySpec]:
     """The key specs the station will have (core keys for this hardware shape + feature keys), by name."""
-    from .features import default_features
+    from .features import features_for
     from .hardware.simulated import SimulatedHardware
 
     hardware = SimulatedHardware(settings.connectors, settings.fixed_cable)
@@ -180,7 +181,7 @@ def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None
         measurand_ok=hardware.supports_measurand,
         feature_profiles="Core",
     )
-    for cls in features if features is not None else default_features():
+    for cls in features if features is not None else features_for(settings.profiles):
         specs.extend(cls.keys(settings))
     return {s.name: s for s in specs}
 
@@ -352,6 +353,26 @@ def _check_url(where: _Where, key: str | None, value: Any) -> str:
     return value
 
 
+def _check_profiles(where: _Where, key: str, value: Any) -> tuple[str, ...]:
+    """[station] profiles: a list of OCPP feature profile names the code implements, "Core" among them."""
+    from .features import PROFILE_NAMES, implemented_profiles
+
+    implemented = implemented_profiles()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.expected(key, f"a list of profile names ({', '.join(implemented)})", value)
+    for name in value:
+        if name in implemented:
+            continue
+        if name in PROFILE_NAMES:
+            raise where.error(key, f"profile {_show(name)} is not implemented (implemented: {', '.join(implemented)})")
+        close = difflib.get_close_matches(name, list(PROFILE_NAMES), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise where.error(key, f"unknown feature profile {_show(name)}{hint}")
+    if "Core" not in value:
+        raise where.error(key, 'must include "Core"')
+    return tuple(p for p in implemented if p in value)
+
+
 def _check_dir(where: _Where, key: str | None, value: Any, base: Path) -> Path:
     if isinstance(value, Path):
         value = str(value)
@@ -431,6 +452,8 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         )
     elif run.reconnect_min > run.reconnect_max:
         run.reconnect_max = run.reconnect_min  # a long first delay raises the default cap with it
+    if "profiles" in station_t:
+        st.profiles = _check_profiles(where, "station.profiles", station_t["profiles"])
     if "authorization_key_encoding" in station_t:
         enc = station_t["authorization_key_encoding"]
         if enc not in _ENCODINGS:

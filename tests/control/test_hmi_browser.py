@@ -292,3 +292,25 @@ async def test_lost_event_stream_marks_the_state_stale(csms, station_factory, de
     await expect(plug_in).to_be_enabled()
     await plug_in.click()
     await expect(page.get_by_test_id("connector-1-status")).to_have_text("Preparing")
+
+
+async def test_page_shows_a_reservation_and_the_local_list(csms, station_factory, desktop) -> None:  # noqa: F811
+    from datetime import datetime, timedelta, timezone
+
+    page = desktop
+    st = await station_factory()
+    link = await csms.wait_connected(st.identity)
+    await link.expect("BootNotification")
+    await _load(page, st)
+    await expect(page.get_by_test_id("local-list")).to_have_text("v0 · 0 entries")
+    update = {"listVersion": 4, "updateType": "Full",
+              "localAuthorizationList": [{"idTag": "AAA", "idTagInfo": {"status": "Accepted"}}]}
+    assert await link.call("SendLocalList", update) == {"status": "Accepted"}
+    await expect(page.get_by_test_id("local-list")).to_have_text("v4 · 1 entry")
+    until = (datetime.now(timezone.utc) + timedelta(minutes=10)).isoformat()
+    reserve = {"connectorId": 1, "expiryDate": until, "idTag": "RES1", "parentIdTag": "P1", "reservationId": 12}
+    assert await link.call("ReserveNow", reserve) == {"status": "Accepted"}
+    await expect(page.get_by_test_id("connector-1-status")).to_have_text("Reserved")
+    await expect(page.locator("#c1-reservation")).to_have_text(re.compile(r"^RES1 \(parent P1\) until \d\d:\d\d:\d\d\.\d{3} · #12$"))
+    assert await link.call("CancelReservation", {"reservationId": 12}) == {"status": "Accepted"}
+    await expect(page.locator("#c1-reservation")).to_have_text("–")

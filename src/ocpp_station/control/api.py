@@ -167,6 +167,19 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
         recs = [r.as_dict() for r in rt.frames.records if r.seq > int(since)]
         return _json({"frames": recs})
 
+    def _local_list(rt):
+        lst = rt.station.feature.get("LocalAuthList")
+        if lst is None:
+            raise BodyError(404, None, "this station does not have the LocalAuthListManagement profile ([station] profiles)")
+        return lst
+
+    async def local_list(rt, request):
+        return _json(_local_list(rt).listing())
+
+    async def local_list_fail_next(rt, request):
+        await read_body(request, {})
+        _local_list(rt).fail_next_update = True  # TC_043_3: the tester forces the next update to fail storing
+
     p = prefix
     return [
         web.get(f"{p}/state", endpoint(get_state)),
@@ -181,6 +194,8 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
         web.post(f"{p}/network/connect", endpoint(net_up)),
         web.post(f"{p}/power-cut", endpoint(power_cut)),
         web.get(f"{p}/frames", endpoint(frames)),
+        web.get(f"{p}/local-list", endpoint(local_list)),
+        web.post(f"{p}/local-list/fail-next", endpoint(local_list_fail_next)),
     ]
 
 

@@ -18,3 +18,4 @@ class StationSettings:
     ocpp: dict[str, str] = field(default_factory=dict)  # initial OCPP key values ([ocpp] table)
     boot_retry_interval: int = 30  # s before a new BootNotification when the CSMS gives interval 0 or fails
     max_frame_bytes: int = 512 * 1024  # frames above this are refused unparsed
+    profiles: tuple[str, ...] | None = None  # OCPP feature profiles ([station] profiles); None = all implemented

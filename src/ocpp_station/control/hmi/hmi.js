@@ -12,6 +12,7 @@
   const els = {
     identity: $("identity"), registration: $("registration"), connection: $("connection"),
     network: $("network"), stationStatus: $("station-status"), queued: $("queued"), live: $("live"),
+    localList: $("local-list"),
     alert: $("alert"), status: $("status"), stale: $("stale"), connectors: $("connectors"), tpl: $("connector-tpl"),
     cardForm: $("card-form"), cardInput: $("card-input"), cardConnector: $("card-connector"),
     frames: $("frames"), frameCount: $("frame-count"), payload: $("payload"),
@@ -180,6 +181,9 @@
     setBadge(els.connection, doc.connected ? "connected" : "disconnected", doc.connected ? "ok" : "bad");
     setBadge(els.network, doc.network || "–", doc.network === "up" ? "ok" : "bad");
     setBadge(els.queued, String(doc.queuedTransactionMessages ?? "–"), doc.queuedTransactionMessages ? "warn" : "");
+    const ll = doc.localList;
+    setBadge(els.localList, !ll ? "none" : !ll.enabled ? "disabled"
+      : "v" + ll.listVersion + " · " + ll.size + (ll.size === 1 ? " entry" : " entries"), "");
     for (const c of doc.connectors || []) {
       if (c.connectorId === 0) {
         setBadge(els.stationStatus, c.status, statusClass(c.status));
@@ -203,6 +207,9 @@
       f.relay.textContent = (hw.relayClosed ? "closed" : "open") + " / " + (hw.locked ? "locked" : "unlocked");
       // a fixed cable cannot be unplugged at the station: no button that would do nothing
       p.root.querySelector('[data-act="plug-out"][data-side="station"]').hidden = doc.fixedCable === true;
+      const r = c.reservation;
+      f.reservation.textContent = r ? r.idTag + (r.parentIdTag ? " (parent " + r.parentIdTag + ")" : "") +
+        " until " + timeText(Date.parse(r.expiryDate) / 1000) + " · #" + r.reservationId : "–";
     }
   }
 

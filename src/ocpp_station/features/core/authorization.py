@@ -78,7 +78,11 @@ class Authorization(Feature):
 
     def remember(self, id_tag: str, info: dict[str, Any], now: float) -> None:
         """Update the cache from an IdTagInfo (unless the local list knows the idTag)."""
-        if not self.cache_enabled or self._listed(id_tag, now) is not None:
+        if self._listed(id_tag, now) is not None:
+            for lst in self.local_lists:  # [SPEC] §3.5.2: a listed idTag never enters the cache
+                lst.conflict(id_tag, info, now)
+            return
+        if not self.cache_enabled:
             return
         self.station.store.put(NS, tag_key(id_tag), info)
 

@@ -55,6 +55,11 @@ class Boot(Feature):
             return  # spec §2.2: the interval is the minimum wait before the next BootNotification, link or not
         self.station.timers.cancel(TIMER)
 
+    def send_now(self, now: float) -> None:
+        """A BootNotification now (TriggerMessage while not Accepted), unless one is already on its way."""
+        self.station.timers.cancel(TIMER)
+        self._send(now)
+
     def _send(self, now: float) -> None:
         if self.in_flight or not self.station.connected:
             return

@@ -30,10 +30,10 @@ class Heartbeat(Feature):
         st.timers.set(TIMER, since + interval, self._beat)
 
     def _beat(self, now: float) -> None:
-        self.station.send(Request("Heartbeat", {}, self._answered))
+        self.station.send(Request("Heartbeat", {}, self.answered))
         self._arm(now)
 
-    def _answered(self, payload: dict[str, Any], now: float) -> None:
+    def answered(self, payload: dict[str, Any], now: float) -> None:
         self.station.clock.sync(payload["currentTime"], now)
 
     def on_call_sent(self, now: float) -> None:

@@ -68,6 +68,8 @@ class Remote(Feature):
         def decided(info: dict[str, Any], t: float) -> None:
             if self.tx.decided_too_late(f"remote start {id_tag}", requested, t):
                 return
+            if reservations is not None and not reservations.may_use(cid, id_tag, t, info.get("parentIdTag") or ""):
+                return  # [SPEC] §5.13: reserved for another idTag and parent
             if info.get("status") == "Accepted" and self._free(cid):
                 self.tx.set_pending(cid, id_tag, info.get("parentIdTag"), True, t)
 

@@ -255,6 +255,9 @@ class Transactions(Feature):
                 return
             if cc.tx is not None or cc.pending_id is not None:
                 return
+            # [SPEC] §5.13: on a reserved connector the parent the CSMS gave decides (TC_053)
+            if reservation is not None and not reservation.may_use(cid, id_tag, t, info.get("parentIdTag") or ""):
+                return
             self.set_pending(cid, id_tag, info.get("parentIdTag"), False, t)
 
         self.auth.authorize(id_tag, now, decided)
@@ -378,7 +381,7 @@ class Transactions(Feature):
         reservation_id = None
         res = st.feature.get("Reservations")
         if res is not None:
-            reservation_id = res.consume(cid, c.pending_id, now)
+            reservation_id = res.consume(cid, c.pending_id, now, c.pending_parent)
         tx = Transaction(
             local_id=self._new_local_id(now),
             connector_id=cid,
