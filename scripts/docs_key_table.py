@@ -45,26 +45,18 @@ NOTES = {
 KINDS = {"int": "integer", "bool": "boolean", "csl": "list", "str": "string"}
 
 
-def station():
-    """A default station: the default settings, feature modules and simulated hardware."""
+def station(profiles: tuple[str, ...] | None = None):
+    """A default station (default settings, simulated hardware) with ``profiles`` (None: every implemented one)."""
+    from ocpp_station.assembly import build_station
     from ocpp_station.core.settings import StationSettings
-    from ocpp_station.core.station import Station
-    from ocpp_station.features import default_features
-    from ocpp_station.hardware.simulated import SimulatedHardware
     from ocpp_station.store.memory import MemoryStore
 
-    settings = StationSettings()
-    return Station(
-        settings,
-        MemoryStore(),
-        hardware=SimulatedHardware(settings.connectors, settings.fixed_cable),
-        features=default_features(),
-    )
+    return build_station(StationSettings(profiles=profiles), MemoryStore())
 
 
-def registry() -> dict:
+def registry(profiles: tuple[str, ...] | None = None) -> dict:
     """The key specs of a default station, by name, in declaration order."""
-    return station().config.specs
+    return station(profiles).config.specs
 
 
 def _values(spec, specs: dict) -> str:

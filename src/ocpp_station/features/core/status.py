@@ -5,8 +5,7 @@
 * After BootNotification is Accepted: connector 0 and every connector (3.22).
 * Offline nothing is queued; on reconnect a connector's status is sent only
   when it differs from the last one the CSMS acknowledged (no history replay).
-* Triggered reports (TriggerMessage, RemoteTrigger profile) are not part of
-  the Core; they will skip MinimumStatusDuration (open-ocpp #46).
+* Triggered reports (TriggerMessage) skip MinimumStatusDuration.
 """
 
 from __future__ import annotations
@@ -34,9 +33,9 @@ class StatusReporting(Feature):
         else:
             self._report(connector_id, now)
 
-    def _report(self, connector_id: int, now: float, force: bool = False) -> None:
+    def _report(self, connector_id: int, now: float, force: bool = False, triggered: bool = False) -> None:
         st = self.station
-        if not st.connected or not st.accepted:
+        if not st.connected or (not st.accepted and not triggered):
             return
         c = st.connector(connector_id)
         key = _key(c)
@@ -56,13 +55,17 @@ class StatusReporting(Feature):
         def answered(_p: dict[str, Any], _now: float) -> None:
             self.reported[connector_id] = key
 
-        st.send(Request("StatusNotification", payload, answered))
+        st.send(Request("StatusNotification", payload, answered, allowed_before_accepted=triggered))
 
     def _queued(self, connector_id: int) -> bool:
         return any(
             r.action == "StatusNotification" and r.payload["connectorId"] == connector_id
             for r in self.station.requests.items
         )
+
+    def report_now(self, connector_id: int, now: float) -> None:
+        """A triggered report: no MinimumStatusDuration ([ERRATA] / open-ocpp #46)."""
+        self._report(connector_id, now, force=True, triggered=True)
 
     def on_accepted(self, now: float) -> None:
         for c in self.station.connectors:
