@@ -32,8 +32,7 @@ class Remote(Feature):
         return (
             c.tx is None
             and c.pending_id is None
-            and c.operative
-            and self.tx.cp_operative
+            and c.operative  # connectorId 0 Inoperative sets every connector's own flag
             and c.fault is None
             and c.locked_for is None
         )
@@ -45,7 +44,10 @@ class Remote(Feature):
         id_tag = payload["idTag"]
         cid = payload.get("connectorId")
         if cid is None:
-            cid = next((i for i in self.tx.cond if self._free(i) and not self.tx.cond[i].finishing), None)
+            # the station's own choice avoids a connector about to go Inoperative (a change Scheduled while Preparing)
+            cid = next(
+                (i for i, c in self.tx.cond.items() if self._free(i) and not c.finishing and c.scheduled is None), None
+            )
             if cid is None:
                 return {"status": "Rejected"}
         elif cid not in self.tx.cond or not self._free(cid):

@@ -73,7 +73,7 @@ class Transactions(Feature):
     def refresh(self, cid: int, now: float) -> None:
         """Derive the connector's status from its conditions; move and report it if it changed."""
         conn = self.station.connector(cid)
-        status, code, info, vendor = derive_status(self.cond[cid], self.cp_operative)
+        status, code, info, vendor = derive_status(self.cond[cid])  # connectorId 0 sets every connector's own flag
         if not conn.can_become(status) and conn.can_become(Status.PREPARING) and status != Status.PREPARING:
             # e.g. Finishing -> Charging for a new session on the same cable: pass through Preparing
             self._set(conn, Status.PREPARING, "NoError", None, None, now)
@@ -81,6 +81,9 @@ class Transactions(Feature):
             self._set(conn, status, code, info, vendor, now)
         except IllegalTransition:
             log.error("connector %s: no legal way from %s to %s", cid, conn.status.value, status.value)
+        av = self.station.feature.get("Availability")
+        if av is not None:
+            av.connector_settled(cid, now)  # a change scheduled while Preparing applies once it is over
 
     def _set(self, conn, status, code, info, vendor, now: float) -> None:
         entering_preparing = status == Status.PREPARING and conn.status != Status.PREPARING
@@ -237,7 +240,7 @@ class Transactions(Feature):
             if c.pending_id.upper() == id_tag.upper():
                 self.cancel_pending(cid, now)  # the same card again cancels (TC_061)
             return
-        if not (c.operative and self.cp_operative) or c.fault is not None:
+        if not c.operative or c.fault is not None:
             log.info("card %s ignored: connector %s is not available", id_tag, cid)
             return
         reservation = self.station.feature.get("Reservations")
@@ -347,7 +350,7 @@ class Transactions(Feature):
         c = self.cond[cid]
         if c.tx is not None or c.pending_id is None or not c.ev_plugged:
             return
-        if not (c.operative and self.cp_operative) or c.fault is not None:
+        if not c.operative or c.fault is not None:
             return
         if st.settings.connector_lock and not st.settings.fixed_cable and not st.hardware.lock(cid):
             # TC_024: the lock does not engage -> Faulted(ConnectorLockFailure), no transaction
