@@ -2,7 +2,8 @@
 
 RemoteStart is Accepted when a start will be attempted: the connector exists
 and is not 0 (TC_027), has no transaction or pending start (TC_026), is
-operative and not faulted, and the station is registered (not Pending).
+operative and not faulted, the station is registered (not Pending) and no
+reset is under way.
 With AuthorizeRemoteTxRequests the idTag is authorized like a local one
 (cache / local list / Authorize.req); without, it starts at once and the
 CSMS judges it in StartTransaction.conf. Accepted without a cable: Preparing,
@@ -41,6 +42,8 @@ class Remote(Feature):
         st = self.station
         if not st.accepted:
             return {"status": "Rejected"}  # [SPEC] §4.2: not while Pending
+        if self.tx.resetting():
+            return {"status": "Rejected"}  # [SPEC] §5.14: a reset was accepted, the reboot would cut the start
         id_tag = payload["idTag"]
         cid = payload.get("connectorId")
         if cid is None:

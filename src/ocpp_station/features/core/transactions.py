@@ -60,6 +60,11 @@ class Transactions(Feature):
     def auth(self):
         return self.station.feature["Authorization"]
 
+    def resetting(self) -> bool:
+        """A reset was accepted: nothing new starts before the reboot ([SPEC] §5.14, see features/core/reset.py)."""
+        reset = self.station.feature.get("Reset")
+        return reset is not None and reset.under_way
+
     @property
     def metering(self):
         return self.station.feature["Metering"]
@@ -243,6 +248,9 @@ class Transactions(Feature):
         if not c.operative or c.fault is not None:
             log.info("card %s ignored: connector %s is not available", id_tag, cid)
             return
+        if self.resetting():
+            log.info("card %s ignored: a reset is under way", id_tag)
+            return
         reservation = self.station.feature.get("Reservations")
         if reservation is not None and not reservation.may_use(cid, id_tag, now):
             return
@@ -308,6 +316,9 @@ class Transactions(Feature):
         return False
 
     def set_pending(self, cid: int, id_tag: str, parent: str | None, remote: bool, now: float) -> None:
+        if self.resetting():
+            log.info("%s on connector %s ignored: a reset is under way", id_tag, cid)
+            return
         c = self.cond[cid]
         c.pending_id, c.pending_parent, c.pending_remote = id_tag, parent, remote
         self._set_finishing(cid, False)
@@ -350,7 +361,7 @@ class Transactions(Feature):
         c = self.cond[cid]
         if c.tx is not None or c.pending_id is None or not c.ev_plugged:
             return
-        if not c.operative or c.fault is not None:
+        if not c.operative or c.fault is not None or self.resetting():
             return
         if st.settings.connector_lock and not st.settings.fixed_cable and not st.hardware.lock(cid):
             # TC_024: the lock does not engage -> Faulted(ConnectorLockFailure), no transaction
