@@ -396,3 +396,36 @@ def test_operative_for_one_connector_while_connector_zero_is_inoperative_is_reje
     got = {expect_status_any(h) for _ in range(2)}
     assert got == {(0, "Available"), (1, "Available")}
     h.no_call()
+
+
+# -- leaving Unavailable with the cable still in after a session ([SPEC] §4.9 has no Unavailable -> Finishing) -------
+
+
+@pytest.mark.parametrize("settings, ev_side_out, back_to", [
+    (None, False, "Preparing"),  # fixed cable still in the EV
+    (socket(), False, "Preparing"),  # cable in the socket and in the EV
+    (socket(), True, "Available"),  # cable left in the socket, EV gone
+])
+def test_operative_after_a_session_ended_reports_only_the_real_status(settings, ev_side_out, back_to):
+    """Finishing -> Unavailable is legal, Unavailable -> Finishing is not: back to Operative the connector reports
+    what it is now, once: Preparing with the EV connected (a card starts a session; ConnectionTimeOut counts,
+    B6 then leads to Finishing, [ERRATA] 3.20), Available when only the cable is left in the socket. No Preparing
+    that never happened on the way to a Finishing."""
+    h = booted(settings)
+    configure(h, ConnectionTimeOut=30, StopTransactionOnEVSideDisconnect=False)
+    start_charging(h, tx_id=90)
+    card(h, "TAG1")
+    stop_confs(h, 1, "Local")
+    if ev_side_out:
+        unplug(h, side="ev")
+        h.no_call()  # the cable is still in the socket: Finishing
+    assert _ca(h, 1, "Inoperative") == "Accepted"
+    expect_status(h, 1, "Unavailable")
+    assert _ca(h, 1, "Operative") == "Accepted"
+    back = expect_status(h, 1, back_to)
+    h.no_call()
+    if back_to == "Preparing":
+        h.advance(30)
+        f = expect_status(h, 1, "Finishing")  # B6: no idTag within ConnectionTimeOut
+        assert f.at - back.at == 30
+    h.no_call()

@@ -82,6 +82,11 @@ class Availability(Feature):
                 continue
             c.operative = operative
             c.scheduled = None
+            if operative and c.finishing and st.connector(t).status == Status.UNAVAILABLE:
+                # [SPEC] §4.9 has no Unavailable -> Finishing: the session that ended before the connector went
+                # Unavailable is over. It comes back as what it is now: Preparing with the EV still connected
+                # (ConnectionTimeOut counts, then B6 Finishing, [ERRATA] 3.20/3.77), Available otherwise.
+                self.tx.end_finishing(t)
             if not operative and c.pending_id is not None:
                 self.tx.cancel_pending(t, now)
             self.tx.refresh(t, now)

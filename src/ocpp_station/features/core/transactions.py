@@ -121,6 +121,10 @@ class Transactions(Feature):
             c.finishing = finishing
             self._save_finishing(cid)
 
+    def end_finishing(self, cid: int) -> None:
+        """The session that left the connector Finishing is over (used by Availability); refresh follows."""
+        self._set_finishing(cid, False)
+
     def _save_finishing(self, cid: int) -> None:
         if self.cond[cid].finishing:
             self.station.store.put(NS_FINISHING, str(cid), True)
