@@ -78,7 +78,7 @@ class Transactions(Feature):
     def refresh(self, cid: int, now: float) -> None:
         """Derive the connector's status from its conditions; move and report it if it changed."""
         conn = self.station.connector(cid)
-        status, code, info, vendor = derive_status(self.cond[cid])  # connectorId 0 sets every connector's own flag
+        status, code, info, vendor = derive_status(self.cond[cid])
         if not conn.can_become(status) and conn.can_become(Status.PREPARING) and status != Status.PREPARING:
             # e.g. Finishing -> Charging for a new session on the same cable: pass through Preparing
             self._set(conn, Status.PREPARING, "NoError", None, None, now)
