@@ -67,6 +67,17 @@ def test_every_status_has_a_row():
     assert set(TRANSITIONS) == set(Status)
 
 
+def test_preparing_is_the_only_status_without_an_edge_to_unavailable():
+    """Why ChangeAvailability(Inoperative) is Scheduled on a Preparing connector (features/core/availability.py);
+    Unavailable has no edge to Finishing (nor to Reserved) either."""
+    assert {s for s, to in TRANSITIONS.items() if S.UNAVAILABLE not in to} == {S.PREPARING, S.UNAVAILABLE}
+    assert TRANSITIONS[S.UNAVAILABLE] == _all_but(S.UNAVAILABLE, S.FINISHING, S.RESERVED)
+
+
+def _all_but(*statuses: Status) -> frozenset:
+    return frozenset(Status) - set(statuses)
+
+
 def _tx(**kw) -> Transaction:
     return Transaction("L1", 1, "TAG", None, 1000, 0.0, **kw)
 
@@ -84,6 +95,8 @@ def _tx(**kw) -> Transaction:
         (Conditions(ev_plugged=True, finishing=True), (S.FINISHING, None)),
         (Conditions(operative=False), (S.UNAVAILABLE, None)),
         (Conditions(operative=False, ev_plugged=True, tx=_tx()), (S.CHARGING, None)),  # Scheduled
+        (Conditions(ev_plugged=True, scheduled="Inoperative"), (S.PREPARING, None)),  # Scheduled while Preparing
+        (Conditions(operative=False, ev_plugged=True, finishing=True), (S.UNAVAILABLE, None)),
         (Conditions(fault=("GroundFailure", "x", None), tx=_tx()), (S.FAULTED, "x")),
     ],
 )

@@ -79,6 +79,22 @@ async def test_tc_016_cs_soft_reset_with_transaction(booted):
     assert await st.stop() == 0
 
 
+async def test_soft_reset_grace_window_refuses_a_remote_start(booted):
+    """While StopTransaction(SoftReset) is unanswered the station is on its way down: RemoteStartTransaction is
+    Rejected and nothing starts on the connector whose cable is still in ([SPEC] §5.14)."""
+    st, link = await booted(ocpp={"AuthorizeRemoteTxRequests": False})
+    await _charging(st, link)
+    link.drop_next("StopTransaction")
+    assert await link.call("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    assert (await link.expect("StopTransaction", ignore=("StatusNotification",))).payload["reason"] == "SoftReset"
+    remote = {"connectorId": 1, "idTag": "REMOTE1"}
+    assert await link.call("RemoteStartTransaction", remote) == {"status": "Rejected"}
+    await st.card(TAG, 1)
+    c1 = next(c for c in (await st.state())["connectors"] if c["connectorId"] == 1)
+    assert (c1["status"], c1["transactionId"], c1["idTag"]) == ("Finishing", None, None)
+    assert await st.stop() == 0
+
+
 async def test_tc_032_1_cs_power_failure_with_backup_power(csms, booted, station_factory, tmp_path):
     """TC_032_1_CS: StopTransaction(PowerLoss) + Finishing before dying; after power: Boot, statuses."""
     st, link = await booted()

@@ -146,14 +146,15 @@ class Conditions:
     finishing: bool = False  # a session ended and the cable is still in
     locked_for: str | None = None  # after a DeAuthorized stop: only this idTag (or its parent) unlocks ([ERRATA] 3.5)
     locked_parent: str | None = None  # the parentIdTag of that idTag, when known
-    operative: bool = True  # ChangeAvailability state in force
-    scheduled: str | None = None  # "Inoperative"/"Operative" to apply when the transaction ends
+    operative: bool = True  # ChangeAvailability state in force (connectorId 0 sets it on every connector)
+    scheduled: str | None = None  # "Inoperative" to apply when the transaction, or the Preparing session, ends
     fault: tuple[str, str | None, str | None] | None = None  # (errorCode, info, vendorErrorCode)
     reserved_for: object = None  # the reservation holding the connector (Reservation profile)
 
 
-def derive_status(c: Conditions, cp_operative: bool = True) -> tuple[Status, str, str | None, str | None]:
-    """(status, errorCode, info, vendorErrorCode) of a connector from its conditions ([SPEC] §4.9)."""
+def derive_status(c: Conditions) -> tuple[Status, str, str | None, str | None]:
+    """(status, errorCode, info, vendorErrorCode) of a connector from its conditions ([SPEC] §4.9).
+    ChangeAvailability with connectorId 0 sets every connector's own ``operative`` (or ``scheduled``)."""
     if c.fault is not None:
         return S.FAULTED, c.fault[0], c.fault[1], c.fault[2]
     if c.tx is not None:
@@ -164,7 +165,7 @@ def derive_status(c: Conditions, cp_operative: bool = True) -> tuple[Status, str
         if not c.ev_charging:
             return S.SUSPENDED_EV, "NoError", None, None
         return S.CHARGING, "NoError", None, None
-    if not c.operative or not cp_operative:
+    if not c.operative:
         return S.UNAVAILABLE, "NoError", None, None
     if c.finishing:
         return S.FINISHING, "NoError", None, None

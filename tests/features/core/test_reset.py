@@ -1,5 +1,6 @@
 """Reset and power loss at core level ([SPEC] §5.14, §4.10; TC_013-016, TC_032_2)."""
 
+import pytest
 from harness import CoreHarness
 
 from ocpp_station.core.commands import Reboot
@@ -157,3 +158,65 @@ def test_silent_csms_card_handled_by_offline_rules_after_message_timeout():
         {"StatusNotification": {}, "StartTransaction": {"transactionId": 7, "idTagInfo": {"status": "Accepted"}}}
     )
     assert got["StartTransaction"].payload["idTag"] == "NEW1"
+
+
+# -- once a reset is accepted nothing new starts until the reboot ([SPEC] §5.14) -------------------------------------
+
+
+def test_soft_reset_grace_window_refuses_remote_starts_and_cards():
+    """While StopTransaction(SoftReset) is unanswered the station is on its way down: RemoteStartTransaction is
+    Rejected and a card is not authorized, so no transaction starts that the reboot would cut ([SPEC] §5.14)."""
+    h = CoreHarness(AuthorizeRemoteTxRequests=False)
+    h.boot()
+    _charging(h)
+    assert h.csms_conf("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    first = h.take()  # StopTransaction or StatusNotification(Finishing), not answered yet
+    assert h.csms_conf("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE1"}) == {"status": "Rejected"}
+    assert h.csms_conf("RemoteStartTransaction", {"idTag": "REMOTE1"}) == {"status": "Rejected"}
+    h.event(CardPresented("TAG2", 1))
+    h.reply(first, {})
+    h.reply(h.take(), {})
+    h.no_call()
+    assert {c.action for c in h.log[-2:]} == {"StopTransaction", "StatusNotification"}
+    h.advance(0.2)
+    assert h.station.commands() == [Reboot("Soft")]
+    assert [c.action for c in h.log].count("StartTransaction") == 1
+    assert [c.action for c in h.log].count("Authorize") == 1  # only the one before the reset
+    assert h.station.connector(1).status.value == "Finishing"
+
+
+@pytest.mark.parametrize("plugged", [True, False])
+def test_authorization_decided_after_a_soft_reset_was_accepted_starts_nothing(plugged):
+    """A card presented before the reset, its Authorize.conf after it: no Preparing, no StartTransaction."""
+    h = CoreHarness()
+    h.boot()
+    if plugged:
+        h.feed(h.hardware.plug_in(1, h.now))
+        h.respond("StatusNotification", {})
+    h.event(CardPresented("TAG1", 1))
+    a = h.take("Authorize")
+    assert h.csms_conf("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    h.reply(a, {"idTagInfo": {"status": "Accepted"}})
+    h.no_call()
+    assert h.station.feature["Transactions"].cond[1].tx is None
+    assert h.station.connector(1).status.value == ("Preparing" if plugged else "Available")
+    h.advance(0.2)
+    assert h.station.commands() == [Reboot("Soft")]
+    h.no_call()
+
+
+def test_hard_reset_refuses_remote_starts_until_the_reboot():
+    """A hard reset reboots at once; a RemoteStartTransaction that arrives before the runtime has rebooted is
+    Rejected and starts nothing ([SPEC] §5.14)."""
+    h = CoreHarness(AuthorizeRemoteTxRequests=False)
+    h.boot()
+    h.feed(h.hardware.plug_in(1, h.now))
+    h.respond("StatusNotification", {})
+    assert h.csms_conf("Reset", {"type": "Hard"}) == {"status": "Accepted"}
+    h.advance(0)
+    assert h.station.commands() == [Reboot("Hard")]
+    assert h.csms_conf("RemoteStartTransaction", {"connectorId": 1, "idTag": "REMOTE1"}) == {"status": "Rejected"}
+    h.event(CardPresented("TAG1", 1))
+    h.advance(1)
+    h.no_call()
+    assert h.station.feature["Transactions"].cond[1].tx is None

@@ -2,7 +2,8 @@
 
 RemoteStart is Accepted when a start will be attempted: the connector exists
 and is not 0 (TC_027), has no transaction or pending start (TC_026), is
-operative and not faulted, and the station is registered (not Pending).
+operative and not faulted, the station is registered (not Pending) and no
+reset is under way.
 With AuthorizeRemoteTxRequests the idTag is authorized like a local one
 (cache / local list / Authorize.req); without, it starts at once and the
 CSMS judges it in StartTransaction.conf. Accepted without a cable: Preparing,
@@ -32,8 +33,7 @@ class Remote(Feature):
         return (
             c.tx is None
             and c.pending_id is None
-            and c.operative
-            and self.tx.cp_operative
+            and c.operative  # connectorId 0 Inoperative sets every connector's own flag
             and c.fault is None
             and c.locked_for is None
         )
@@ -42,10 +42,15 @@ class Remote(Feature):
         st = self.station
         if not st.accepted:
             return {"status": "Rejected"}  # [SPEC] §4.2: not while Pending
+        if self.tx.resetting():
+            return {"status": "Rejected"}  # [SPEC] §5.14: a reset was accepted, the reboot would cut the start
         id_tag = payload["idTag"]
         cid = payload.get("connectorId")
         if cid is None:
-            cid = next((i for i in self.tx.cond if self._free(i) and not self.tx.cond[i].finishing), None)
+            # the station's own choice avoids a connector about to go Inoperative (a change Scheduled while Preparing)
+            cid = next(
+                (i for i, c in self.tx.cond.items() if self._free(i) and not c.finishing and c.scheduled is None), None
+            )
             if cid is None:
                 return {"status": "Rejected"}
         elif cid not in self.tx.cond or not self._free(cid):

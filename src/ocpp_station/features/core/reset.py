@@ -6,6 +6,12 @@ hard reset that cannot deliver it sends it after the reboot). A soft reset
 waits, at most ``SOFT_RESET_GRACE`` seconds, for the transaction queue to be
 delivered before restarting; a hard reset restarts at once. Persistent states
 (availability, configuration, cache, queue) survive: they live in the store.
+
+Once a reset is accepted the station is on its way down: until the reboot no
+new session starts (RemoteStartTransaction Rejected, cards not authorized, an
+authorization decided meanwhile ignored), so the reboot never cuts a
+transaction it would then report as PowerLoss ([SPEC] §5.14: stop every
+transaction, then reset).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ class Reset(Feature):
 
     def handlers(self):
         return {"Reset": self.reset}
+
+    @property
+    def under_way(self) -> bool:
+        """A reset was accepted and the reboot has not happened yet: no new session may start."""
+        return self.pending is not None
 
     def reset(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         if self.pending is not None:

@@ -6,6 +6,10 @@
 * Offline nothing is queued; on reconnect a connector's status is sent only
   when it differs from the last one the CSMS acknowledged (no history replay).
 * Triggered reports (TriggerMessage) skip MinimumStatusDuration.
+* The timestamp is the time of the change ([SPEC] §6.47: "the time for which
+  the status is reported"), however late the report goes out (after
+  MinimumStatusDuration, or on reconnect after an offline period); a triggered
+  report gives the status at the time of the trigger.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ class StatusReporting(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
         self.reported: dict[int, tuple] = {}  # connector id -> last status the CSMS acknowledged
+        self.changed_at: dict[int, float] = {}  # connector id -> `now` of its latest status change
 
     def changed(self, connector_id: int, now: float) -> None:
         """A connector's status changed: report it (after MinimumStatusDuration)."""
+        self.changed_at[connector_id] = now
         msd = self.station.config["MinimumStatusDuration"]
         if msd > 0:
             self.station.timers.set(f"status:{connector_id}", now + msd, lambda t: self._report(connector_id, t))
@@ -45,7 +51,7 @@ class StatusReporting(Feature):
             "connectorId": c.id,
             "errorCode": c.error_code,
             "status": c.status.value,
-            "timestamp": st.timestamp(now),
+            "timestamp": st.timestamp(now if triggered else self.changed_at.get(connector_id, now)),
         }
         if c.info:
             payload["info"] = c.info[:50]

@@ -60,6 +60,11 @@ class Transactions(Feature):
     def auth(self):
         return self.station.feature["Authorization"]
 
+    def resetting(self) -> bool:
+        """A reset was accepted: nothing new starts before the reboot ([SPEC] §5.14, see features/core/reset.py)."""
+        reset = self.station.feature.get("Reset")
+        return reset is not None and reset.under_way
+
     @property
     def metering(self):
         return self.station.feature["Metering"]
@@ -73,7 +78,7 @@ class Transactions(Feature):
     def refresh(self, cid: int, now: float) -> None:
         """Derive the connector's status from its conditions; move and report it if it changed."""
         conn = self.station.connector(cid)
-        status, code, info, vendor = derive_status(self.cond[cid], self.cp_operative)
+        status, code, info, vendor = derive_status(self.cond[cid])
         if not conn.can_become(status) and conn.can_become(Status.PREPARING) and status != Status.PREPARING:
             # e.g. Finishing -> Charging for a new session on the same cable: pass through Preparing
             self._set(conn, Status.PREPARING, "NoError", None, None, now)
@@ -81,6 +86,9 @@ class Transactions(Feature):
             self._set(conn, status, code, info, vendor, now)
         except IllegalTransition:
             log.error("connector %s: no legal way from %s to %s", cid, conn.status.value, status.value)
+        av = self.station.feature.get("Availability")
+        if av is not None:
+            av.connector_settled(cid, now)  # a change scheduled while Preparing applies once it is over
 
     def _set(self, conn, status, code, info, vendor, now: float) -> None:
         entering_preparing = status == Status.PREPARING and conn.status != Status.PREPARING
@@ -112,6 +120,10 @@ class Transactions(Feature):
         if c.finishing != finishing:
             c.finishing = finishing
             self._save_finishing(cid)
+
+    def end_finishing(self, cid: int) -> None:
+        """The session that left the connector Finishing is over (used by Availability); refresh follows."""
+        self._set_finishing(cid, False)
 
     def _save_finishing(self, cid: int) -> None:
         if self.cond[cid].finishing:
@@ -237,8 +249,11 @@ class Transactions(Feature):
             if c.pending_id.upper() == id_tag.upper():
                 self.cancel_pending(cid, now)  # the same card again cancels (TC_061)
             return
-        if not (c.operative and self.cp_operative) or c.fault is not None:
+        if not c.operative or c.fault is not None:
             log.info("card %s ignored: connector %s is not available", id_tag, cid)
+            return
+        if self.resetting():
+            log.info("card %s ignored: a reset is under way", id_tag)
             return
         reservation = self.station.feature.get("Reservations")
         if reservation is not None and not reservation.may_use(cid, id_tag, now):
@@ -325,6 +340,9 @@ class Transactions(Feature):
         return False
 
     def set_pending(self, cid: int, id_tag: str, parent: str | None, remote: bool, now: float) -> None:
+        if self.resetting():
+            log.info("%s on connector %s ignored: a reset is under way", id_tag, cid)
+            return
         c = self.cond[cid]
         c.pending_id, c.pending_parent, c.pending_remote = id_tag, parent, remote
         self._set_finishing(cid, False)
@@ -367,7 +385,7 @@ class Transactions(Feature):
         c = self.cond[cid]
         if c.tx is not None or c.pending_id is None or not c.ev_plugged:
             return
-        if not (c.operative and self.cp_operative) or c.fault is not None:
+        if not c.operative or c.fault is not None or self.resetting():
             return
         if st.settings.connector_lock and not st.settings.fixed_cable and not st.hardware.lock(cid):
             # TC_024: the lock does not engage -> Faulted(ConnectorLockFailure), no transaction
