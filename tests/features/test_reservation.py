@@ -183,3 +183,24 @@ def test_profile_off_answers_rejected():
     h = booted(StationSettings(profiles=("Core",)))
     assert reserve(h) == "Rejected"  # TC_048_4
     assert h.csms_conf("CancelReservation", {"reservationId": 1}) == {"status": "Rejected"}
+
+
+def test_inoperative_ends_the_reservation():
+    """[SPEC] §5.13: a reservation ends when its connector becomes Unavailable; Operative again is Available."""
+    h = booted()
+    reserve(h, rid=2)
+    expect_status(h, 1, "Reserved")
+    assert h.csms_conf("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {"status": "Accepted"}
+    expect_status(h, 1, "Unavailable")
+    assert h.station.feature["Reservations"].by_id == {}
+    h.csms_conf("ChangeAvailability", {"connectorId": 1, "type": "Operative"})
+    expect_status(h, 1, "Available")
+
+
+def test_reset_ends_nothing_but_refuses_the_reserved_card_until_the_reboot():
+    h = booted()
+    reserve(h, rid=2)
+    expect_status(h, 1, "Reserved")
+    assert h.csms_conf("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    card(h, "RES1")
+    h.no_call()  # after an accepted reset no new session starts, reserved or not
