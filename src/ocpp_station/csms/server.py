@@ -923,21 +923,21 @@ async def serve_forever(
     )
     if policy:
         apply_policy(csms, policy)
-    async with csms:
-        runner = None
-        if operator_listen is not None:
-            try:
-                runner, bound = await start_operator_api(csms, operator_listen)
-            except OSError as exc:
-                raise OperatorListenError(_listen_error(operator_listen, exc)) from None
+    runner = None
+    if operator_listen is not None:  # bound first: nothing is logged when its address is taken
         try:
+            runner, bound = await start_operator_api(csms, operator_listen)
+        except OSError as exc:
+            raise OperatorListenError(_listen_error(operator_listen, exc)) from None
+    try:
+        async with csms:
             write(f"CSMS listening on {csms.url}/<identity>")
             if runner is not None:
                 write(f"Operator API on http://{_format_host(operator_listen[0])}:{bound}/api")  # type: ignore[index]
             await asyncio.Future()  # until cancelled
-        finally:
-            if runner is not None:
-                await runner.cleanup()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
 
 
 def _listen_error(listen: tuple[str, int], exc: OSError) -> str:
