@@ -201,7 +201,8 @@ async def test_call_without_validation_sends_a_bad_payload(csms, station_factory
         assert (await answering)[3] == {"type": "Gentle"}
 
 
-@pytest.mark.parametrize(("data", "message"), [(b"{", "body is not valid JSON"), (b"[1]", "body must be a JSON object")])
+@pytest.mark.parametrize(("data", "message"),
+                         [(b"{", "body is not valid JSON"), (b"[1]", "body must be a JSON object")])
 async def test_call_malformed_body_is_400(csms, station_factory, op, data, message) -> None:
     async with station_factory("CP1"):
         await csms.wait_connected("CP1", timeout=2)
@@ -342,7 +343,8 @@ async def test_put_policy_changes_the_answers(csms, station_factory, op) -> None
         "defaultIdTagInfo": "Invalid",
         "idTags": {"Tag1": info, "TAG2": "ConcurrentTx"},
     })
-    assert (status, doc) == (200, {"boot": {"status": "Pending", "interval": 5}, "defaultIdTagInfo": {"status": "Invalid"},
+    assert (status, doc) == (200, {"boot": {"status": "Pending", "interval": 5},
+                                   "defaultIdTagInfo": {"status": "Invalid"},
                                    "idTags": {"Tag1": info, "TAG2": {"status": "ConcurrentTx"}}})
     async with station_factory("CP1") as st:
         boot = (await st.call("BootNotification", BOOT))[2]

@@ -17,6 +17,12 @@ Tests wait for what the station sends with :meth:`StationLink.expect` and
 friends; waiting is event-driven (one lazily created future per link that is
 resolved whenever something arrives), never sleep-polling.
 
+The answer policy (BootNotification status and interval, an idTagInfo per
+idTag, by default the test cards of :mod:`.cards`) is read and changed by
+:mod:`.policy`; ``ocpp-station csms`` also serves the operator API of
+:mod:`.operator_api` (docs/dev-csms.md), which reads a station's recent frames
+from a bounded :class:`~.messages.MessageLog`.
+
 Times (``received_at``, the third item of a ``frames`` entry, the ``time``
 argument of ``on_frame``) are ``time.monotonic()`` seconds.
 """
