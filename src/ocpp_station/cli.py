@@ -305,7 +305,9 @@ def cmd_csms(args: argparse.Namespace) -> int:
     except OSError as exc:
         what = (f"address {args.host}:{args.port} is in use" if exc.errno == errno.EADDRINUSE
                 else f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-        print(f"ocpp-station: --port: {what}", file=sys.stderr)
+        # a taken or privileged port is the port's fault; an address that is not local or not found, the host's
+        option = "--port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+        print(f"ocpp-station: {option}: {what}", file=sys.stderr)
         return 2
     return 0
 

@@ -66,6 +66,11 @@ def test_csms_bad_policy_file_names_the_field(tmp_path: Path) -> None:
         f"ocpp-station: --policy: cannot read {str(tmp_path / 'none.json')!r}: No such file or directory")
 
 
+def test_csms_host_that_cannot_be_bound_names_host() -> None:
+    line = _one_line(run_cli("csms", "--host", "nosuchhost.invalid", "--port", "0", "--operator-listen", "off"))
+    assert line.startswith("ocpp-station: --host: cannot listen on nosuchhost.invalid:0: "), line
+
+
 def test_csms_operator_address_in_use() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
