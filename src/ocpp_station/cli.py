@@ -277,6 +277,10 @@ def cmd_csms(args: argparse.Namespace) -> int:
                 del tags[known]
             tags[tag] = {"status": status}
     _logging(args.log_level)
+    # the listening address is printed on stdout; without websockets' own lines about it, a bad
+    # --operator-listen (bound after the websocket endpoint) still exits with one line on stderr
+    logging.getLogger("websockets.server").addFilter(
+        lambda record: record.msg not in ("server listening on %s", "server closing", "server closed"))
     # one descriptor per station: as many as the hard limit allows (10,000 stations need ~10,100)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:

@@ -78,6 +78,13 @@ def test_csms_operator_address_in_use() -> None:
     assert line == f"ocpp-station: --operator-listen: address 127.0.0.1:{port} is in use"
 
 
+def test_csms_both_addresses_in_use_names_the_port_first() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as ws_taken, socket.create_server(("127.0.0.1", 0)) as op_taken:
+        port, op_port = ws_taken.getsockname()[1], op_taken.getsockname()[1]
+        line = _one_line(run_cli("csms", "--port", str(port), "--operator-listen", f"127.0.0.1:{op_port}"))
+    assert line == f"ocpp-station: --port: address 127.0.0.1:{port} is in use"
+
+
 # -- a running csms and the operator command ----------------------------------------------------------
 
 

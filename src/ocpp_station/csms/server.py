@@ -470,7 +470,7 @@ class DevCsms:
             max_size=self.max_size,
             backlog=4096,  # thousands of stations may connect at once
         )
-        log.info("CSMS listening on %s", self.url)
+        log.debug("CSMS listening on %s", self.url)  # ocpp-station csms prints it on stdout
         return self
 
     async def stop(self) -> None:
@@ -929,21 +929,21 @@ async def serve_forever(
     )
     if policy:
         apply_policy(csms, policy)
-    runner = None
-    if operator_listen is not None:  # bound first: nothing is logged when its address is taken
+    async with csms:  # the websocket endpoint first: its address is reported before the operator's
+        runner = None
+        if operator_listen is not None:
+            try:
+                runner, bound = await start_operator_api(csms, operator_listen)
+            except OSError as exc:
+                raise OperatorListenError(_listen_error(operator_listen, exc)) from None
         try:
-            runner, bound = await start_operator_api(csms, operator_listen)
-        except OSError as exc:
-            raise OperatorListenError(_listen_error(operator_listen, exc)) from None
-    try:
-        async with csms:
             write(f"CSMS listening on {csms.url}/<identity>")
             if runner is not None:
                 write(f"Operator API on http://{_format_host(operator_listen[0])}:{bound}/api")  # type: ignore[index]
             await asyncio.Future()  # until cancelled
-    finally:
-        if runner is not None:
-            await runner.cleanup()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
 
 def _listen_error(listen: tuple[str, int], exc: OSError) -> str:
