@@ -314,8 +314,26 @@ async def test_messages_are_bounded(csms, station_factory, op) -> None:
         assert [m["action"] for m in doc["messages"]] == ["Heartbeat", "Heartbeat", "Heartbeat", "Heartbeat"]
 
 
+async def test_messages_wait_for_the_next_frame(csms, station_factory, op) -> None:
+    async with station_factory("CP1") as st, station_factory("CP2") as other:
+        await csms.wait_connected("CP1", timeout=2)
+        await st.call("Heartbeat", {})
+        status, doc = await op.get("/api/stations/CP1/messages")
+        since = doc["next"]
+        waiting = asyncio.create_task(op.get(f"/api/stations/CP1/messages?since={since}&wait=30&action=Authorize"))
+        await other.call("Authorize", {"idTag": "A"})  # another station's frame: still waiting
+        await st.call("Heartbeat", {})  # another action: still waiting
+        assert not waiting.done()
+        await st.call("Authorize", {"idTag": "B"})
+        status, doc = await asyncio.wait_for(waiting, 5)
+        assert [(m["from"], m["type"], m["action"]) for m in doc["messages"]] == [
+            ("station", "CALL", "Authorize"), ("csms", "CALLRESULT", "Authorize")]
+        assert doc["messages"][0]["payload"] == {"idTag": "B"}
+
+
 @pytest.mark.parametrize(("query", "field"), [("since=-1", "since"), ("since=x", "since"), ("limit=0", "limit"),
-                                              ("limit=99999", "limit"), ("action=Nope", "action"), ("foo=1", "foo")])
+                                              ("limit=99999", "limit"), ("action=Nope", "action"), ("foo=1", "foo"),
+                                              ("wait=61", "wait"), ("wait=0.5", "wait")])
 async def test_messages_bad_query_is_422(csms, station_factory, op, query, field) -> None:
     async with station_factory("CP1"):
         await csms.wait_connected("CP1", timeout=2)

@@ -9,6 +9,7 @@ passes the last one it saw as ``since`` to get only what came after.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from datetime import datetime, timezone
@@ -34,6 +35,7 @@ class MessageLog:
         self.capacity = capacity
         self._entries: deque[tuple[int, str, str, str | bytes, float]] = deque(maxlen=capacity or 1)
         self._seq = 0
+        self._waiters: set[asyncio.Future[None]] = set()  # readers waiting for the next frame
 
     @property
     def last_seq(self) -> int:
@@ -51,6 +53,29 @@ class MessageLog:
             return
         self._seq += 1
         self._entries.append((self._seq, identity, direction, data, time.time()))
+        if self._waiters:
+            for fut in self._waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            self._waiters.clear()
+
+    async def wait_read(
+        self, identity: str, since: int, limit: int, action: str | None, timeout: float
+    ) -> list[dict[str, Any]]:
+        """:meth:`read`, waiting up to ``timeout`` seconds for a matching frame when there is none yet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self.read(identity, since, limit, action)
+            remaining = deadline - loop.time()
+            if found or remaining <= 0 or self.capacity <= 0:
+                return found
+            fut = loop.create_future()
+            self._waiters.add(fut)
+            try:
+                await asyncio.wait((fut,), timeout=remaining)
+            finally:
+                self._waiters.discard(fut)
 
     def read(
         self, identity: str, since: int = 0, limit: int = 500, action: str | None = None

@@ -8,7 +8,7 @@ GET  /api/stations                 stations seen so far: connected, boot, regist
                                    open transactions
 GET  /api/stations/{id}            one of them
 POST /api/stations/{id}/call       send any CSMS-initiated OCPP 1.6 action, answer the station's reply
-GET  /api/stations/{id}/messages   the recent frames of that station (``?since=&limit=&action=``)
+GET  /api/stations/{id}/messages   the recent frames of that station (``?since=&limit=&action=&wait=``)
 GET  /api/policy                   the answer policy (boot status/interval, idTag results)
 PUT  /api/policy                   change it
 PUT  /api/policy/id-tags/{idTag}   the idTagInfo of one idTag
@@ -40,6 +40,7 @@ DEFAULT_TIMEOUT = 30.0  # s, how long a call waits for the station's answer by d
 MAX_TIMEOUT = 300.0
 DEFAULT_LIMIT = 500  # messages per GET .../messages
 MAX_LIMIT = 5000
+MAX_WAIT = 60  # s, longest wait of GET .../messages?wait= for a frame to come
 
 CSMS_ACTIONS = sorted(a for a in actions.ACTIONS if actions.sent_by_csms(a))
 
@@ -168,17 +169,18 @@ class OperatorApi:
         link = self._link(request)
         q = request.query
         for name in q:
-            if name not in ("since", "limit", "action"):
-                raise RequestError(422, name, "unknown query parameter; expected since, limit or action")
+            if name not in ("since", "limit", "action", "wait"):
+                raise RequestError(422, name, "unknown query parameter; expected since, limit, action or wait")
         since = _int_query(q, "since", 0, 0, 10**18)
         limit = _int_query(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        wait = _int_query(q, "wait", 0, 0, MAX_WAIT)
         action = q.get("action")
         if action is not None and not actions.is_known(action):
             raise RequestError(422, "action", f"unknown OCPP 1.6 action {action[:60]!r}")
         log_: MessageLog | None = self.csms.message_log
         if log_ is None:
             return _json({"identity": link.identity, "messages": [], "next": since, "oldestKept": None})
-        msgs = log_.read(link.identity, since, limit, action)
+        msgs = await log_.wait_read(link.identity, since, limit, action, wait)
         return _json({
             "identity": link.identity,
             "messages": msgs,

@@ -68,6 +68,8 @@ def add_operator_parser(sub: Any) -> None:
     msgs.add_argument("--since", type=_non_negative, default=0, metavar="N", help="only frames after sequence number N")
     msgs.add_argument("--limit", type=_non_negative, metavar="N", help="at most N frames (default 500, at most 5000)")
     msgs.add_argument("--action", metavar="ACTION", help="only the CALLs of ACTION and their answers")
+    msgs.add_argument("--wait", type=_non_negative, metavar="S",
+                      help="when there is none yet, wait up to S seconds (at most 60) for one to come")
 
     pol = cmds.add_parser("policy", parents=[common], help="show or change the answer policy",
                           description="Without JSON: print the answer policy (GET /api/policy). With JSON: change "
@@ -135,13 +137,15 @@ def _request(args: argparse.Namespace) -> tuple[str, str, Any, float]:
             body["validate"] = False
         return "POST", f"/api/stations/{q(args.identity, safe='')}/call", body, args.timeout + 10
     if c == "messages":
-        query = {"since": args.since}
+        query: dict[str, Any] = {"since": args.since}
         if args.limit is not None:
             query["limit"] = args.limit
         if args.action is not None:
             query["action"] = args.action
+        if args.wait is not None:
+            query["wait"] = args.wait
         path = f"/api/stations/{q(args.identity, safe='')}/messages?{urllib.parse.urlencode(query)}"
-        return "GET", path, None, 10
+        return "GET", path, None, 10 + (args.wait or 0)
     if c == "policy":
         if args.json is None:
             return "GET", "/api/policy", None, 10
