@@ -351,6 +351,7 @@ async def test_policy_default_has_the_test_cards(csms, op) -> None:
         "defaultIdTagInfo": {"status": "Accepted"},
         "idTags": {"INVALID01": {"status": "Invalid"}, "BLOCKED01": {"status": "Blocked"},
                    "EXPIRED01": {"status": "Expired"}},
+        "stations": {},
     })
 
 
@@ -363,7 +364,7 @@ async def test_put_policy_changes_the_answers(csms, station_factory, op) -> None
     })
     assert (status, doc) == (200, {"boot": {"status": "Pending", "interval": 5},
                                    "defaultIdTagInfo": {"status": "Invalid"},
-                                   "idTags": {"Tag1": info, "TAG2": {"status": "ConcurrentTx"}}})
+                                   "idTags": {"Tag1": info, "TAG2": {"status": "ConcurrentTx"}}, "stations": {}})
     async with station_factory("CP1") as st:
         boot = (await st.call("BootNotification", BOOT))[2]
         assert (boot["status"], boot["interval"]) == ("Pending", 5)
@@ -384,9 +385,34 @@ async def test_put_policy_changes_the_answers(csms, station_factory, op) -> None
         assert (await st.call("Authorize", {"idTag": "ANY"}))[2] == {"idTagInfo": {"status": "Invalid"}}
 
 
+async def test_policy_per_station_boot_answer(csms, station_factory, op) -> None:
+    # set before the station ever connected: its first BootNotification gets it
+    status, doc = await op.send("PUT", "/api/policy", {"stations": {"CP2": {"boot": {"status": "Rejected"}},
+                                                                    "CP3": {"boot": {"interval": 77}}}})
+    assert (status, doc["stations"]) == (200, {"CP2": {"boot": {"status": "Rejected"}},
+                                               "CP3": {"boot": {"interval": 77}}})
+    assert [s["identity"] for s in (await op.get("/api/stations"))[1]["stations"]] == []  # none seen yet
+    async with station_factory("CP1") as a, station_factory("CP2") as b, station_factory("CP3") as c:
+        assert [(f := (await st.call("BootNotification", BOOT))[2])["status"] for st in (a, b, c)] == [
+            "Accepted", "Rejected", "Accepted"]
+        assert f["interval"] == 77
+        assert (await b.call("Heartbeat", {}))[2] == "SecurityError"  # [JERRATA] 3.10: not accepted
+        status, doc = await op.send("PUT", "/api/policy", {"stations": {"CP2": {"boot": {"status": "Accepted"}}}})
+        assert doc["stations"] == {"CP2": {"boot": {"status": "Accepted"}}}  # replaces every station's answer
+        assert (await b.call("BootNotification", BOOT))[2]["status"] == "Accepted"
+        assert (await c.call("BootNotification", BOOT))[2]["interval"] == 300
+        assert (await op.get("/api/stations/CP2"))[1]["registration"] == "Accepted"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
+        ({"stations": {"CP1": {"boot": {"status": "Maybe"}}}}, "stations.CP1.boot.status"),
+        ({"stations": {"CP1": {"boot": {"interval": -1}}}}, "stations.CP1.boot.interval"),
+        ({"stations": {"CP1": {"idTags": {}}}}, "stations.CP1.idTags"),
+        ({"stations": {"CP1": "Rejected"}}, "stations.CP1"),
+        ({"stations": {"": {}}}, "stations."),
+        ({"stations": []}, "stations"),
         ({"boot": {"status": "Maybe"}}, "boot.status"),
         ({"boot": {"interval": -5}}, "boot.interval"),
         ({"boot": {"interval": 1.5}}, "boot.interval"),

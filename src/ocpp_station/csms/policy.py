@@ -5,11 +5,13 @@ The same document is read by ``PUT /api/policy`` (operator API) and by
 
     {"boot": {"status": "Accepted", "interval": 10},
      "defaultIdTagInfo": {"status": "Accepted"},
-     "idTags": {"INVALID01": {"status": "Invalid"}, "PARENTED": {"status": "Accepted", "parentIdTag": "FLEET"}}}
+     "idTags": {"INVALID01": {"status": "Invalid"}, "PARENTED": {"status": "Accepted", "parentIdTag": "FLEET"}},
+     "stations": {"CP002": {"boot": {"status": "Pending", "interval": 5}}}}
 
 Every part is optional; a part given replaces what it names (``idTags`` the whole table of
-idTags with their own answer, ``boot`` the status and/or interval it carries). An idTagInfo may be
-given as its status alone (``"Blocked"``). Everything is checked before anything changes.
+idTags with their own answer, ``stations`` every per-station boot answer, ``boot`` the status
+and/or interval it carries). An idTagInfo may be given as its status alone (``"Blocked"``).
+Everything is checked before anything changes.
 """
 
 from __future__ import annotations
@@ -77,17 +79,7 @@ def parse_policy(doc: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in doc.items():
         if key == "boot":
-            if not isinstance(value, dict):
-                raise RequestError(422, "boot", f"expected an object with status and/or interval, got {_show(value)}")
-            boot: dict[str, Any] = {}
-            for k, v in value.items():
-                if k == "status":
-                    boot["status"] = check_boot_status(v, "boot.status")
-                elif k == "interval":
-                    boot["interval"] = check_boot_interval(v, "boot.interval")
-                else:
-                    raise RequestError(422, f"boot.{k}", "unknown field; expected status or interval")
-            out["boot"] = boot
+            out["boot"] = _boot(value, "boot")
         elif key == "defaultIdTagInfo":
             out["defaultIdTagInfo"] = check_id_tag_info(value, "defaultIdTagInfo")
         elif key == "idTags":
@@ -102,9 +94,38 @@ def parse_policy(doc: Any) -> dict[str, Any]:
                 seen.add(tag.lower())
                 tags[tag] = check_id_tag_info(info, f"idTags.{tag}")
             out["idTags"] = tags
+        elif key == "stations":
+            if not isinstance(value, dict):
+                raise RequestError(422, "stations", f'expected an object identity -> {{"boot": ...}}, got {_show(value)}')
+            stations: dict[str, dict[str, Any]] = {}
+            for identity, entry in value.items():
+                where = f"stations.{identity}"
+                if not identity or len(identity) > 255:
+                    raise RequestError(422, where, "expected a charge point identity of 1 to 255 characters")
+                if not isinstance(entry, dict):
+                    raise RequestError(422, where, f'expected an object {{"boot": ...}}, got {_show(entry)}')
+                for k in entry:
+                    if k != "boot":
+                        raise RequestError(422, f"{where}.{k}", "unknown field; expected boot")
+                stations[identity] = {"boot": _boot(entry.get("boot", {}), f"{where}.boot")}
+            out["stations"] = stations
         else:
-            raise RequestError(422, key, "unknown field; expected boot, defaultIdTagInfo or idTags")
+            raise RequestError(422, key, "unknown field; expected boot, defaultIdTagInfo, idTags or stations")
     return out
+
+
+def _boot(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequestError(422, where, f"expected an object with status and/or interval, got {_show(value)}")
+    boot: dict[str, Any] = {}
+    for k, v in value.items():
+        if k == "status":
+            boot["status"] = check_boot_status(v, f"{where}.status")
+        elif k == "interval":
+            boot["interval"] = check_boot_interval(v, f"{where}.interval")
+        else:
+            raise RequestError(422, f"{where}.{k}", "unknown field; expected status or interval")
+    return boot
 
 
 def apply_policy(csms: Any, parts: dict[str, Any]) -> None:
@@ -118,6 +139,13 @@ def apply_policy(csms: Any, parts: dict[str, Any]) -> None:
         csms.clear_id_tags()
         for tag, info in parts["idTags"].items():
             csms.set_id_tag(tag, info)
+    if "stations" in parts:
+        for link in csms.links.values():
+            link.boot_status = link.boot_interval = None
+        for identity, entry in parts["stations"].items():
+            link = csms.link(identity)  # may not have connected yet: its first BootNotification is answered so
+            link.boot_status = entry["boot"].get("status")
+            link.boot_interval = entry["boot"].get("interval")
 
 
 def policy_of(csms: Any) -> dict[str, Any]:
@@ -126,6 +154,12 @@ def policy_of(csms: Any) -> dict[str, Any]:
         "boot": {"status": csms.boot_status, "interval": csms.boot_interval},
         "defaultIdTagInfo": dict(csms.default_id_tag_info),
         "idTags": csms.id_tags,
+        "stations": {
+            link.identity: {"boot": {k: v for k, v in (("status", link.boot_status), ("interval", link.boot_interval))
+                                     if v is not None}}
+            for link in csms.links.values()
+            if link.boot_status is not None or link.boot_interval is not None
+        },
     }
 
 
