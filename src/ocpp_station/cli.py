@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="answer idTag TAG with STATUS (Accepted, Blocked, Expired, Invalid, ConcurrentTx); "
                       "repeatable; wins over --policy")
     csms.add_argument("--policy", type=Path, metavar="FILE",
-                      help="answer policy as JSON, the body of PUT /api/policy (boot, defaultIdTagInfo, idTags); "
-                      "--boot-status, --boot-interval and --id-tag win over it")
+                      help="answer policy as JSON, the body of PUT /api/policy (boot, defaultIdTagInfo, idTags, "
+                      "stations); --boot-status, --boot-interval and --id-tag win over it")
     csms.add_argument("--message-log", type=_count, default=10_000, metavar="N",
                       help="frames kept for the operator API's messages endpoint, all stations together "
                       "(default 10000, 0 = none)")
