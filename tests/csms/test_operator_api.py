@@ -331,6 +331,24 @@ async def test_messages_wait_for_the_next_frame(csms, station_factory, op) -> No
         assert doc["messages"][0]["payload"] == {"idTag": "B"}
 
 
+async def test_stopping_ends_a_waiting_messages_read_at_once(csms, station_factory) -> None:
+    csms.message_log = log = MessageLog(100)
+    runner, port = await start_operator_api(csms, ("127.0.0.1", 0))
+    async with station_factory("CP1"), aiohttp.ClientSession() as http:
+        await csms.wait_connected("CP1", timeout=2)
+        url = f"http://127.0.0.1:{port}/api/stations/CP1/messages?wait=60"
+        reading = asyncio.create_task(http.get(url))
+        async with asyncio.timeout(5):
+            while not log._waiters:  # the read is now waiting in the server
+                await asyncio.sleep(0.01)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await runner.cleanup()
+        assert loop.time() - t0 < 1  # not the runner's 3 s shutdown timeout
+        async with await reading as r:
+            assert (r.status, (await r.json())["messages"]) == (200, [])
+
+
 @pytest.mark.parametrize(("query", "field"), [("since=-1", "since"), ("since=x", "since"), ("limit=0", "limit"),
                                               ("limit=99999", "limit"), ("action=Nope", "action"), ("foo=1", "foo"),
                                               ("wait=61", "wait"), ("wait=0.5", "wait")])

@@ -36,6 +36,7 @@ class MessageLog:
         self._entries: deque[tuple[int, str, str, str | bytes, float]] = deque(maxlen=capacity or 1)
         self._seq = 0
         self._waiters: set[asyncio.Future[None]] = set()  # readers waiting for the next frame
+        self._closed = False
 
     @property
     def last_seq(self) -> int:
@@ -54,10 +55,18 @@ class MessageLog:
         self._seq += 1
         self._entries.append((self._seq, identity, direction, data, time.time()))
         if self._waiters:
-            for fut in self._waiters:
-                if not fut.done():
-                    fut.set_result(None)
-            self._waiters.clear()
+            self._wake()
+
+    def close(self) -> None:
+        """End every :meth:`wait_read` now (the CSMS is stopping); later ones do not wait."""
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters.clear()
 
     async def wait_read(
         self, identity: str, since: int, limit: int, action: str | None, timeout: float
@@ -68,7 +77,7 @@ class MessageLog:
         while True:
             found = self.read(identity, since, limit, action)
             remaining = deadline - loop.time()
-            if found or remaining <= 0 or self.capacity <= 0:
+            if found or remaining <= 0 or self.capacity <= 0 or self._closed:
                 return found
             fut = loop.create_future()
             self._waiters.add(fut)

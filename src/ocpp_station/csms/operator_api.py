@@ -250,6 +250,12 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def make_app(csms: DevCsms) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY)
     app.add_routes(OperatorApi(csms).routes())
+
+    async def end_waits(_app: web.Application) -> None:
+        if csms.message_log is not None:
+            csms.message_log.close()  # else the runner would wait for the open ?wait= reads
+
+    app.on_shutdown.append(end_waits)
     return app
 
 
