@@ -56,13 +56,36 @@ def build_parser() -> argparse.ArgumentParser:
         "csms",
         help="run the development central system",
         description="Run the development CSMS: accepts stations on ws://HOST:PORT/ocpp/<identity>, answers "
-        "every charge point request and logs every frame.",
+        "every charge point request by its answer policy and prints every frame. Its operator API (HTTP, "
+        "--operator-listen) lists the stations, sends them any CSMS-initiated OCPP 1.6 action, shows what they "
+        "sent and changes the policy; `ocpp-station operator` is its command line (docs/dev-csms.md). idTags "
+        "are answered Accepted except the test cards INVALID01, BLOCKED01, EXPIRED01. A bad option exits 2 "
+        "with one line naming it.",
     )
     csms.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     csms.add_argument("--port", type=_port, default=9000, help="listen port, 0 = any free one (default 9000)")
-    csms.add_argument("--boot-interval", type=int, default=10, help="interval in BootNotification.conf (s)")
+    csms.add_argument("--operator-listen", metavar="HOST:PORT|off",
+                      help="where the operator API listens; port 0 = any free one (printed); 'off' = no operator API "
+                      "(default 127.0.0.1:9001, or 127.0.0.1:0 with --port 0)")
+    csms.add_argument("--boot-status", choices=["Accepted", "Pending", "Rejected"],
+                      help="status in BootNotification.conf (default Accepted)")
+    csms.add_argument("--boot-interval", type=_interval, metavar="S",
+                      help="interval in BootNotification.conf, integer seconds >= 0 (default 10)")
+    csms.add_argument("--id-tag", action="append", type=_id_tag_rule, metavar="TAG=STATUS", default=[],
+                      help="answer idTag TAG with STATUS (Accepted, Blocked, Expired, Invalid, ConcurrentTx); "
+                      "repeatable; wins over --policy")
+    csms.add_argument("--policy", type=Path, metavar="FILE",
+                      help="answer policy as JSON, the body of PUT /api/policy (boot, defaultIdTagInfo, idTags, "
+                      "stations); --boot-status, --boot-interval and --id-tag win over it")
+    csms.add_argument("--message-log", type=_count, default=10_000, metavar="N",
+                      help="frames kept for the operator API's messages endpoint, all stations together "
+                      "(default 10000, 0 = none)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
     csms.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    from .csms.operator_cli import add_operator_parser
+
+    add_operator_parser(sub)
 
     fleet = sub.add_parser(
         "fleet",
@@ -205,9 +228,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_csms(args: argparse.Namespace) -> int:
     import resource
 
-    from .csms.server import serve_forever
+    from .config import parse_host_port
+    from .csms.errors import RequestError
+    from .csms.policy import parse_policy
+    from .csms.server import OperatorListenError, serve_forever
 
+    operator: tuple[str, int] | None
+    if args.operator_listen is None:
+        operator = ("127.0.0.1", 9001 if args.port != 0 else 0)
+    elif args.operator_listen.strip().lower() == "off":
+        operator = None
+    else:
+        try:
+            operator = parse_host_port(args.operator_listen)
+        except ValueError as exc:
+            print(f"ocpp-station: --operator-listen: {exc} or 'off'", file=sys.stderr)
+            return 2
+    doc: dict[str, Any] = {}
+    if args.policy is not None:
+        import orjson
+
+        try:
+            doc = orjson.loads(args.policy.read_bytes())
+        except OSError as exc:
+            print(f"ocpp-station: --policy: cannot read {str(args.policy)!r}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except orjson.JSONDecodeError as exc:
+            print(f"ocpp-station: --policy: {args.policy}: not valid JSON: {exc}", file=sys.stderr)
+            return 2
+    try:
+        policy = parse_policy(doc)
+    except RequestError as exc:
+        print(f"ocpp-station: --policy: {args.policy}: {exc}", file=sys.stderr)
+        return 2
+    boot = policy.setdefault("boot", {})
+    boot.setdefault("status", "Accepted")
+    boot.setdefault("interval", 10)
+    if args.boot_status is not None:
+        boot["status"] = args.boot_status
+    if args.boot_interval is not None:
+        boot["interval"] = args.boot_interval
+    if args.id_tag:
+        from .csms.cards import default_id_tags
+
+        tags = policy.setdefault("idTags", default_id_tags())
+        for tag, status in args.id_tag:
+            for known in [t for t in tags if t.lower() == tag.lower()]:  # idTags compare case-insensitively
+                del tags[known]
+            tags[tag] = {"status": status}
     _logging(args.log_level)
+    # the listening address is printed on stdout; without websockets' own lines about it, a bad
+    # --operator-listen (bound after the websocket endpoint) still exits with one line on stderr
+    logging.getLogger("websockets.server").addFilter(
+        lambda record: record.msg not in ("server listening on %s", "server closing", "server closed"))
     # one descriptor per station: as many as the hard limit allows (10,000 stations need ~10,100)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
@@ -217,7 +290,9 @@ def cmd_csms(args: argparse.Namespace) -> int:
             pass
     async def main() -> None:
         serving = asyncio.ensure_future(
-            serve_forever(args.host, args.port, boot_interval=args.boot_interval, print_frames=not args.quiet))
+            serve_forever(args.host, args.port, boot_status=boot["status"], boot_interval=boot["interval"],
+                          print_frames=not args.quiet, operator_listen=operator, policy=policy,
+                          message_log=args.message_log))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
             loop.add_signal_handler(sig, serving.cancel)
@@ -228,12 +303,50 @@ def cmd_csms(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
+    except OperatorListenError as exc:
+        print(f"ocpp-station: --operator-listen: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         what = (f"address {args.host}:{args.port} is in use" if exc.errno == errno.EADDRINUSE
                 else f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-        print(f"ocpp-station: --port: {what}", file=sys.stderr)
+        # a taken or privileged port is the port's fault; an address that is not local or not found, the host's
+        option = "--port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+        print(f"ocpp-station: {option}: {what}", file=sys.stderr)
         return 2
     return 0
+
+
+def _interval(text: str) -> int:
+    from .csms.policy import MAX_INTERVAL
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"expected an integer of seconds from 0 to {MAX_INTERVAL}, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 10000000, got {text!r}")
+    return value
+
+
+def _id_tag_rule(text: str) -> tuple[str, str]:
+    from .csms.policy import AUTHORIZATION_STATUSES, ID_TAG_MAX
+
+    tag, sep, status = text.rpartition("=")
+    if not sep or not 1 <= len(tag) <= ID_TAG_MAX or status not in AUTHORIZATION_STATUSES:
+        raise argparse.ArgumentTypeError(
+            f"expected TAG=STATUS, TAG of 1 to {ID_TAG_MAX} characters and STATUS one of "
+            f"{', '.join(AUTHORIZATION_STATUSES)}, got {text!r}")
+    return tag, status
 
 
 def _port(text: str) -> int:
@@ -332,6 +445,10 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "operator":
+        from .csms.operator_cli import cmd_operator
+
+        return cmd_operator(args)
     return {"run": cmd_run, "demo": cmd_demo, "csms": cmd_csms, "fleet": cmd_fleet}[args.command](args)
 
 

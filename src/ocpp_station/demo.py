@@ -17,13 +17,13 @@ import orjson
 from .config import RunSettings
 from .core.events import CardPresented
 from .core.settings import StationSettings
+from .csms.cards import DEMO_CARD
 from .csms.server import DevCsms
 from .runtime.app import ControlListenError, StationRuntime
 from .runtime.framelog import FrameRecord
 from .store import MemoryStore
 
-ID_TAG = "04A2B3C4D5"
-SAVED_CARDS = {"INVALID01": "Invalid", "BLOCKED01": "Blocked", "EXPIRED01": "Expired"}  # others: Accepted
+ID_TAG = DEMO_CARD  # the HMI's saved cards are DEMO_CARD and the test cards, answered by the dev CSMS's policy
 
 
 class Timeline:
@@ -86,9 +86,7 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
     the station in the process on its store instead of ending the process (which would end the dev
     CSMS and the page's server with it)."""
     pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731 - the script's own pacing
-    async with DevCsms(log_frames=False, boot_interval=30) as csms:
-        for tag, status in SAVED_CARDS.items():  # the HMI's saved cards answer what their names say
-            csms.set_id_tag(tag, status)
+    async with DevCsms(log_frames=False, boot_interval=30) as csms:  # idTags: the test cards of csms.cards
         settings = RunSettings(
             station=StationSettings(identity="DEMO001", ocpp={"MeterValueSampleInterval": "4",
                                                              "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC"}),

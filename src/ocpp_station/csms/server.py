@@ -17,6 +17,12 @@ Tests wait for what the station sends with :meth:`StationLink.expect` and
 friends; waiting is event-driven (one lazily created future per link that is
 resolved whenever something arrives), never sleep-polling.
 
+The answer policy (BootNotification status and interval, an idTagInfo per
+idTag, by default the test cards of :mod:`.cards`) is read and changed by
+:mod:`.policy`; ``ocpp-station csms`` also serves the operator API of
+:mod:`.operator_api` (docs/dev-csms.md), which reads a station's recent frames
+from a bounded :class:`~.messages.MessageLog`.
+
 Times (``received_at``, the third item of a ``frames`` entry, the ``time``
 argument of ``on_frame``) are ``time.monotonic()`` seconds.
 """
@@ -43,6 +49,8 @@ from websockets.http11 import Request, Response
 from ..ocpp import actions, validation
 from ..ocpp.codec import FrameError, FrameIgnored, decode, encode
 from ..ocpp.rpc import Call, CallError, CallResult, ErrorCode, OcppError
+from .cards import default_id_tags
+from .messages import MessageLog
 
 log = logging.getLogger("ocpp_station.csms")
 
@@ -112,6 +120,11 @@ class StationLink:
         "starts",
         "boot_status",
         "boot_interval",
+        "boot",
+        "boot_at",
+        "last_seen",
+        "connected_at",
+        "open_transactions",
         "_pending",
         "_raw",
         "_changed",
@@ -133,6 +146,12 @@ class StationLink:
         self.starts: dict[str, int] = {}  # StartTransaction message id -> transactionId given (retries reuse ids)
         self.boot_status: str | None = None  # per-station override of the BootNotification status
         self.boot_interval: int | None = None  # per-station override of the interval
+        self.boot: dict[str, Any] | None = None  # payload of the last BootNotification received
+        self.boot_at: float | None = None  # when it came (time.time())
+        self.last_seen: float | None = None  # when the station last connected or sent a frame (time.time())
+        self.connected_at: float | None = None  # when the current (or last) connection opened (time.time())
+        # transactionId -> StartTransaction.req fields, for transactions started and not yet stopped
+        self.open_transactions: dict[int, dict[str, Any]] = {}
         # CALLs not yet consumed by expect()/next_call(); bounded when history is off
         self._pending: deque[ReceivedCall] = deque(maxlen=None if csms.keep_history else 64)
         self._raw: deque[str | bytes] | None = deque(maxlen=RAW_QUEUE_LENGTH) if csms.keep_history else None
@@ -179,7 +198,12 @@ class StationLink:
     # -- calls to the station ---------------------------------------------------
 
     async def call(
-        self, action: str, payload: dict[str, Any], timeout: float = 10, validate_response: bool = True
+        self,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float = 10,
+        validate_response: bool = True,
+        unique_id: str | None = None,
     ) -> dict[str, Any]:
         """Send a CALL to the station and return the CALLRESULT payload.
 
@@ -187,12 +211,13 @@ class StationLink:
         without an answer, :class:`ConnectionError` if the link is or goes down,
         and :class:`AssertionError` when ``validate_response`` and the station's
         answer breaks the confirmation schema. The request itself is not
-        validated, so tests can send invalid requests on purpose.
+        validated, so tests can send invalid requests on purpose. ``unique_id``
+        is the message id to send (default: the next ``csms-<n>``).
         """
         ws = self.ws
         if ws is None:
             raise ConnectionError(f"station {self.identity!r} is not connected")
-        uid = self.csms._new_id()
+        uid = unique_id if unique_id is not None else self.csms.new_message_id()
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         if self._answers is None:
             self._answers = {}
@@ -386,6 +411,8 @@ class DevCsms:
         max_size: int = DEFAULT_MAX_SIZE,
         ping_interval: float | None = None,
         current_time: Callable[[], str] = utc_now_iso,
+        id_tags: dict[str, dict[str, Any] | str] | None = None,
+        message_log: MessageLog | None = None,
     ) -> None:
         self.host = host
         self._port = port
@@ -398,9 +425,12 @@ class DevCsms:
         self.max_size = max_size  # largest frame accepted, both by websockets and the decoder
         self.ping_interval = ping_interval  # server pings; None = no keepalive task per connection
         self.current_time = current_time  # currentTime of Boot/Heartbeat answers
-        self.default_id_tag_info: dict[str, Any] = {"status": "Accepted"}
+        self.default_id_tag_info: dict[str, Any] = {"status": "Accepted"}  # for idTags not in id_tags
         self.data_transfer: dict[str, dict[str, Any]] = {}  # vendorId -> DataTransfer.conf
-        self._id_tags: dict[str, dict[str, Any]] = {}  # lower-cased idTag -> idTagInfo
+        self.message_log = message_log  # recent frames of every station, for the operator API
+        self._id_tags: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-cased idTag -> (idTag, idTagInfo)
+        for tag, info in (default_id_tags() if id_tags is None else id_tags).items():
+            self.set_id_tag(tag, info)
         self._links: dict[str, StationLink] = {}
         self._hooks: dict[str, CallHook] = {}  # hooks for every station
         self._refused: dict[str, int] = {}  # identity -> HTTP status of the refused handshake
@@ -440,7 +470,7 @@ class DevCsms:
             max_size=self.max_size,
             backlog=4096,  # thousands of stations may connect at once
         )
-        log.info("CSMS listening on %s", self.url)
+        log.debug("CSMS listening on %s", self.url)  # ocpp-station csms prints it on stdout
         return self
 
     async def stop(self) -> None:
@@ -538,10 +568,21 @@ class DevCsms:
         if info is None:
             self._id_tags.pop(key, None)
         else:
-            self._id_tags[key] = {"status": info} if isinstance(info, str) else dict(info)
+            self._id_tags[key] = (id_tag, {"status": info} if isinstance(info, str) else dict(info))
 
     def id_tag_info(self, id_tag: str) -> dict[str, Any]:
-        return self._id_tags.get(id_tag.lower(), self.default_id_tag_info)
+        entry = self._id_tags.get(id_tag.lower())
+        return entry[1] if entry is not None else self.default_id_tag_info
+
+    @property
+    def id_tags(self) -> dict[str, dict[str, Any]]:
+        """The idTags with their own answer (idTag as set -> idTagInfo); every other gets
+        ``default_id_tag_info``. By default the test cards of :mod:`ocpp_station.csms.cards`."""
+        return {tag: dict(info) for tag, info in self._id_tags.values()}
+
+    def clear_id_tags(self) -> None:
+        """Forget every idTag's own answer: all get ``default_id_tag_info``."""
+        self._id_tags.clear()
 
     def set_data_transfer(self, vendor_id: str, response: dict[str, Any] | None) -> None:
         """DataTransfer.conf for ``vendor_id`` (others get UnknownVendorId); None removes it."""
@@ -614,6 +655,7 @@ class DevCsms:
         old = link.ws
         link.ws = ws
         link.connections += 1
+        link.connected_at = link.last_seen = time.time()
         if old is not None:
             # a new connection for an identity replaces the old one
             log.info("%s: new connection replaces the previous one", identity)
@@ -645,6 +687,8 @@ class DevCsms:
     def _record(self, link: StationLink, direction: Direction, data: str | bytes, now: float) -> None:
         if self.keep_history:
             link.frames.append((direction, data, now))
+        if self.message_log is not None:
+            self.message_log.add(link.identity, direction, data)
         if self.log_frames and log.isEnabledFor(logging.INFO):
             log.info("%s %s %s", link.identity, "<-" if direction == "in" else "->", _printable(data))
         if self.on_frame is not None:
@@ -665,6 +709,7 @@ class DevCsms:
 
     async def _on_message(self, link: StationLink, ws: ServerConnection, message: str | bytes) -> None:
         now = time.monotonic()
+        link.last_seen = time.time()
         self._record(link, "in", message, now)
         if link._raw is not None:
             link._raw.append(message)
@@ -685,6 +730,8 @@ class DevCsms:
                 link.calls.append(call)
             link._pending.append(call)
             link._notify()
+            if call.action == "BootNotification" and isinstance(call.payload, dict):
+                link.boot, link.boot_at = call.payload, link.last_seen
             answer = self._answer(link, ws, call)
             if answer is not None:
                 await self._send_quietly(link, ws, answer)
@@ -768,7 +815,7 @@ class DevCsms:
         if answer is not None:
             await self._send_quietly(link, ws, answer)
 
-    def _new_id(self) -> str:
+    def new_message_id(self) -> str:
         return f"csms-{next(self._msg_ids)}"  # [OCPPJ] §4.1.1: unique, <= 36 characters
 
     # default answers, all valid against the 1.6 confirmation schemas
@@ -791,9 +838,15 @@ class DevCsms:
         if tx_id is None:
             tx_id = link.starts[call.unique_id] = next(self._tx_ids)
         link.last_transaction_id = tx_id
+        p = call.payload
+        link.open_transactions[tx_id] = {
+            "transactionId": tx_id,
+            **{k: p[k] for k in ("connectorId", "idTag", "meterStart", "timestamp", "reservationId") if k in p},
+        }
         return {"transactionId": tx_id, "idTagInfo": self.id_tag_info(call.payload["idTag"])}
 
     def _on_stop(self, link: StationLink, call: Call) -> dict[str, Any]:
+        link.open_transactions.pop(call.payload["transactionId"], None)
         id_tag = call.payload.get("idTag")
         return {"idTagInfo": self.id_tag_info(id_tag)} if id_tag is not None else {}
 
@@ -827,6 +880,10 @@ def _printable(data: str | bytes) -> str:
     return f"<binary {len(data)} bytes>"
 
 
+class OperatorListenError(Exception):
+    """The operator API's address cannot be bound (``ocpp-station csms --operator-listen``)."""
+
+
 async def serve_forever(
     host: str = "127.0.0.1",
     port: int = 9000,
@@ -834,12 +891,26 @@ async def serve_forever(
     boot_interval: int = 10,
     print_frames: bool = True,
     out: Callable[[str], None] | None = None,
+    *,
+    operator_listen: tuple[str, int] | None = None,
+    policy: dict[str, Any] | None = None,
+    message_log: int = 10_000,
 ) -> None:
     """Run a :class:`DevCsms` until cancelled (``ocpp-station csms --port 9000``).
 
     With ``print_frames`` every frame is printed as one line
     ``HH:MM:SS.mmm <identity> <-|-> <frame>`` through ``out`` (default: print, flushed).
+    The first line printed is ``CSMS listening on ws://.../<identity>``; with ``operator_listen``
+    the operator API (docs/dev-csms.md) serves there and the second line is ``Operator API on
+    http://HOST:PORT/api`` (the port actually bound). ``policy`` is what
+    :func:`~ocpp_station.csms.policy.parse_policy` returned, applied before any station connects;
+    ``message_log`` frames are kept for the operator API's ``messages`` (0: none).
+    Raises :class:`OperatorListenError` when the operator address cannot be bound.
     """
+    from .messages import MessageLog
+    from .operator_api import start_operator_api
+    from .policy import apply_policy
+
     write = out or (lambda line: print(line, flush=True))
 
     def on_frame(identity: str, direction: Direction, data: str | bytes, _t: float) -> None:
@@ -854,16 +925,41 @@ async def serve_forever(
         log_frames=False,
         on_frame=on_frame if print_frames else None,
         keep_history=False,
+        message_log=MessageLog(message_log) if message_log > 0 and operator_listen is not None else None,
     )
-    async with csms:
-        write(f"CSMS listening on {csms.url}/<identity>")
-        await asyncio.Future()  # until cancelled
+    if policy:
+        apply_policy(csms, policy)
+    async with csms:  # the websocket endpoint first: its address is reported before the operator's
+        runner = None
+        if operator_listen is not None:
+            try:
+                runner, bound = await start_operator_api(csms, operator_listen)
+            except OSError as exc:
+                raise OperatorListenError(_listen_error(operator_listen, exc)) from None
+        try:
+            write(f"CSMS listening on {csms.url}/<identity>")
+            if runner is not None:
+                write(f"Operator API on http://{_format_host(operator_listen[0])}:{bound}/api")  # type: ignore[index]
+            await asyncio.Future()  # until cancelled
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+
+
+def _listen_error(listen: tuple[str, int], exc: OSError) -> str:
+    import errno
+
+    where = f"{_format_host(listen[0])}:{listen[1]}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"address {where} is in use"
+    return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
 __all__ = [
     "NO_ANSWER",
     "CallErrorReceived",
     "DevCsms",
+    "OperatorListenError",
     "ReceivedCall",
     "StationLink",
     "serve_forever",
