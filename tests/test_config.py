@@ -71,6 +71,12 @@ def test_defaults_without_file(tmp_path, monkeypatch):
     assert s.config_path is None
     assert (s.reconnect_min, s.reconnect_max) == (1.0, 30.0)
     assert s.basic_auth_password_encoding == "raw"
+    assert s.meter_start_wh == 1000
+
+
+def test_meter_start_wh(tmp_path):
+    assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 123456\n"), {}).meter_start_wh == 123456
+    assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 0\n", "z.toml"), {}).meter_start_wh == 0
 
 
 def test_empty_file_gives_defaults_with_data_dir_next_to_it(tmp_path, monkeypatch):
@@ -317,6 +323,11 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[hardware]\nconnectors = true\n", "hardware.connectors: expected an integer from 1 to 32, got true"),
         ('[hardware]\nfixed_cable = "yes"\n', 'hardware.fixed_cable: expected true or false, got "yes"'),
         ("[hardware]\nconnector_lock = 1\n", "hardware.connector_lock: expected true or false, got 1"),
+        ("[hardware]\nmeter_start_wh = -1\n", "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got -1"),
+        ("[hardware]\nmeter_start_wh = 2147483648\n",
+         "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got 2147483648"),
+        ("[hardware]\nmeter_start_wh = 1.5\n", "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got 1.5"),
+        ('[hardware]\nmeter_start_wh = "5"\n', 'hardware.meter_start_wh: expected an integer from 0 to 2147483647, got "5"'),
         (
             '[station]\ncsms_url = "http://x/ocpp"\n',
             'station.csms_url: expected a ws:// or wss:// URL, got "http://x/ocpp"',
@@ -373,7 +384,7 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ('[control]\nlisten = "127.0.0.1:99999"\n', 'control.listen: expected HOST:PORT with a port from 0 to 65535, got "127.0.0.1:99999"'),
         ("[control]\nlisten = 8180\n", "control.listen: expected HOST:PORT, got 8180"),
         ("[station]\ncolour = \"red\"\n", "station.colour: unknown key (expected one of: "),
-        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock)"),
+        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock, meter_start_wh)"),
         ('[control]\nport = 1\n', "control.port: unknown key (expected one of: listen)"),
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),

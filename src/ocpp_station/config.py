@@ -63,7 +63,8 @@ _STATION_KEYS = (
     "reconnect_max_delay",
     "authorization_key_encoding",
 )
-_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock")
+_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh")
+MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
 _CONTROL_KEYS = ("listen",)
 _ENCODINGS = ("raw", "hex")
 
@@ -84,6 +85,7 @@ class RunSettings:
     reconnect_min: float = 1.0  # s, first reconnect delay ([station] reconnect_min_delay)
     reconnect_max: float = 30.0  # s, cap of the reconnect back-off ([station] reconnect_max_delay)
     basic_auth_password_encoding: str = "raw"  # AuthorizationKey as Basic-auth password: "raw" or "hex"
+    meter_start_wh: int = 1000  # Wh, the simulated meter's register on a new data_dir ([hardware] meter_start_wh)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -444,6 +446,9 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         st.fixed_cable = _get_bool(where, "hardware.fixed_cable", hardware_t["fixed_cable"])
     if "connector_lock" in hardware_t:
         st.connector_lock = _get_bool(where, "hardware.connector_lock", hardware_t["connector_lock"])
+    if "meter_start_wh" in hardware_t:
+        run.meter_start_wh = _get_int(where, "hardware.meter_start_wh", hardware_t["meter_start_wh"], 0,
+                                      MAX_METER_START_WH)
 
     # [ocpp], against the registry of a station of this shape
     if ocpp_t:

@@ -57,10 +57,10 @@ async def _failure_counts(url: str, attempts: int) -> list[int]:
     return seen
 
 
-def _runtime(url: str) -> StationRuntime:
+def _runtime(url: str, store_factory=MemoryStore, **run: object) -> StationRuntime:
     settings = RunSettings(station=StationSettings(), csms_url=url, data_dir=None, control_listen=None,
-                           config_path=None)
-    rt = StationRuntime(settings, MemoryStore)
+                           config_path=None, **run)
+    rt = StationRuntime(settings, store_factory)
     rt.station.start(rt.now())
     return rt
 
@@ -103,3 +103,14 @@ async def test_websocket_ping_interval_change_applies_to_the_live_link():
             rt.stop()
             loop_task.cancel()
             await asyncio.gather(loop_task, return_exceptions=True)
+
+
+def test_meter_start_wh_sets_the_register_of_a_new_store_only():
+    """[hardware] meter_start_wh is the simulated meter's register on a new data_dir; a register already saved
+    continues from its value (a register never goes back, [ERRATA] 3.9)."""
+    store = MemoryStore()
+    rt = _runtime("ws://127.0.0.1:1/ocpp", lambda: store, meter_start_wh=987_654)
+    assert rt.hardware.read(1, rt.now()).energy_wh == 987_654
+    rt.hardware.set_relay(1, False, rt.now())  # the register is saved
+    again = _runtime("ws://127.0.0.1:1/ocpp", lambda: store, meter_start_wh=5)
+    assert again.hardware.read(1, again.now()).energy_wh == 987_654

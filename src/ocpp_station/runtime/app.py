@@ -51,7 +51,8 @@ class StationRuntime:
         self.clock = SteadyClock()  # the station's ``now``
         self.store: Store = store_factory()  # the station's store, kept across resets
         self.hardware = hardware or SimulatedHardware(
-            settings.station.connectors, settings.station.fixed_cable, store=self.store
+            settings.station.connectors, settings.station.fixed_cable, initial_energy_wh=settings.meter_start_wh,
+            store=self.store,
         )  # simulated meter, lock, relay, cable
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
