@@ -79,6 +79,13 @@ def test_meter_start_wh(tmp_path):
     assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 0\n", "z.toml"), {}).meter_start_wh == 0
 
 
+def test_meter_save_interval(tmp_path):
+    assert StationSettings().meter_save_interval == 5.0
+    s = load_settings(write(tmp_path, "[station]\nmeter_save_interval = 1\n"), {})
+    assert s.station.meter_save_interval == 1.0 and isinstance(s.station.meter_save_interval, float)
+    assert load_settings(write(tmp_path, "[station]\nmeter_save_interval = 0.5\n", "h.toml"), {}).station.meter_save_interval == 0.5
+
+
 def test_empty_file_gives_defaults_with_data_dir_next_to_it(tmp_path, monkeypatch):
     monkeypatch.chdir("/")
     p = write(tmp_path, "")
@@ -372,6 +379,9 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[station]\nboot_retry_interval = 0\n", "station.boot_retry_interval: expected an integer >= 1, got 0"),
         ("[station]\nmax_frame_bytes = 1023\n", "station.max_frame_bytes: expected an integer >= 1024, got 1023"),
         ("[station]\nreconnect_min_delay = 0\n", "station.reconnect_min_delay: expected a number of seconds > 0, got 0"),
+        ("[station]\nmeter_save_interval = 0\n", "station.meter_save_interval: expected a number of seconds > 0, got 0"),
+        ('[station]\nmeter_save_interval = "5s"\n', 'station.meter_save_interval: expected a number of seconds > 0, got "5s"'),
+        ("[station]\nmeter_save_interval = inf\n", "station.meter_save_interval: expected a number of seconds > 0, got inf"),
         (
             "[station]\nreconnect_min_delay = 5\nreconnect_max_delay = 2\n",
             "station.reconnect_max_delay: expected a number of seconds >= station.reconnect_min_delay (5), got 2",

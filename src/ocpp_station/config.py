@@ -62,6 +62,7 @@ _STATION_KEYS = (
     "reconnect_min_delay",
     "reconnect_max_delay",
     "authorization_key_encoding",
+    "meter_save_interval",
 )
 _HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh")
 MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
@@ -438,6 +439,9 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         if enc not in _ENCODINGS:
             raise where.expected("station.authorization_key_encoding", '"raw" or "hex"', enc)
         run.basic_auth_password_encoding = enc
+
+    if "meter_save_interval" in station_t:
+        st.meter_save_interval = _get_delay(where, "station.meter_save_interval", station_t["meter_save_interval"], 0, "")
 
     # [hardware]
     if "connectors" in hardware_t:

@@ -126,7 +126,8 @@ class Transactions(Feature):
             c.ev_plugged = st.hardware.ev_plugged(cid)  # the cable may be in already
             c.finishing = str(cid) in saved
         # [SPEC] §4.10 / TC_032_2: a transaction open at boot was cut by a power loss (or a hard reset
-        # that could not stop it): stop it with reason PowerLoss and the last meter value known.
+        # that could not stop it): stop it with reason PowerLoss and the last meter value known, saved at
+        # least every meter_save_interval seconds while it ran (Metering), with the time it was read.
         for _key, rec in sorted(st.store.items(NS).items(), key=lambda kv: kv[1]["started_at"]):
             tx = Transaction.from_record(rec)
             self.metering.load(tx)
@@ -480,6 +481,7 @@ class Transactions(Feature):
             self._set_finishing(cid, self._cable_in(cid))
         c.tx = None
         st.timers.cancel(f"sample:{cid}")
+        st.timers.cancel(f"register:{cid}")
         st.timers.cancel(f"invalid-allowance:{cid}")
         if unlock and st.settings.connector_lock and not st.settings.fixed_cable:
             st.hardware.unlock(cid)
