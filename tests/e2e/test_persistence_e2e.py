@@ -66,3 +66,26 @@ async def test_power_cut_mid_session_stops_with_the_register_saved_within_meter_
     assert seen_at - 1.5 <= _t(stop.payload["timestamp"]) <= killed_at + 0.5  # the time of the last save
     assert stop.payload["transactionData"][-1]["timestamp"] == stop.payload["timestamp"]
     assert await st2.stop() == 0
+
+
+async def test_after_a_reconnect_the_stop_of_a_session_ended_offline_goes_before_available(booted):
+    """A session stopped and unplugged while the link is down: after the reconnect its StopTransaction reaches the
+    CSMS before StatusNotification(Available) (features.core.status; [SPEC] §3.7)."""
+    st, link = await booted(ocpp={"MeterValueSampleInterval": 0})
+    start = await _charging(st, link)
+    await st.network(False)
+    await link.wait_disconnected()
+    await st.card(TAG)  # the driver stops offline
+    await st.plug_out()
+    assert (await st.state())["connectors"][1]["status"] == "Available"
+    n = link.connections
+    await st.network(True)
+    await link.csms.wait_connected(link.identity, after=n)
+    first, second = await link.next_call(), await link.next_call()
+    assert (first.action, first.payload["reason"]) == ("StopTransaction", "Local")
+    assert first.payload["transactionId"] == link.last_transaction_id
+    assert first.payload["meterStop"] >= start.payload["meterStart"]
+    assert (second.action, second.payload["connectorId"], second.payload["status"]) == (
+        "StatusNotification", 1, "Available")
+    await link.no_call(0.5, ignore=("Heartbeat",))
+    assert await st.stop() == 0

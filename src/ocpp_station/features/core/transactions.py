@@ -504,7 +504,7 @@ class Transactions(Feature):
         if data:
             payload["transactionData"] = data
         with st.store.batch():
-            st.send_transaction_message("StopTransaction", payload, tx.local_id)
+            st.send_transaction_message("StopTransaction", payload, tx.local_id, tx.connector_id)
             st.store.delete(NS, tx.local_id)
             self.metering.forget(tx)
 
