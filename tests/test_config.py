@@ -86,6 +86,12 @@ def test_meter_save_interval(tmp_path):
     assert load_settings(write(tmp_path, "[station]\nmeter_save_interval = 0.5\n", "h.toml"), {}).station.meter_save_interval == 0.5
 
 
+def test_stop_grace(tmp_path):
+    assert load_settings(None, {}).stop_grace == 5.0
+    assert load_settings(write(tmp_path, "[station]\nstop_grace = 0\n"), {}).stop_grace == 0.0
+    assert load_settings(write(tmp_path, "[station]\nstop_grace = 2.5\n", "g.toml"), {}).stop_grace == 2.5
+
+
 def test_empty_file_gives_defaults_with_data_dir_next_to_it(tmp_path, monkeypatch):
     monkeypatch.chdir("/")
     p = write(tmp_path, "")
@@ -379,6 +385,9 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[station]\nboot_retry_interval = 0\n", "station.boot_retry_interval: expected an integer >= 1, got 0"),
         ("[station]\nmax_frame_bytes = 1023\n", "station.max_frame_bytes: expected an integer >= 1024, got 1023"),
         ("[station]\nreconnect_min_delay = 0\n", "station.reconnect_min_delay: expected a number of seconds > 0, got 0"),
+        ("[station]\nstop_grace = -1\n", "station.stop_grace: expected a number of seconds >= 0, got -1"),
+        ('[station]\nstop_grace = "5"\n', 'station.stop_grace: expected a number of seconds >= 0, got "5"'),
+        ("[station]\nstop_grace = nan\n", "station.stop_grace: expected a number of seconds >= 0, got nan"),
         ("[station]\nmeter_save_interval = 0\n", "station.meter_save_interval: expected a number of seconds > 0, got 0"),
         ('[station]\nmeter_save_interval = "5s"\n', 'station.meter_save_interval: expected a number of seconds > 0, got "5s"'),
         ("[station]\nmeter_save_interval = inf\n", "station.meter_save_interval: expected a number of seconds > 0, got inf"),
