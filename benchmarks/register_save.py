@@ -58,7 +58,7 @@ def save_times(store) -> list[float]:
     for _ in range(N):
         now += 5.0
         t = time.perf_counter()
-        metering._save_register(1, now)
+        metering._save_register(1, now, now)
         out.append(time.perf_counter() - t)
     return out
 
@@ -74,7 +74,7 @@ def wal_bytes_per_save(d: str) -> float:
         n, now = 200, T0
         for _ in range(n):
             now += 5.0
-            metering._save_register(1, now)
+            metering._save_register(1, now, now)
         return os.path.getsize(os.path.join(d, "station.sqlite-wal")) / n
     finally:
         store.close()

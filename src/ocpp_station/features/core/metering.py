@@ -165,14 +165,17 @@ class Metering(Feature):
 
     def _arm_register_save(self, cid: int, since: float) -> None:
         interval = self.station.settings.meter_save_interval
-        self.station.timers.set(f"register:{cid}", since + interval, lambda t: self._save_register(cid, t))
+        due = since + interval
+        self.station.timers.set(f"register:{cid}", due, lambda t: self._save_register(cid, due, t))
 
-    def _save_register(self, cid: int, now: float) -> None:
+    def _save_register(self, cid: int, due: float, now: float) -> None:
         st = self.station
         tx = self.tx.cond[cid].tx
         if tx is None:
             return
-        self._arm_register_save(cid, now)
+        # on the grid of the start (no drift with the event loop's latency); after a long stall, from now
+        late = due + st.settings.meter_save_interval <= now
+        self._arm_register_save(cid, now if late else due)
         with st.store.batch():  # the record and the meter's own state: one commit
             s = st.hardware.read(cid, now)
             tx.last_meter, tx.last_meter_at = int(s.energy_wh), st.clock.wall(now)
