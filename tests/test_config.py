@@ -71,6 +71,25 @@ def test_defaults_without_file(tmp_path, monkeypatch):
     assert s.config_path is None
     assert (s.reconnect_min, s.reconnect_max) == (1.0, 30.0)
     assert s.basic_auth_password_encoding == "raw"
+    assert s.meter_start_wh == 1000
+
+
+def test_meter_start_wh(tmp_path):
+    assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 123456\n"), {}).meter_start_wh == 123456
+    assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 0\n", "z.toml"), {}).meter_start_wh == 0
+
+
+def test_meter_save_interval(tmp_path):
+    assert StationSettings().meter_save_interval == 5.0
+    s = load_settings(write(tmp_path, "[station]\nmeter_save_interval = 1\n"), {})
+    assert s.station.meter_save_interval == 1.0 and isinstance(s.station.meter_save_interval, float)
+    assert load_settings(write(tmp_path, "[station]\nmeter_save_interval = 0.5\n", "h.toml"), {}).station.meter_save_interval == 0.5
+
+
+def test_stop_grace(tmp_path):
+    assert load_settings(None, {}).stop_grace == 5.0
+    assert load_settings(write(tmp_path, "[station]\nstop_grace = 0\n"), {}).stop_grace == 0.0
+    assert load_settings(write(tmp_path, "[station]\nstop_grace = 2.5\n", "g.toml"), {}).stop_grace == 2.5
 
 
 def test_empty_file_gives_defaults_with_data_dir_next_to_it(tmp_path, monkeypatch):
@@ -317,6 +336,11 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[hardware]\nconnectors = true\n", "hardware.connectors: expected an integer from 1 to 32, got true"),
         ('[hardware]\nfixed_cable = "yes"\n', 'hardware.fixed_cable: expected true or false, got "yes"'),
         ("[hardware]\nconnector_lock = 1\n", "hardware.connector_lock: expected true or false, got 1"),
+        ("[hardware]\nmeter_start_wh = -1\n", "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got -1"),
+        ("[hardware]\nmeter_start_wh = 2147483648\n",
+         "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got 2147483648"),
+        ("[hardware]\nmeter_start_wh = 1.5\n", "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got 1.5"),
+        ('[hardware]\nmeter_start_wh = "5"\n', 'hardware.meter_start_wh: expected an integer from 0 to 2147483647, got "5"'),
         (
             '[station]\ncsms_url = "http://x/ocpp"\n',
             'station.csms_url: expected a ws:// or wss:// URL, got "http://x/ocpp"',
@@ -361,6 +385,12 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[station]\nboot_retry_interval = 0\n", "station.boot_retry_interval: expected an integer >= 1, got 0"),
         ("[station]\nmax_frame_bytes = 1023\n", "station.max_frame_bytes: expected an integer >= 1024, got 1023"),
         ("[station]\nreconnect_min_delay = 0\n", "station.reconnect_min_delay: expected a number of seconds > 0, got 0"),
+        ("[station]\nstop_grace = -1\n", "station.stop_grace: expected a number of seconds >= 0, got -1"),
+        ('[station]\nstop_grace = "5"\n', 'station.stop_grace: expected a number of seconds >= 0, got "5"'),
+        ("[station]\nstop_grace = nan\n", "station.stop_grace: expected a number of seconds >= 0, got nan"),
+        ("[station]\nmeter_save_interval = 0\n", "station.meter_save_interval: expected a number of seconds > 0, got 0"),
+        ('[station]\nmeter_save_interval = "5s"\n', 'station.meter_save_interval: expected a number of seconds > 0, got "5s"'),
+        ("[station]\nmeter_save_interval = inf\n", "station.meter_save_interval: expected a number of seconds > 0, got inf"),
         (
             "[station]\nreconnect_min_delay = 5\nreconnect_max_delay = 2\n",
             "station.reconnect_max_delay: expected a number of seconds >= station.reconnect_min_delay (5), got 2",
@@ -373,7 +403,7 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ('[control]\nlisten = "127.0.0.1:99999"\n', 'control.listen: expected HOST:PORT with a port from 0 to 65535, got "127.0.0.1:99999"'),
         ("[control]\nlisten = 8180\n", "control.listen: expected HOST:PORT, got 8180"),
         ("[station]\ncolour = \"red\"\n", "station.colour: unknown key (expected one of: "),
-        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock)"),
+        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock, meter_start_wh)"),
         ('[control]\nport = 1\n', "control.port: unknown key (expected one of: listen)"),
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),

@@ -18,9 +18,12 @@ from .hardware.simulated import SimulatedHardware
 from .store.base import Store
 
 
-def simulated_hardware(settings: StationSettings, store: Store | None = None) -> SimulatedHardware:
-    """The simulated meter, relay, lock and cables for ``settings``' connectors (state kept in ``store``)."""
-    return SimulatedHardware(settings.connectors, settings.fixed_cable, store=store)
+def simulated_hardware(
+    settings: StationSettings, store: Store | None = None, initial_energy_wh: float = 1000.0
+) -> SimulatedHardware:
+    """The simulated meter, relay, lock and cables for ``settings``' connectors (state kept in ``store``);
+    ``initial_energy_wh`` is the register of a new meter (one the store already knows carries on)."""
+    return SimulatedHardware(settings.connectors, settings.fixed_cable, initial_energy_wh=initial_energy_wh, store=store)
 
 
 def build_station(

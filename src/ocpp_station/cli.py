@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run one station until SIGINT/SIGTERM",
-        description="Run one charging station against a CSMS until SIGINT/SIGTERM (graceful stop, exit 0). "
+        description="Run one charging station against a CSMS until SIGINT/SIGTERM (graceful stop, exit 0: open "
+        "transactions are stopped with reason Reboot and their StopTransaction gets [station] stop_grace seconds, "
+        "default 5, to reach the CSMS; what is not delivered stays queued for the next start; a second signal "
+        "stops waiting; see docs/persistence.md). "
         "A bad config file or option exits with status 2 and one line naming the file, the key and what "
         "was expected.",
     )

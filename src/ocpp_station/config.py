@@ -63,8 +63,11 @@ _STATION_KEYS = (
     "reconnect_min_delay",
     "reconnect_max_delay",
     "authorization_key_encoding",
+    "meter_save_interval",
+    "stop_grace",
 )
-_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock")
+_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh")
+MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
 _CONTROL_KEYS = ("listen",)
 _ENCODINGS = ("raw", "hex")
 
@@ -85,6 +88,8 @@ class RunSettings:
     reconnect_min: float = 1.0  # s, first reconnect delay ([station] reconnect_min_delay)
     reconnect_max: float = 30.0  # s, cap of the reconnect back-off ([station] reconnect_max_delay)
     basic_auth_password_encoding: str = "raw"  # AuthorizationKey as Basic-auth password: "raw" or "hex"
+    meter_start_wh: int = 1000  # Wh, the simulated meter's register on a new data_dir ([hardware] meter_start_wh)
+    stop_grace: float = 5.0  # s a graceful stop waits for its StopTransactions to reach the CSMS ([station] stop_grace)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -460,6 +465,15 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
             raise where.expected("station.authorization_key_encoding", '"raw" or "hex"', enc)
         run.basic_auth_password_encoding = enc
 
+    if "meter_save_interval" in station_t:
+        st.meter_save_interval = _get_delay(where, "station.meter_save_interval", station_t["meter_save_interval"], 0, "")
+
+    if "stop_grace" in station_t:
+        grace = station_t["stop_grace"]
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not math.isfinite(grace) or grace < 0:
+            raise where.expected("station.stop_grace", "a number of seconds >= 0", grace)
+        run.stop_grace = float(grace)
+
     # [hardware]
     if "connectors" in hardware_t:
         st.connectors = _get_int(where, "hardware.connectors", hardware_t["connectors"], 1, MAX_CONNECTORS)
@@ -467,6 +481,9 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         st.fixed_cable = _get_bool(where, "hardware.fixed_cable", hardware_t["fixed_cable"])
     if "connector_lock" in hardware_t:
         st.connector_lock = _get_bool(where, "hardware.connector_lock", hardware_t["connector_lock"])
+    if "meter_start_wh" in hardware_t:
+        run.meter_start_wh = _get_int(where, "hardware.meter_start_wh", hardware_t["meter_start_wh"], 0,
+                                      MAX_METER_START_WH)
 
     # [ocpp], against the registry of a station of this shape
     if ocpp_t:

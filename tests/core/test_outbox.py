@@ -1,11 +1,14 @@
 """The transaction-message queue at core level: delivery in chronological order after a connection loss, and the
 retries of a message the CSMS fails to process ([SPEC] §3.7, §3.7.1; [JERRATA] 3.3; [ERRATA] 3.18; spec §2.7).
-OCTT case TC_036."""
+OCTT case TC_036. Also the queue and the held requests as data structures."""
 
 from datetime import datetime
 
 import pytest
 from charging import ACCEPTED, booted, card, expect_status, plug, sn
+
+from ocpp_station.core.outbox import QUEUE, Request, Requests, TransactionQueue
+from ocpp_station.store import MemoryStore
 
 
 def _t(ts: str) -> float:
@@ -171,3 +174,32 @@ def test_being_offline_never_counts_as_an_attempt():
     stop = h.respond("StopTransaction", {})
     assert stop.payload["transactionId"] == 4
     assert h.station.tx_queue.dropped == 0
+
+
+# -- the queue and the held requests as data structures ----------------------------------
+
+
+def test_a_stop_remembers_its_connector_across_a_restart_and_an_older_record_holds_every_connector():
+    store = MemoryStore()
+    q = TransactionQueue(store)
+    q.append("a", "StopTransaction", {"transactionId": 1}, "tx1", connector_id=2)
+    again = TransactionQueue(store)  # the station restarted on the same store
+    assert [m.connector_id for m in again] == [2]
+    assert again.stop_pending(2) and not again.stop_pending(1)
+    # a record written before the connector was kept: its connector is unknown, so it counts for each
+    store.queue_append(QUEUE, {"unique_id": "b", "action": "StopTransaction", "payload": {}, "tx": "tx0",
+                               "attempts": 0, "not_before": 0.0})
+    old = TransactionQueue(store)
+    assert old.stop_pending(1) and old.stop_pending(2)
+
+
+def test_a_held_request_is_overtaken_until_its_hold_lets_go():
+    held = [True]
+    r = Requests()
+    r.append(Request("StatusNotification", {"connectorId": 1}, hold=lambda: held[0]))
+    r.append(Request("Heartbeat", {}))
+    assert r.pop(True).action == "Heartbeat"
+    assert r.pop(True) is None
+    held[0] = False
+    assert r.pop(True).action == "StatusNotification"
+    assert r.pop(True) is None

@@ -57,10 +57,10 @@ async def _failure_counts(url: str, attempts: int) -> list[int]:
     return seen
 
 
-def _runtime(url: str) -> StationRuntime:
+def _runtime(url: str, store_factory=MemoryStore, **run: object) -> StationRuntime:
     settings = RunSettings(station=StationSettings(), csms_url=url, data_dir=None, control_listen=None,
-                           config_path=None)
-    rt = StationRuntime(settings, MemoryStore)
+                           config_path=None, **run)
+    rt = StationRuntime(settings, store_factory)
     rt.station.start(rt.now())
     return rt
 
@@ -103,3 +103,42 @@ async def test_websocket_ping_interval_change_applies_to_the_live_link():
             rt.stop()
             loop_task.cancel()
             await asyncio.gather(loop_task, return_exceptions=True)
+
+
+def test_meter_start_wh_sets_the_register_of_a_new_store_only():
+    """[hardware] meter_start_wh is the simulated meter's register on a new data_dir; a register already saved
+    continues from its value (a register never goes back, [ERRATA] 3.9)."""
+    store = MemoryStore()
+    rt = _runtime("ws://127.0.0.1:1/ocpp", lambda: store, meter_start_wh=987_654)
+    assert rt.hardware.read(1, rt.now()).energy_wh == 987_654
+    rt.hardware.set_relay(1, False, rt.now())  # the register is saved
+    again = _runtime("ws://127.0.0.1:1/ocpp", lambda: store, meter_start_wh=5)
+    assert again.hardware.read(1, again.now()).energy_wh == 987_654
+
+
+async def test_a_second_stop_cuts_the_stop_grace_short():
+    """A graceful stop waits up to stop_grace for its StopTransaction(Reboot) to be answered; a second signal
+    (stop() again) ends the wait at once, the message staying queued in the store."""
+    from ocpp_station.core.events import CardPresented
+    from ocpp_station.csms.server import DevCsms
+
+    store = MemoryStore()
+    async with DevCsms() as csms:
+        settings = RunSettings(station=StationSettings(), csms_url=csms.url, data_dir=None, control_listen=None,
+                               config_path=None, stop_grace=30.0)
+        rt = StationRuntime(settings, lambda: store)
+        run = asyncio.create_task(rt.run())
+        link = await csms.wait_connected("CP001")
+        await link.expect("BootNotification")
+        await link.expect_unordered(["StatusNotification"] * 2)
+        rt.feed(rt.hardware.plug_in(1, rt.now()))
+        rt.feed([CardPresented("VALID01", 1)])
+        await link.expect("StartTransaction", ignore=("StatusNotification", "Authorize"))
+        link.drop_next("StopTransaction")  # the CSMS never answers it
+        rt.stop()
+        stop = await link.expect("StopTransaction", ignore=("StatusNotification",))
+        assert stop.payload["reason"] == "Reboot"
+        assert not run.done()  # waiting for the answer
+        rt.stop()
+        assert await asyncio.wait_for(run, 3) == 0
+    assert [rec["action"] for _, rec in store.queue_items("outbox")] == ["StopTransaction"]

@@ -12,6 +12,10 @@ Two queues feed the one-CALL-at-a-time session:
   timeout TransactionMessageRetryInterval × n later, and dropped after
   TransactionMessageAttempts failures ([SPEC] §3.7.1, [JERRATA] 3.3).
   A message keeps its message id across retries.
+
+A request may be *held* (``Request.hold``): it stays in its queue, overtaken
+by what follows, while its hold says so. StatusNotification uses it to wait
+for the StopTransaction of its connector (features.core.status).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Request:
     on_answer: Callable[[dict[str, Any], float], None] | None = None  # CALLRESULT payload, now
     on_failure: Callable[[Any, float], None] | None = None  # CallError or None (timeout / link lost), now
     allowed_before_accepted: bool = False  # BootNotification, or a message triggered while Pending
+    hold: Callable[[], bool] | None = None  # not sent while this returns True
 
 
 @dataclass(slots=True)
@@ -44,6 +49,7 @@ class TxMessage:
     action: str  # StartTransaction | MeterValues | StopTransaction
     payload: dict[str, Any]
     tx: str  # local transaction id the message belongs to
+    connector_id: int | None = None  # the transaction's connector (None in records written before it was kept)
     attempts: int = 0  # failed attempts so far (CALLERROR / timeout while connected)
     not_before: float = 0.0  # `now` before which it is not retried
 
@@ -53,6 +59,7 @@ class TxMessage:
             "action": self.action,
             "payload": self.payload,
             "tx": self.tx,
+            "connector_id": self.connector_id,
             "attempts": self.attempts,
             "not_before": self.not_before,
         }
@@ -79,8 +86,10 @@ class TransactionQueue:
     def __iter__(self):
         return iter(self._queue)
 
-    def append(self, unique_id: str, action: str, payload: dict[str, Any], tx: str) -> TxMessage:
-        msg = TxMessage(0, unique_id, action, payload, tx)
+    def append(
+        self, unique_id: str, action: str, payload: dict[str, Any], tx: str, connector_id: int | None = None
+    ) -> TxMessage:
+        msg = TxMessage(0, unique_id, action, payload, tx, connector_id)
         msg.seq = self._store.queue_append(QUEUE, msg.record())
         self._queue.append(msg)
         return msg
@@ -89,6 +98,10 @@ class TransactionQueue:
         if self._queue and self._queue[0].not_before <= now:
             return self._queue[0]
         return None
+
+    def stop_pending(self, connector_id: int) -> bool:
+        """A StopTransaction of a transaction on this connector (or on an unknown one) is still queued."""
+        return any(m.action == "StopTransaction" and m.connector_id in (connector_id, None) for m in self._queue)
 
     def next_retry(self) -> float | None:
         if self._queue and self._queue[0].not_before > 0:
@@ -149,10 +162,8 @@ class Requests:
         return gone
 
     def pop(self, accepted: bool) -> Request | None:
-        if accepted:
-            return self.items.popleft() if self.items else None
         for r in self.items:
-            if r.allowed_before_accepted:
+            if (accepted or r.allowed_before_accepted) and (r.hold is None or not r.hold()):
                 self.items.remove(r)
                 return r
         return None

@@ -19,3 +19,4 @@ class StationSettings:
     boot_retry_interval: int = 30  # s before a new BootNotification when the CSMS gives interval 0 or fails
     max_frame_bytes: int = 512 * 1024  # frames above this are refused unparsed
     profiles: tuple[str, ...] | None = None  # OCPP feature profiles ([station] profiles); None = all implemented
+    meter_save_interval: float = 5.0  # s between saves of a running transaction's energy register (power-cut bound)

@@ -183,9 +183,11 @@ class Station:
         """Queue a non-transaction request (sent when the link and the registration allow)."""
         self.requests.append(request)
 
-    def send_transaction_message(self, action: str, payload: dict[str, Any], tx: str) -> TxMessage:
+    def send_transaction_message(
+        self, action: str, payload: dict[str, Any], tx: str, connector_id: int | None = None
+    ) -> TxMessage:
         """Persist a transaction message; it is in the store when this returns."""
-        return self.tx_queue.append(self.session.new_id(), action, payload, tx)
+        return self.tx_queue.append(self.session.new_id(), action, payload, tx, connector_id)
 
     def timestamp(self, now: float) -> str:
         return iso(self.clock.wall(now))

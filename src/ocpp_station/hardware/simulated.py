@@ -64,7 +64,8 @@ _PERSISTED = ("ev_plugged", "station_plugged", "ev_charging", "ev_power_w", "ene
 
 class SimulatedHardware:
     """The simulated station. With a ``store`` its physical state (cables, EV, meter register) survives a
-    restart of the process, as a real station's does across a power cut: the register stays monotonic."""
+    restart of the process, as a real station's does across a power cut: the register stays monotonic.
+    ``initial_energy_wh`` is the register of a connector the store holds nothing for yet (a new data_dir)."""
 
     NS = "hardware"
 

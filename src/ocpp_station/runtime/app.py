@@ -7,6 +7,13 @@ timer; the station's timestamps follow the CSMS's currentTime) and then
 :meth:`flush`, which hands the Station's frames to the connection's writer
 task and carries out its commands. The tasks run under one
 ``asyncio.TaskGroup``: a failure in any surfaces, and stopping cancels all.
+
+A graceful stop (SIGTERM/SIGINT, :meth:`stop`) ends every open transaction
+as a local reboot does (StopTransaction reason ``Reboot`` with the meter's
+value and time, [SPEC] §7.36 Reason), waits up to ``stop_grace`` seconds
+for the transaction queue to reach the CSMS while the link is up, and
+leaves whatever is still queued in the store for the next start
+(docs/persistence.md). A second signal cuts the wait short.
 """
 
 from __future__ import annotations
@@ -51,7 +58,9 @@ class StationRuntime:
         self.rng = rng or random.Random()  # jitter, message-id prefixes
         self.clock = SteadyClock()  # the station's ``now``
         self.store: Store = store_factory()  # the station's store, kept across resets
-        self.hardware = hardware or simulated_hardware(settings.station, self.store)  # meter, lock, relay, cable
+        self.hardware = hardware or simulated_hardware(
+            settings.station, self.store, initial_energy_wh=settings.meter_start_wh
+        )  # simulated meter, lock, relay, cable
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
         self.network_up = asyncio.Event()  # the simulated link (POST /api/network/...)
@@ -59,6 +68,8 @@ class StationRuntime:
         self.boots = 1  # how many times the station has booted in this process
         self._wake = asyncio.Event()  # the timer loop re-reads get_timer()
         self._stop = asyncio.Event()  # set by stop()
+        self._hurry = asyncio.Event()  # set by a second stop(): no more waiting for the CSMS
+        self._progress = asyncio.Event()  # set by every flush(): something happened, look again
         self._ws: Any = None  # the open websocket, if any
         self._outq: asyncio.Queue[str] | None = None  # frames for the current connection's writer
         self._ping_interval = self.station.config["WebSocketPingInterval"]  # seconds, 0 = off
@@ -99,6 +110,7 @@ class StationRuntime:
             elif isinstance(cmd, Reconnect):
                 self._drop_connection(after_flush=True)
         self._wake.set()
+        self._progress.set()
 
     def _apply_ping_interval(self, seconds: int) -> None:
         """WebSocketPingInterval on the live link too: ChangeConfiguration Accepted means in effect now
@@ -158,6 +170,7 @@ class StationRuntime:
                 tg.create_task(self._timer_loop(), name="timers")
                 tg.create_task(self._connection_loop(), name="connection")
                 await self._stop.wait()
+                await self._end_transactions()
                 if self._ws is not None:
                     await self._ws.close()  # a normal closure (1000) for the CSMS
                 raise _Stopping
@@ -169,9 +182,53 @@ class StationRuntime:
         return 0
 
     def stop(self) -> None:
-        if not self._stop.is_set():
-            log.info("stopping")
+        if self._stop.is_set():
+            self._hurry.set()  # a second signal: stop waiting for the CSMS
+            return
+        log.info("stopping")
         self._stop.set()
+
+    async def _end_transactions(self) -> None:
+        """A graceful stop ends open transactions the way the spec names a locally initiated reset ([SPEC] §7.36
+        Reason ``Reboot``), with the meter's value and time now, instead of
+        leaving them for the next start to stop as PowerLoss with older values. Then the transaction queue
+        gets ``stop_grace`` seconds to reach the CSMS; what is left stays queued in the store."""
+        now = self.now()
+        txs = self.station.feature["Transactions"]
+        if any(c.tx is not None for c in txs.cond.values()):
+            log.info("stopping: ending the open transactions (reason Reboot)")
+            self.station.feature["Reset"].stop_all("Reboot", now)
+            self.station.pump(now)
+            self.flush()
+        if await self._drain(self.settings.stop_grace):
+            return
+        left = len(self.station.tx_queue)
+        log.warning("stopping with %d transaction message(s) queued: they go out after the next start", left)
+
+    async def _drain(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` while the link is up for the transaction queue to be delivered (and the
+        frames handed to the writer to be written); True when it was."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        reset = self.station.feature["Reset"]
+        while not reset.drained() and self.station.connected and not self._hurry.is_set():
+            left = end - loop.time()
+            if left <= 0:
+                break
+            self._progress.clear()
+            self._wake.set()
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            try:
+                await asyncio.wait([hurry, asyncio.ensure_future(self._progress.wait())], timeout=left,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                hurry.cancel()
+        if self._outq is not None:
+            try:
+                await asyncio.wait_for(self._outq.join(), 1.0)
+            except TimeoutError:
+                pass
+        return reset.drained()
 
     async def _timer_loop(self) -> None:
         while True:
@@ -182,8 +239,11 @@ class StationRuntime:
                 continue
             delay = deadline - self.now()
             if delay > 0:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives
+                # just as the wake-up fires (a stop right after a flush), and the loop would never end
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                     continue
                 except TimeoutError:
                     pass
@@ -351,17 +411,7 @@ class StationRuntime:
         self.flush()
 
         async def die() -> None:
-            reset = self.station.feature["Reset"]
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 5.0
-            while not reset.drained() and self.station.connected and loop.time() < end:
-                self._wake.set()
-                await asyncio.sleep(0.05)  # backup power: poll the queue until it drains or time is up
-            if self._outq is not None:
-                try:
-                    await asyncio.wait_for(self._outq.join(), 1.0)
-                except TimeoutError:
-                    pass
+            await self._drain(5.0)  # backup power: until the queue drains or time is up
             self._power_off()
 
         task = asyncio.get_running_loop().create_task(die())

@@ -225,3 +225,33 @@ def test_sample_interval_change_during_a_transaction_is_effective_now():
     configure(h, MeterValueSampleInterval=0)
     assert run(h, 60) == []
     h.no_call()
+
+
+def test_power_cut_stops_with_the_register_saved_every_meter_save_interval_not_the_last_sample():
+    """A power cut between two MeterValues samples (here 900 s apart): the StopTransaction(PowerLoss) sent after
+    the boot carries the register value and time of the last register save, at most meter_save_interval seconds
+    old, not the last sampled value ([SPEC] §4.10, [ERRATA] 3.14/4.25; docs/persistence.md)."""
+    from harness import CoreHarness
+
+    from ocpp_station.core.clock import iso
+    from ocpp_station.store import MemoryStore
+
+    store = MemoryStore()
+    settings = StationSettings(meter_save_interval=5.0)
+    h = booted(settings, store=store, MeterValueSampleInterval=900, ClockAlignedDataInterval=0)
+    got = start_charging(h, tx_id=32)
+    t_start, meter_start = got["StartTransaction"].at, got["StartTransaction"].payload["meterStart"]
+    h.advance(63)  # 11 kW for 63 s; the last save was at +60 s
+    h.no_call()
+    true_wh = h.hardware.connectors[1].energy_wh
+    # the power goes: a new station boots on the same store
+    h2 = CoreHarness(StationSettings(meter_save_interval=5.0), store=store, now=h.now + 30)
+    h2.start()
+    h2.respond("BootNotification", h2.boot_conf())
+    calls = [h2.respond(h2.calls[0].action, {}) for _ in range(3)]
+    [stop] = [c for c in calls if c.action == "StopTransaction"]
+    assert stop.payload["reason"] == "PowerLoss" and stop.payload["transactionId"] == 32
+    assert stop.payload["meterStop"] == meter_start + int(11000 * 60 / 3600) == 1183
+    assert stop.payload["timestamp"] == iso(t_start + 60)
+    assert true_wh - stop.payload["meterStop"] <= 11000 * 5 / 3600 + 1  # the documented bound
+    assert stop.payload["transactionData"][-1]["timestamp"] == iso(t_start + 60)

@@ -106,7 +106,8 @@ def test_tc_032_2_cs_power_loss_stops_the_open_transaction_after_boot():
 
 def test_power_loss_with_the_cable_pulled_while_down_comes_back_available():
     """The cable left while the station was down: the session is over, connector 1 is Available after the boot and
-    nothing remembers it as Finishing (spec §2.5)."""
+    nothing remembers it as Finishing (spec §2.5). Its Available goes out only after the StopTransaction(PowerLoss):
+    the CSMS never sees the connector free beside the transaction it thinks is running."""
     store = MemoryStore()
     h = CoreHarness(store=store)
     h.boot()
@@ -114,8 +115,12 @@ def test_power_loss_with_the_cable_pulled_while_down_comes_back_available():
     h.hardware.plug_out(1, "ev", h.now)  # no station to see it: the power is off
     h2 = CoreHarness(store=store, now=h.now + 60)
     h2.start()
-    assert _reboot_statuses(h2) == [(0, "Available"), (1, "Available")]
-    assert h2.take("StopTransaction").payload["reason"] == "PowerLoss"
+    h2.respond("BootNotification", h2.boot_conf())
+    calls = [h2.respond(h2.calls[0].action, {}) for _ in range(3)]
+    assert [(c.action, c.payload.get("connectorId"), c.payload.get("status")) for c in calls] == [
+        ("StatusNotification", 0, "Available"), ("StopTransaction", None, None), ("StatusNotification", 1, "Available")]
+    assert calls[1].payload["reason"] == "PowerLoss"
+    h2.no_call()
     assert store.items("finishing") == {}
 
 

@@ -19,6 +19,13 @@
   StopTransactionMaxMeterValues entries — intermediate ones are thinned out,
   Begin and End are always kept ([ERRATA] 3.91). Empty lists: no data.
 * Energy is the meter's register, never rebased to 0 ([ERRATA] 3.9).
+* Register saves: while a transaction is open, its record takes the
+  register value and its time every ``meter_save_interval`` seconds
+  (settings; ``[station] meter_save_interval``), whatever the sample
+  interval, in one commit with the simulated meter's own state. A power cut
+  then costs at most that many seconds of the session: the StopTransaction
+  (PowerLoss) sent at the next boot ([SPEC] §4.10) carries the last saved
+  value and its time (docs/persistence.md).
 """
 
 from __future__ import annotations
@@ -152,6 +159,27 @@ class Metering(Feature):
 
     def started(self, tx: Transaction, now: float) -> None:
         self._arm_sample(tx.connector_id, now)
+        self._arm_register_save(tx.connector_id, now)
+
+    # -- register saves (the bound on what a power cut loses) ----------------------------------
+
+    def _arm_register_save(self, cid: int, since: float) -> None:
+        interval = self.station.settings.meter_save_interval
+        due = since + interval
+        self.station.timers.set(f"register:{cid}", due, lambda t: self._save_register(cid, due, t))
+
+    def _save_register(self, cid: int, due: float, now: float) -> None:
+        st = self.station
+        tx = self.tx.cond[cid].tx
+        if tx is None:
+            return
+        # on the grid of the start (no drift with the event loop's latency); after a long stall, from now
+        late = due + st.settings.meter_save_interval <= now
+        self._arm_register_save(cid, now if late else due)
+        with st.store.batch():  # the record and the meter's own state: one commit
+            s = st.hardware.read(cid, now)
+            tx.last_meter, tx.last_meter_at = int(s.energy_wh), st.clock.wall(now)
+            self.tx.persist(tx)
 
     def _arm_sample(self, cid: int, since: float) -> None:
         interval = self.station.config["MeterValueSampleInterval"]

@@ -10,14 +10,25 @@
   the status is reported"), however late the report goes out (after
   MinimumStatusDuration, or on reconnect after an offline period); a triggered
   report gives the status at the time of the trigger.
+* A connector's Available, Preparing, Reserved or Unavailable (a status
+  that says no transaction runs there) waits while a StopTransaction of that
+  connector is queued: after a reconnect or a boot the transaction messages
+  of a session that ended offline reach the CSMS first, so it never sees the
+  connector free beside a transaction it still thinks is running ([SPEC]
+  §3.7 lets non-transaction messages go first; this one must not). Finishing
+  may go either way (OCTT: "steps may be reversed") and is not held.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...core.connector import Status
 from ...core.outbox import Request
 from ..base import Feature
+
+# statuses that say no transaction runs on the connector: reported only after its queued StopTransaction
+_AFTER_STOP = frozenset({Status.AVAILABLE, Status.PREPARING, Status.RESERVED, Status.UNAVAILABLE})
 
 
 def _key(c) -> tuple:
@@ -61,7 +72,11 @@ class StatusReporting(Feature):
         def answered(_p: dict[str, Any], _now: float) -> None:
             self.reported[connector_id] = key
 
-        st.send(Request("StatusNotification", payload, answered, allowed_before_accepted=triggered))
+        hold = None
+        if connector_id > 0 and c.status in _AFTER_STOP and not triggered:
+            queue = st.tx_queue
+            hold = lambda: queue.stop_pending(connector_id)  # noqa: E731
+        st.send(Request("StatusNotification", payload, answered, allowed_before_accepted=triggered, hold=hold))
 
     def _queued(self, connector_id: int) -> bool:
         return any(

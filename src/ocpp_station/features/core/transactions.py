@@ -138,7 +138,8 @@ class Transactions(Feature):
             c.ev_plugged = st.hardware.ev_plugged(cid)  # the cable may be in already
             c.finishing = str(cid) in saved
         # [SPEC] §4.10 / TC_032_2: a transaction open at boot was cut by a power loss (or a hard reset
-        # that could not stop it): stop it with reason PowerLoss and the last meter value known.
+        # that could not stop it): stop it with reason PowerLoss and the last meter value known, saved at
+        # least every meter_save_interval seconds while it ran (Metering), with the time it was read.
         for _key, rec in sorted(st.store.items(NS).items(), key=lambda kv: kv[1]["started_at"]):
             tx = Transaction.from_record(rec)
             self.metering.load(tx)
@@ -518,6 +519,7 @@ class Transactions(Feature):
             self._set_finishing(cid, self._cable_in(cid))
         c.tx = None
         st.timers.cancel(f"sample:{cid}")
+        st.timers.cancel(f"register:{cid}")
         st.timers.cancel(f"invalid-allowance:{cid}")
         if unlock and st.settings.connector_lock and not st.settings.fixed_cable:
             st.hardware.unlock(cid)
@@ -540,7 +542,7 @@ class Transactions(Feature):
         if data:
             payload["transactionData"] = data
         with st.store.batch():
-            st.send_transaction_message("StopTransaction", payload, tx.local_id)
+            st.send_transaction_message("StopTransaction", payload, tx.local_id, tx.connector_id)
             st.store.delete(NS, tx.local_id)
             self.metering.forget(tx)
 
