@@ -264,7 +264,7 @@ MALFORMED = [
     ("over maxLength", json.dumps([2, "m-3", "RemoteStartTransaction", {"idTag": "A" * 21}]), ["m-3", "TypeConstraintViolation"]),
     ("extra property", json.dumps([2, "m-4", "ChangeAvailability", {**CHANGE_AV, "x": 1}]), ["m-4", "FormationViolation"]),
     ("bad enum", json.dumps([2, "m-5", "ChangeAvailability", {"connectorId": 1, "type": "Bogus"}]), ["m-5", "PropertyConstraintViolation"]),
-    ("bad date-time", json.dumps([2, "m-6", "ReserveNow", {"connectorId": 1, "expiryDate": "soon", "idTag": "T", "reservationId": 1}]), ["m-6", "PropertyConstraintViolation"]),
+    ("bad date-time", json.dumps([2, "m-6", "ReserveNow", {"connectorId": 1, "expiryDate": "soon", "idTag": "T", "reservationId": 1}]), ["m-6", "TypeConstraintViolation"]),
     ("payload is a list", json.dumps([2, "m-7", "ChangeAvailability", []]), ["m-7", "FormationViolation"]),
     ("unknown action", json.dumps([2, "m-8", "Bogus", {}]), ["m-8", "NotImplemented"]),
     ("cp->csms action", json.dumps([2, "m-9", "BootNotification", BOOT_REQ]), ["m-9", "NotSupported"]),

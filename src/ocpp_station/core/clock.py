@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..ocpp import dates
+
 
 _last_second: list = [None, ""]  # (whole second, its "YYYY-MM-DDTHH:MM:SS." text): many stamps share one
 
@@ -19,14 +21,10 @@ def iso(ts: float) -> str:
 
 
 def parse_iso(text: str) -> float:
-    """Parse an ISO 8601 time with fractions and offsets ([ERRATA] 3.10); naive means UTC."""
-    t = text.strip()
-    if t.endswith(("Z", "z")):
-        t = t[:-1] + "+00:00"
-    dt = datetime.fromisoformat(t)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    """A received date-time as seconds since the epoch: ISO 8601 with fractions and offsets, zone-less = UTC
+    ([ERRATA] 3.10). The one reader of every incoming time, the same the schema check uses (:mod:`ocpp.dates`).
+    ``ValueError`` when ``text`` is not a date-time."""
+    return dates.parse(text).timestamp
 
 
 class Clock:
