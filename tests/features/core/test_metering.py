@@ -160,8 +160,10 @@ def test_24_hour_session_sampled_every_10_s():
     configure(h, MeterValueSampleInterval=10)
     got = start_charging(h, tx_id=24)
     t_start = _t(got["StartTransaction"].payload["timestamp"])
-    mvs = run(h, 86400)
+    done = run(h, 86400, answer=("MeterValues", "Heartbeat"))  # the daily Heartbeat comes too ([OCPPJ] §5.3)
     h.no_call()
+    assert [c.action for c in done].count("Heartbeat") == 1
+    mvs = [c for c in done if c.action == "MeterValues"]
     assert len(mvs) == 8640
     assert all(c.action == "MeterValues" and c.payload["transactionId"] == 24 for c in mvs)
     stamps = [_t(c.payload["meterValue"][0]["timestamp"]) for c in mvs]
