@@ -25,3 +25,14 @@ def test_sync_adopts_current_time_and_ignores_garbage():
     assert c.wall(100.0) == NOON
     c.sync("garbage", now=200.0)
     assert c.wall(100.0) == NOON
+
+
+def test_sync_tells_the_listeners_when_the_clock_moves():
+    c = Clock()
+    seen = []
+    c.on_change.append(seen.append)
+    c.sync("2030-05-01T12:00:00Z", now=100.0)
+    c.sync("2030-05-01T12:00:01Z", now=101.0)  # the same offset: nothing moved
+    c.sync("nonsense", now=102.0)
+    c.sync("2030-05-01T12:05:00Z", now=103.0)
+    assert seen == [100.0, 103.0]

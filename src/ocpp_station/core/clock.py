@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
 
 from ..ocpp import dates
 
@@ -32,6 +33,7 @@ class Clock:
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset  # wall - now, seconds
+        self.on_change: list[Callable[[float], None]] = []  # called with `now` after sync() moved the clock
 
     def wall(self, now: float) -> float:
         return now + self.offset
@@ -42,6 +44,10 @@ class Clock:
     def sync(self, current_time: str, now: float) -> None:
         """Adopt the CSMS's currentTime (BootNotification.conf, Heartbeat.conf)."""
         try:
-            self.offset = parse_iso(current_time) - now
+            offset = parse_iso(current_time) - now
         except ValueError:
-            pass  # the schema checked the format; an odd value leaves the clock alone
+            return  # the schema checked the format; an odd value leaves the clock alone
+        if offset != self.offset:
+            self.offset = offset
+            for listener in self.on_change:
+                listener(now)

@@ -2,11 +2,12 @@
 ([SPEC] §3.16, §4.7; [ERRATA] 3.9, 3.13-3.16, 3.91, 4.25; spec §2.3 MeterValues/StopTransaction, §2.4).
 OCTT cases TC_070, TC_071."""
 
-from datetime import datetime
+from datetime import datetime, timezone
 
+import pytest
 from charging import booted, card, configure, run, start_charging, stop_confs
 
-from harness import T0
+from harness import T0, CoreHarness
 
 from ocpp_station.core.settings import StationSettings
 
@@ -227,3 +228,37 @@ def test_sample_interval_change_during_a_transaction_is_effective_now():
     configure(h, MeterValueSampleInterval=0)
     assert run(h, 60) == []
     h.no_call()
+
+
+@pytest.mark.parametrize("shift, stamp", [(+300, T0 + 900), (-300, T0)])
+def test_clock_change_from_heartbeat_re_arms_the_clock_aligned_timer(shift, stamp):
+    """ClockAlignedDataInterval is aligned to the wall clock ([SPEC] §4.7, [ERRATA] 3.13): when a Heartbeat.conf
+    moves the clock by 5 minutes, the next values fall on the next aligned instant of the new clock and carry it
+    as their timestamp, not on the instant computed from the old clock."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=0, ClockAlignedDataInterval=900)
+    start_charging(h, tx_id=5)
+    h.advance(60)
+    configure(h, HeartbeatInterval=1)
+    h.advance(1)
+    hb = h.take("Heartbeat")
+    configure(h, HeartbeatInterval=3600)
+    wall = h.station.clock.wall(h.now) + shift  # the CSMS's clock is 5 min off ours
+    h.reply(hb, {"currentTime": datetime.fromtimestamp(wall, tz=timezone.utc).isoformat()})
+    h.no_call()
+    mv = h.advance_to_next_call()
+    assert mv.action == "MeterValues"
+    assert _t(mv.payload["meterValue"][0]["timestamp"]) == stamp
+    assert h.station.clock.wall(mv.at) == stamp  # sent at the aligned instant of the new clock
+
+
+def test_clock_aligned_values_follow_the_clock_set_by_boot_notification():
+    """BootNotification.conf Accepted sets the clock and re-arms the clock-aligned timer from it."""
+    h = CoreHarness(MeterValueSampleInterval=0, ClockAlignedDataInterval=900, HeartbeatInterval=3600)
+    h.start()
+    h.respond("BootNotification", {"status": "Accepted", "interval": 3600, "currentTime": "2030-05-01T12:07:00Z"})
+    h.answer_all("StatusNotification")
+    start_charging(h, tx_id=5)
+    mv = h.advance_to_next_call()
+    assert mv.payload["meterValue"][0]["timestamp"] == "2030-05-01T12:15:00.000Z"
+    assert h.station.timestamp(mv.at) == "2030-05-01T12:15:00.000Z"

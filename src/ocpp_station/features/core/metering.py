@@ -96,6 +96,9 @@ class Metering(Feature):
         station.config.specs["MeterValueSampleInterval"].on_change.append(self._sample_interval_changed)
         self._resample = False  # MeterValueSampleInterval changed: re-arm running transactions' sampling
         self._sample_interval = station.config["MeterValueSampleInterval"]  # the interval the timers run on
+        # the aligned instants are wall-clock instants: re-arm when Heartbeat.conf or BootNotification.conf moves the
+        # clock, so values fall on (and are stamped with) the next aligned instant of the new clock ([SPEC] §4.7)
+        station.clock.on_change.append(self._arm_clock)
 
     @property
     def tx(self):
