@@ -262,3 +262,29 @@ def test_clock_aligned_values_follow_the_clock_set_by_boot_notification():
     mv = h.advance_to_next_call()
     assert mv.payload["meterValue"][0]["timestamp"] == "2030-05-01T12:15:00.000Z"
     assert h.station.timestamp(mv.at) == "2030-05-01T12:15:00.000Z"
+
+
+@pytest.mark.parametrize("key", ["MeterValuesSampledData", "MeterValuesAlignedData"])
+def test_soc_only_with_the_ev_unplugged_still_sends_meter_values(key):
+    """[ERRATA] 3.15: with an interval > 0 MeterValues SHALL be sent. SoC is the only measurand configured and the
+    EV is unplugged (the transaction goes on, StopTransactionOnEVSideDisconnect=false): the EV reports no SoC,
+    so the message carries the default measurand, the energy register ([SPEC] §7.31), instead of being skipped.
+    While the EV is plugged in, the SoC alone is sent."""
+    h = booted(StationSettings(fixed_cable=False, connector_lock=True))
+    aligned = key == "MeterValuesAlignedData"
+    configure(h, MinimumStatusDuration=0, StopTransactionOnEVSideDisconnect=False, **{key: "SoC"},
+              MeterValueSampleInterval=0 if aligned else 60, ClockAlignedDataInterval=60 if aligned else 0)
+    start_charging(h, tx_id=3)
+    mvs = run(h, 60)
+    assert [[v["measurand"] for v in c.payload["meterValue"][0]["sampledValue"]] for c in mvs] == [["SoC"]]
+    h.advance(1)
+    h.feed(h.hardware.plug_out(1, "ev", h.now))
+    assert h.respond("StatusNotification", {}).payload["status"] == "SuspendedEV"
+    mvs = run(h, 120)
+    assert len(mvs) == 2
+    for c in mvs:
+        assert c.payload["transactionId"] == 3
+        (sv,) = c.payload["meterValue"][0]["sampledValue"]
+        assert (sv["measurand"], sv["unit"], sv["context"]) == (
+            "Energy.Active.Import.Register", "Wh", "Sample.Clock" if aligned else "Sample.Periodic")
+    h.no_call()
