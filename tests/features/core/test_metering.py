@@ -288,3 +288,23 @@ def test_soc_only_with_the_ev_unplugged_still_sends_meter_values(key):
         assert (sv["measurand"], sv["unit"], sv["context"]) == (
             "Energy.Active.Import.Register", "Wh", "Sample.Clock" if aligned else "Sample.Periodic")
     h.no_call()
+
+
+def test_phase_values_of_the_simulated_meter():
+    """Voltage per phase: 230 V phase to neutral, 230·√3 ≈ 398.4 V phase to phase; Current.Import on N of a
+    balanced three-phase load is 0 A, on L1 the phase current ([SPEC] §7.31 phase)."""
+    h = booted()
+    items = "Voltage.L1-N,Voltage.L1-L2,Voltage.L3-L1,Current.Import.L1,Current.Import.N"
+    configure(h, MeterValueSampleInterval=60, MeterValuesSampledData=items)
+    start_charging(h, tx_id=2)
+    (mv,) = run(h, 60)
+    values = {(v["measurand"], v["phase"]): (v["value"], v["unit"]) for v in mv.payload["meterValue"][0]["sampledValue"]}
+    amps = f"{h.station.hardware.read(1, h.now).current_a:.2f}"
+    assert amps != "0.00"
+    assert values == {
+        ("Voltage", "L1-N"): ("230.0", "V"),
+        ("Voltage", "L1-L2"): ("398.4", "V"),
+        ("Voltage", "L3-L1"): ("398.4", "V"),
+        ("Current.Import", "L1"): (amps, "A"),
+        ("Current.Import", "N"): ("0.00", "A"),
+    }

@@ -60,11 +60,11 @@ def sampled_value(item: str, s: MeterSample, context: str) -> dict[str, Any] | N
     elif measurand == "Power.Offered":
         value = f"{s.power_offered_w:.1f}"
     elif measurand == "Current.Import":
-        value = f"{s.current_a:.2f}"
+        value = f"{s.currents.get(phase, s.current_a) if phase else s.current_a:.2f}"
     elif measurand == "Current.Offered":
         value = f"{s.current_offered_a:.2f}"
     elif measurand == "Voltage":
-        value = f"{s.voltage_v:.1f}"
+        value = f"{s.voltages.get(phase, s.voltage_v) if phase else s.voltage_v:.1f}"  # L1-L2: phase to phase
     elif measurand == "Frequency":
         value = f"{s.frequency_hz:.2f}"
     elif measurand == "SoC":
