@@ -68,7 +68,8 @@ def test_parse_refuses_non_strings():
         ("2030-05-01T12:00:00.000+00:00", False),
         ("2030-05-01t12:00:00.000z", False),
         ("2030-05-01T12:00:00.000", False),
-        ("2030-02-30T12:00:00.000Z", False),
+        ("2030-13-01T12:00:00.000Z", False),
+        ("2030-05-01T24:00:00.000Z", False),
     ],
 )
 def test_is_strict_is_the_form_we_send(text, strict):

@@ -9,8 +9,10 @@ array size -> OccurenceConstraintViolation. Precedence: Formation > Protocol > T
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ocpp_station.ocpp import actions, validation
+from ocpp_station.ocpp import actions, dates, validation
 from ocpp_station.ocpp.rpc import ErrorCode, OcppError
 
 FV = ErrorCode.FORMATION_VIOLATION
@@ -250,3 +252,38 @@ def test_sent_date_times_must_be_utc_with_milliseconds_and_z(text):
     assert (exc.value.code, exc.value.description.split(":")[0]) == (TCV, "timestamp")
     payload["timestamp"] = "2030-05-01T12:00:00.000Z"
     assert validation.validate_request("StatusNotification", payload, sent=True) is None
+
+
+_DT_CHARS = "0123456789-:Tt Zz+.,"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    base=st.sampled_from(["2030-05-01T12:00:00.000Z", "2024-02-29T23:59:60+01:00", "0000-01-01T00:00Z"]),
+    edits=st.lists(st.tuples(st.integers(0, 30), st.sampled_from(_DT_CHARS), st.booleans()), max_size=3),
+)
+def test_received_date_time_passes_exactly_when_dates_reads_it(base, edits):
+    """The schema check (RFC 3339 in the library, then ocpp.dates) lets in what the core's parser reads, no more."""
+    text = list(base)
+    for pos, ch, insert in edits:
+        pos = min(pos, len(text))
+        if insert or pos == len(text):
+            text.insert(pos, ch)
+        else:
+            text[pos] = ch
+    value = "".join(text)
+    try:
+        validation.validate_response("Heartbeat", {"currentTime": value})
+        passed = True
+    except OcppError as exc:
+        assert exc.code == TCV
+        passed = False
+    assert passed == dates.is_valid(value), value
+
+
+@pytest.mark.parametrize("text", ["2030-05-01T12:00:00.000Z\n", "2030-05-01T12:00:00.000Zx", " 2030-05-01T12:00:00.000Z"])
+def test_sent_date_time_is_the_whole_string(text):
+    payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": text}
+    with pytest.raises(OcppError) as exc:
+        validation.validate_request("StatusNotification", payload, sent=True)
+    assert exc.value.code == TCV
