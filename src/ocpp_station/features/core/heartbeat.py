@@ -32,7 +32,6 @@ class Heartbeat(Feature):
         station.config.specs["HeartbeatInterval"].on_change.append(lambda _n, _v: self._arm(self._last_sent))
         self._last_sent = 0.0  # `now` of our last CALL
         self._last_beat = 0.0  # `now` of the last Heartbeat queued, or of the BootNotification.conf Accepted
-        self._outstanding = False  # a Heartbeat is queued or awaiting its answer
 
     def _arm(self, since: float) -> None:
         st = self.station
@@ -45,19 +44,22 @@ class Heartbeat(Feature):
             due = min(due, since + interval)
         st.timers.set(TIMER, due, self._beat)
 
+    def _outstanding(self) -> bool:
+        """A Heartbeat is queued or awaiting its answer."""
+        st = self.station
+        in_flight = st.session.in_flight
+        return (in_flight is not None and in_flight.action == "Heartbeat") or any(
+            r.action == "Heartbeat" for r in st.requests.items
+        )
+
     def _beat(self, now: float) -> None:
-        if not self._outstanding:
-            self._outstanding = True
+        if not self._outstanding():
             self._last_beat = now
-            self.station.send(Request("Heartbeat", {}, self._answered, self._failed))
+            self.station.send(Request("Heartbeat", {}, self._answered))
         self._arm(now)
 
     def _answered(self, payload: dict[str, Any], now: float) -> None:
-        self._outstanding = False
         self.station.clock.sync(payload["currentTime"], now)
-
-    def _failed(self, _error: Any, now: float) -> None:
-        self._outstanding = False
 
     def on_call_sent(self, now: float) -> None:
         self._last_sent = now
@@ -73,5 +75,4 @@ class Heartbeat(Feature):
 
     def on_disconnected(self, now: float) -> None:
         self.station.timers.cancel(TIMER)
-        if self.station.requests.discard(lambda r: r.action == "Heartbeat"):
-            self._outstanding = False
+        self.station.requests.discard(lambda r: r.action == "Heartbeat")
