@@ -5,9 +5,10 @@ date-times with fractional seconds and time offsets, while senders use UTC.
 So, one reader for every date-time that comes in, and one writer for every
 one that goes out:
 
-* :func:`parse` reads ``YYYY-MM-DDThh:mm:ss`` with an optional fraction of any
-  length (``.`` or ``,``; ISO 8601 also lets the seconds be left out), and an optional zone: ``Z``, ``+hh:mm``, ``+hhmm``
-  or ``+hh``. ``t``/``z`` may be lowercase and the ``T`` a space (RFC 3339 §5.6 allows both). A time
+* :func:`parse` reads ``YYYY-MM-DDThh:mm:ss`` with an optional fraction of
+  any length (``.`` or ``,``; ISO 8601 also lets the seconds be left out) and
+  an optional zone: ``Z``, ``+hh:mm``, ``+hhmm`` or ``+hh``. ``t``/``z`` may
+  be lowercase and the ``T`` a space (RFC 3339 §5.6 allows both). A time
   without a zone is read as UTC and flagged, so the receiver can log it. A
   leap second (``:60``) is read as the first second of the next minute.
   Every RFC 3339 date-time is one of these forms (year 0000 included).
