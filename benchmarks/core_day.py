@@ -19,6 +19,7 @@ ANSWERS = {
     "BootNotification": {"status": "Accepted", "interval": 0, "currentTime": "2026-01-01T00:00:00Z"},
     "Authorize": {"idTagInfo": {"status": "Accepted"}},
     "StartTransaction": {"transactionId": 1, "idTagInfo": {"status": "Accepted"}},
+    "Heartbeat": {"currentTime": "2026-01-02T00:00:00Z"},  # the daily one ([OCPPJ] §5.3)
 }
 
 

@@ -112,7 +112,7 @@ def run(h: CoreHarness, seconds: float, answer: tuple[str, ...] = ("MeterValues"
     while True:
         while h.calls and h.calls[0].action in answer:
             c = h.take()
-            h.reply(c, {"currentTime": "2026-01-01T00:00:00Z"} if c.action == "Heartbeat" else {})
+            h.reply(c, {"currentTime": h.station.timestamp(h.now)} if c.action == "Heartbeat" else {})
             done.append(c)
         if h.calls:
             break

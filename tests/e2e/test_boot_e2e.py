@@ -1,5 +1,7 @@
 """Boot end to end (TC_001_CS, TC_002_CS) with a real process and websocket."""
 
+import re
+
 
 
 
@@ -43,4 +45,22 @@ async def test_tc_002_cs_cold_boot_pending(csms, station_factory):
     ]
     conf = await link.call("GetConfiguration", {"key": ["MeterValueSampleInterval"]})
     assert conf["configurationKey"][0]["value"] == "15"
+    assert await st.stop() == 0
+
+
+async def test_boot_with_zoneless_current_time_registers_and_sets_the_clock(csms, station_factory):
+    """[ERRATA] 3.10: a CSMS answering BootNotification with a currentTime without a zone registers the station
+    (read as UTC, with a warning in the log); the station's own timestamps stay UTC with milliseconds and Z."""
+    csms.current_time = lambda: "2030-05-01T12:00:00"
+    st = await station_factory()
+    link = await csms.wait_connected("CP001")
+    await link.expect("BootNotification")
+    s = await link.expect_unordered(["StatusNotification", "StatusNotification"])
+    assert sorted(c.payload["connectorId"] for c in s) == [0, 1]
+    for c in s:
+        assert re.fullmatch(r"2030-05-01T12:00:0\d\.\d{3}Z", c.payload["timestamp"]), c.payload["timestamp"]
+    state = await st.state()
+    assert state["registration"] == "Accepted"
+    assert state["time"].startswith("2030-05-01T12:00:")
+    assert any("'2030-05-01T12:00:00' has no time zone: read as UTC" in line for line in st.lines)
     assert await st.stop() == 0

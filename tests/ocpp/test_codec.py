@@ -116,7 +116,7 @@ def test_unknown_message_type_number_is_ignored(mtype):
         ('[null, "abc-9", "Heartbeat", {}]', "abc-9"),
         ('["2"]', "-1"),
         ('["2", 17, "Heartbeat", {}]', "-1"),
-        ('["2", "' + "z" * 37 + '", "Heartbeat", {}]', "-1"),
+        ('["2", "' + "z" * 37 + '", "Heartbeat", {}]', "z" * 37),  # over 36 characters, but readable
     ],
 )
 def test_message_type_not_an_integer_is_formation_violation(text, expected_id):
@@ -139,10 +139,26 @@ def test_unreadable_unique_id_is_formation_violation_to_minus_one(text):
     assert (e.code, e.unique_id) == (ErrorCode.FORMATION_VIOLATION, "-1")
 
 
-@pytest.mark.parametrize("mtype", [2, 3, 4])
-def test_unique_id_longer_than_36_chars_is_formation_violation(mtype):
-    e = frame_error(json.dumps([mtype, "a" * 37, "Heartbeat", {}]))
-    assert (e.code, e.unique_id) == (ErrorCode.FORMATION_VIOLATION, "-1")
+@pytest.mark.parametrize("length", [37, 100, 1000])
+def test_call_with_unique_id_longer_than_36_chars_is_formation_violation_to_that_id(length):
+    # [OCPPJ] §4.1.1: at most 36 characters; the id was readable, so the CALLERROR goes to it, not to "-1"
+    uid = "a" * length
+    e = frame_error(json.dumps([2, uid, "Heartbeat", {}]))
+    assert (e.code, e.unique_id) == (ErrorCode.FORMATION_VIOLATION, uid)
+    assert "36" in e.description
+
+
+@pytest.mark.parametrize("text", [json.dumps([3, "a" * 37, {}]), json.dumps([4, "a" * 37, "GenericError", "", {}])])
+def test_answer_with_unique_id_longer_than_36_chars_is_ignored(text):
+    # we never send such an id: an answer to it answers nothing of ours (logged and dropped, like an unknown id)
+    with pytest.raises(FrameIgnored):
+        decode(text)
+
+
+def test_oversize_call_with_a_long_id_is_answered_to_that_id():
+    uid = "b" * 40
+    e = frame_error(json.dumps([2, uid, "DataTransfer", {"vendorId": "v", "data": "x" * 600_000}]))
+    assert (e.code, e.unique_id) == (ErrorCode.GENERIC_ERROR, uid)
 
 
 @pytest.mark.parametrize(

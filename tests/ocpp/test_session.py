@@ -122,6 +122,30 @@ def test_callresult_with_right_id_answers(s):
     assert s.data_to_send() == []  # answers are never answered
 
 
+@pytest.mark.parametrize("current_time", ["2024-01-01T00:00:00", "2024-01-01T00:00:00+0000", "2024-01-01t01:00:00.5+01"])
+def test_callresult_with_an_iso_8601_date_time_answers(s, current_time):
+    """[ERRATA] 3.10: a confirmation whose date-time is ISO 8601 but not RFC 3339 is an answer, not a failure."""
+    req = boot(s)
+    conf = {**BOOT_CONF, "currentTime": current_time}
+    assert s.receive(json.dumps([3, req.unique_id, conf]), now=101.0) == [CallAnswered(req, conf, 101.0)]
+
+
+def test_callresult_with_a_garbage_date_time_fails(s):
+    req = boot(s)
+    (ev,) = s.receive(json.dumps([3, req.unique_id, {**BOOT_CONF, "currentTime": "soon"}]), now=101.0)
+    assert isinstance(ev, CallFailed) and ev.error.error_code == "TypeConstraintViolation"
+
+
+def test_a_date_time_we_send_is_utc_with_milliseconds_and_z(s):
+    payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "2024-01-01T00:00:00Z"}
+    with pytest.raises(OcppError) as exc:
+        s.send_call("StatusNotification", payload, now=0.0)
+    assert exc.value.code == "TypeConstraintViolation"
+    assert frames(s) == [] and not s.busy
+    s.send_call("StatusNotification", {**payload, "timestamp": "2024-01-01T00:00:00.000Z"}, now=0.0)
+    assert frames(s)[0][3]["timestamp"] == "2024-01-01T00:00:00.000Z"
+
+
 def test_callresult_with_wrong_id_is_dropped_and_still_busy(s):
     req = boot(s)
     events = s.receive(json.dumps([3, "someone-else", BOOT_CONF]), now=101.0)
@@ -264,7 +288,7 @@ MALFORMED = [
     ("over maxLength", json.dumps([2, "m-3", "RemoteStartTransaction", {"idTag": "A" * 21}]), ["m-3", "TypeConstraintViolation"]),
     ("extra property", json.dumps([2, "m-4", "ChangeAvailability", {**CHANGE_AV, "x": 1}]), ["m-4", "FormationViolation"]),
     ("bad enum", json.dumps([2, "m-5", "ChangeAvailability", {"connectorId": 1, "type": "Bogus"}]), ["m-5", "PropertyConstraintViolation"]),
-    ("bad date-time", json.dumps([2, "m-6", "ReserveNow", {"connectorId": 1, "expiryDate": "soon", "idTag": "T", "reservationId": 1}]), ["m-6", "PropertyConstraintViolation"]),
+    ("bad date-time", json.dumps([2, "m-6", "ReserveNow", {"connectorId": 1, "expiryDate": "soon", "idTag": "T", "reservationId": 1}]), ["m-6", "TypeConstraintViolation"]),
     ("payload is a list", json.dumps([2, "m-7", "ChangeAvailability", []]), ["m-7", "FormationViolation"]),
     ("unknown action", json.dumps([2, "m-8", "Bogus", {}]), ["m-8", "NotImplemented"]),
     ("cp->csms action", json.dumps([2, "m-9", "BootNotification", BOOT_REQ]), ["m-9", "NotSupported"]),
@@ -272,7 +296,8 @@ MALFORMED = [
     ("binary frame", b'[2, "m-10", "ClearCache", {}]', ["-1", "GenericError"]),
     ("message type as string", json.dumps(["2", "m-11", "ClearCache", {}]), ["m-11", "FormationViolation"]),
     ("not an array", '{"id": "m-12"}', ["-1", "FormationViolation"]),
-    ("id too long", json.dumps([2, "x" * 37, "ClearCache", {}]), ["-1", "FormationViolation"]),
+    ("id too long", json.dumps([2, "x" * 37, "ClearCache", {}]), ["x" * 37, "FormationViolation"]),
+    ("answer with an id too long", json.dumps([3, "x" * 37, {}]), None),
     ("missing action", json.dumps([2, "m-13", {}]), ["m-13", "FormationViolation"]),
     ("1 MiB payload", json.dumps([2, "m-14", "DataTransfer", {"vendorId": "v", "data": "x" * (1024 * 1024)}]), ["m-14", "GenericError"]),
     ("wrong message type number", json.dumps([7, "m-15", "ClearCache", {}]), None),

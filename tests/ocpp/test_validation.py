@@ -1,8 +1,8 @@
 """ocpp.validation: schema failures -> OCPP-J 1.6 CALLERROR codes (spec digest §2.1 "CALLERROR codes").
 
 Mapping under test (documented in validation.py): missing required field -> ProtocolError;
-wrong type / length -> TypeConstraintViolation; extra property or payload not an object ->
-FormationViolation; invalid value (enum, format, minimum) -> PropertyConstraintViolation;
+wrong type / length / format (date-time, uri) -> TypeConstraintViolation; extra property or payload
+not an object -> FormationViolation; invalid value (enum, minimum) -> PropertyConstraintViolation;
 array size -> OccurenceConstraintViolation. Precedence: Formation > Protocol > Type > Occurence > Property.
 """
 
@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ocpp_station.ocpp import actions, validation
+from ocpp_station.ocpp import actions, dates, validation
 from ocpp_station.ocpp.rpc import ErrorCode, OcppError
 
 FV = ErrorCode.FORMATION_VIOLATION
@@ -91,9 +93,10 @@ def test_valid_response_passes():
         # bad enum value
         ("ChangeAvailability", {"connectorId": 1, "type": "Bogus"}, PCV, "type"),
         ("ChangeAvailability", {"connectorId": 1, "type": "operative"}, PCV, "type"),  # enums are case-sensitive
-        # bad date-time format
-        ("ReserveNow", {**RESERVE, "expiryDate": "not-a-date"}, PCV, "expiryDate"),
-        ("ReserveNow", {**RESERVE, "expiryDate": "2024-13-01T00:00:00Z"}, PCV, "expiryDate"),
+        # not a dateTime: a data type constraint ([OCPPJ] §4.2.3)
+        ("ReserveNow", {**RESERVE, "expiryDate": "not-a-date"}, TCV, "expiryDate"),
+        ("ReserveNow", {**RESERVE, "expiryDate": "2024-13-01T00:00:00Z"}, TCV, "expiryDate"),
+        ("ReserveNow", {**RESERVE, "expiryDate": "2024-01-01"}, TCV, "expiryDate"),
         # nested in an array
         ("GetConfiguration", {"key": [1]}, TCV, "key/0"),
     ],
@@ -133,7 +136,7 @@ def test_action_names_are_case_sensitive():
         ({**BOOT_CONF, "interval": 300.5}, TCV, "interval"),
         ({"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z"}, PE, "interval"),
         ({**BOOT_CONF, "status": "Maybe"}, PCV, "status"),
-        ({**BOOT_CONF, "currentTime": "yesterday"}, PCV, "currentTime"),
+        ({**BOOT_CONF, "currentTime": "yesterday"}, TCV, "currentTime"),
         ({**BOOT_CONF, "extra": True}, FV, "extra"),
         ([BOOT_CONF], FV, "payload"),
     ],
@@ -167,10 +170,18 @@ def test_precedence_change_availability(payload, code):
 
 
 def test_precedence_over_length_beats_bad_value():
-    # idTag too long (TypeConstraintViolation) and a bad date (PropertyConstraintViolation) -> TypeConstraintViolation
-    e = request_error("ReserveNow", {**RESERVE, "idTag": "A" * 21, "expiryDate": "never"})
+    # idTag too long (TypeConstraintViolation) and a bad enum (PropertyConstraintViolation) -> TypeConstraintViolation
+    entry = {"idTag": "A" * 21, "idTagInfo": {"status": "Bogus"}}
+    e = request_error("SendLocalList", {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [entry]})
     assert e.code == TCV
-    assert e.description.startswith("idTag: ")
+    assert e.description.startswith("localAuthorizationList/0/idTag: ")
+
+
+def test_precedence_bad_date_time_beats_bad_value():
+    entry = {"idTag": "A", "idTagInfo": {"status": "Accepted", "expiryDate": "never"}}
+    e = request_error("SendLocalList", {"listVersion": 1, "updateType": "Bogus", "localAuthorizationList": [entry]})
+    assert e.code == TCV
+    assert e.description.startswith("localAuthorizationList/0/idTagInfo/expiryDate: ")
 
 
 def test_precedence_does_not_depend_on_property_order():
@@ -200,3 +211,87 @@ def test_every_known_action_has_request_and_response_schema():
 
 def test_precompile_accepts_all_known_actions():
     assert validation.precompile(list(actions.ACTIONS)) is None
+
+
+# -- date-times: lenient on receipt, strict when sent ([ERRATA] 3.10) --------------------------
+
+RECEIVED_OK = [
+    "2030-05-01T12:00:00Z",
+    "2030-05-01T12:00:00",  # no zone: read as UTC, with a warning
+    "2030-05-01T12:00:00+0000",
+    "2030-05-01T12:00:00+01:00",
+    "2030-05-01T12:00:00.123456789-05:30",
+    "2030-05-01t12:00:00.5z",
+]
+
+
+@pytest.mark.parametrize("text", RECEIVED_OK)
+def test_received_date_times_in_iso_8601_forms_pass(text):
+    assert validation.validate_response("Heartbeat", {"currentTime": text}) is None
+    assert validation.validate_response("BootNotification", {**BOOT_CONF, "currentTime": text}) is None
+    assert validation.validate_request("ReserveNow", {**RESERVE, "expiryDate": text}) is None
+    info = {"status": "Accepted", "expiryDate": text}
+    assert validation.validate_response("StartTransaction", {"transactionId": 1, "idTagInfo": info}) is None
+
+
+def test_zoneless_received_date_time_is_logged_as_a_warning(caplog):
+    caplog.set_level("WARNING", logger="ocpp_station.ocpp.validation")
+    validation.validate_response("Heartbeat", {"currentTime": "2030-05-01T12:00:00"})
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "'2030-05-01T12:00:00'" in caplog.records[0].getMessage()
+    assert "UTC" in caplog.records[0].getMessage()
+    caplog.clear()
+    validation.validate_response("Heartbeat", {"currentTime": "2030-05-01T12:00:00+02:00"})
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("text", ["2030-05-01", "12:00:00Z", "2030-05-01T25:00:00Z", "2030-05-01T12:00:00Z junk", ""])
+def test_received_garbage_date_time_is_type_constraint_violation(text):
+    e = response_error("Heartbeat", {"currentTime": text})
+    assert (e.code, e.description.split(":")[0]) == (TCV, "currentTime")
+
+
+@pytest.mark.parametrize("text", RECEIVED_OK[1:])
+def test_sent_date_times_must_be_utc_with_milliseconds_and_z(text):
+    payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": text}
+    assert validation.validate_request("StatusNotification", payload) is None  # fine to receive
+    with pytest.raises(OcppError) as exc:
+        validation.validate_request("StatusNotification", payload, sent=True)
+    assert (exc.value.code, exc.value.description.split(":")[0]) == (TCV, "timestamp")
+    payload["timestamp"] = "2030-05-01T12:00:00.000Z"
+    assert validation.validate_request("StatusNotification", payload, sent=True) is None
+
+
+_DT_CHARS = "0123456789-:Tt Zz+.,"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    base=st.sampled_from(["2030-05-01T12:00:00.000Z", "2024-02-29T23:59:60+01:00", "0000-01-01T00:00Z"]),
+    edits=st.lists(st.tuples(st.integers(0, 30), st.sampled_from(_DT_CHARS), st.booleans()), max_size=3),
+)
+def test_received_date_time_passes_exactly_when_dates_reads_it(base, edits):
+    """The schema check (RFC 3339 in the library, then ocpp.dates) lets in what the core's parser reads, no more."""
+    text = list(base)
+    for pos, ch, insert in edits:
+        pos = min(pos, len(text))
+        if insert or pos == len(text):
+            text.insert(pos, ch)
+        else:
+            text[pos] = ch
+    value = "".join(text)
+    try:
+        validation.validate_response("Heartbeat", {"currentTime": value})
+        passed = True
+    except OcppError as exc:
+        assert exc.code == TCV
+        passed = False
+    assert passed == dates.is_valid(value), value
+
+
+@pytest.mark.parametrize("text", ["2030-05-01T12:00:00.000Z\n", "2030-05-01T12:00:00.000Zx", " 2030-05-01T12:00:00.000Z"])
+def test_sent_date_time_is_the_whole_string(text):
+    payload = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": text}
+    with pytest.raises(OcppError) as exc:
+        validation.validate_request("StatusNotification", payload, sent=True)
+    assert exc.value.code == TCV

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
+
+from ..ocpp import dates
 
 
 _last_second: list = [None, ""]  # (whole second, its "YYYY-MM-DDTHH:MM:SS." text): many stamps share one
@@ -19,14 +22,10 @@ def iso(ts: float) -> str:
 
 
 def parse_iso(text: str) -> float:
-    """Parse an ISO 8601 time with fractions and offsets ([ERRATA] 3.10); naive means UTC."""
-    t = text.strip()
-    if t.endswith(("Z", "z")):
-        t = t[:-1] + "+00:00"
-    dt = datetime.fromisoformat(t)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    """A received date-time as seconds since the epoch: ISO 8601 with fractions and offsets, zone-less = UTC
+    ([ERRATA] 3.10). The one reader of every incoming time, the same the schema check uses (:mod:`ocpp.dates`).
+    ``ValueError`` when ``text`` is not a date-time."""
+    return dates.parse(text).timestamp
 
 
 class Clock:
@@ -34,6 +33,7 @@ class Clock:
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset  # wall - now, seconds
+        self.on_change: list[Callable[[float], None]] = []  # called with `now` after sync() moved the clock
 
     def wall(self, now: float) -> float:
         return now + self.offset
@@ -44,6 +44,10 @@ class Clock:
     def sync(self, current_time: str, now: float) -> None:
         """Adopt the CSMS's currentTime (BootNotification.conf, Heartbeat.conf)."""
         try:
-            self.offset = parse_iso(current_time) - now
+            offset = parse_iso(current_time) - now
         except ValueError:
-            pass  # the schema checked the format; an odd value leaves the clock alone
+            return  # the schema checked the format; an odd value leaves the clock alone
+        if offset != self.offset:
+            self.offset = offset
+            for listener in self.on_change:
+                listener(now)

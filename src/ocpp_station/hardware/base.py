@@ -6,8 +6,8 @@ polls it in its own task and answers from its latest reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,9 @@ class MeterSample:
     soc: float | None  # SoC in %, when the EV reports it
     current_offered_a: float  # Current.Offered
     power_offered_w: float  # Power.Offered
+    # per phase ([SPEC] §7.31 phase), for meters that measure phases; a phase missing here reads the value above
+    voltages: Mapping[str, float] = field(default_factory=dict)  # Voltage: "L1" / "L1-N" ..., "L1-L2" ..., "N"
+    currents: Mapping[str, float] = field(default_factory=dict)  # Current.Import: "L1", "L2", "L3", "N"
 
 
 class Hardware(Protocol):

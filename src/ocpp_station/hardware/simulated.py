@@ -8,6 +8,7 @@ events to feed into the station.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..core.events import (
@@ -35,10 +36,18 @@ MEASURANDS = frozenset(
 PHASED = frozenset({"Current.Import", "Voltage", "Current.Offered"})
 PHASES = frozenset({"L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1"})
 
-VOLTAGE = 230.0  # V per phase
+VOLTAGE = 230.0  # V per phase, phase to neutral
+LINE_VOLTAGE = VOLTAGE * math.sqrt(3)  # V phase to phase (~398 V): the phases are 120° apart
 PHASE_COUNT = 3
 FREQUENCY = 50.0  # Hz
 MAX_POWER_W = 22000.0  # what the station can deliver per connector
+
+
+_VOLTAGES = {
+    **{p: VOLTAGE for p in ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")},
+    **{p: LINE_VOLTAGE for p in ("L1-L2", "L2-L3", "L3-L1")},
+    "N": 0.0,  # neutral to earth
+}
 
 
 @dataclass(slots=True)
@@ -124,15 +133,18 @@ class SimulatedHardware:
         self._save(connector_id, force=False)
         p = self._power(c)
         soc = min(100.0, c.soc_start + 100.0 * c.session_wh / c.capacity_wh) if c.ev_plugged else None
+        amps = p / (VOLTAGE * PHASE_COUNT)  # a balanced three-phase load
         return MeterSample(
             energy_wh=c.energy_wh,
             power_w=p,
-            current_a=p / (VOLTAGE * PHASE_COUNT),
+            current_a=amps,
             voltage_v=VOLTAGE,
             frequency_hz=FREQUENCY,
             soc=soc,
             current_offered_a=MAX_POWER_W / (VOLTAGE * PHASE_COUNT) if c.relay_closed else 0.0,
             power_offered_w=MAX_POWER_W if c.relay_closed else 0.0,
+            voltages=_VOLTAGES,
+            currents={"L1": amps, "L2": amps, "L3": amps, "N": 0.0},  # balanced: the phase currents cancel on N
         )
 
     def set_relay(self, connector_id: int, closed: bool, now: float) -> None:

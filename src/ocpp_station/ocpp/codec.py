@@ -24,8 +24,8 @@ from .rpc import (
 
 DEFAULT_MAX_FRAME_BYTES = 512 * 1024
 
-# reads the message id of an over-long frame without parsing it
-_ID_PREFIX = re.compile(rb'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+# reads the message id of an over-long frame without parsing it (an id over 36 characters too: it is readable)
+_ID_PREFIX = re.compile(rb'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,100})"')
 
 
 class FrameError(Exception):
@@ -65,14 +65,21 @@ def decode(data: str | bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame
         raise FrameError(ErrorCode.FORMATION_VIOLATION, "frame is not a JSON array [MessageTypeId, UniqueId, ...]")
     mtype = msg[0]
     uid = msg[1] if len(msg) > 1 else None
-    uid_ok = isinstance(uid, str) and 0 < len(uid) <= MAX_UNIQUE_ID_LENGTH
-    reply_id = uid if uid_ok else UNKNOWN_ID
+    readable = isinstance(uid, str) and len(uid) > 0  # an id we can answer to
+    reply_id = uid if readable else UNKNOWN_ID
     if type(mtype) is not int:
         raise FrameError(ErrorCode.FORMATION_VIOLATION, "MessageTypeId must be an integer", reply_id)
     if mtype not in (2, 3, 4):
         raise FrameIgnored(f"unknown MessageTypeId {mtype}")
-    if not uid_ok:
+    if not readable:
         raise FrameError(ErrorCode.FORMATION_VIOLATION, "UniqueId must be a string of 1 to 36 characters")
+    if len(uid) > MAX_UNIQUE_ID_LENGTH:  # [OCPPJ] §4.1.1: at most 36 characters
+        if mtype != MessageType.CALL:
+            raise FrameIgnored(f"answer to an id of {len(uid)} characters, which we never send")
+        # the id was read: the CALLERROR goes to it, so the sender can match it ("-1" is for unreadable ids)
+        raise FrameError(
+            ErrorCode.FORMATION_VIOLATION, f"UniqueId is {len(uid)} characters long, at most 36 are allowed", uid
+        )
     if mtype == MessageType.CALL:
         if len(msg) != 4 or not isinstance(msg[2], str):
             raise FrameError(ErrorCode.FORMATION_VIOLATION, "CALL must be [2, UniqueId, Action, Payload]", uid)

@@ -141,7 +141,7 @@ class Session:
         if self._in_flight is not None:
             raise RuntimeError(f"a CALL is already in flight ({self._in_flight.action}); one at a time")
         if self.validate_outgoing:
-            validation.validate_request(action, payload)
+            validation.validate_request(action, payload, sent=True)
         uid = unique_id or self.new_id()
         req = OutgoingCall(uid, action, payload, now, now + self.message_timeout, context)
         self._in_flight = req
@@ -150,7 +150,7 @@ class Session:
 
     def send_result(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
         if self.validate_outgoing:
-            validation.validate_response(action, payload)
+            validation.validate_response(action, payload, sent=True)
         self._out.append(encode(CallResult(unique_id, payload)))
 
     def send_error(self, unique_id: str, code: str, description: str = "", details: dict | None = None) -> None:

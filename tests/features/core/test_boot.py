@@ -138,3 +138,36 @@ def test_clock_is_set_from_current_time():
     assert h.station.timestamp(h.now).startswith("2030-05-01T12:00:00.000")
     h.advance(1.5)
     assert h.station.timestamp(h.now) == "2030-05-01T12:00:01.500Z"
+
+
+@pytest.mark.parametrize(
+    "current_time, expected",
+    [
+        ("2030-05-01T12:00:00", "2030-05-01T12:00:00.000Z"),  # no zone: UTC
+        ("2030-05-01T12:00:00+0000", "2030-05-01T12:00:00.000Z"),
+        ("2030-05-01T14:00:00+02:00", "2030-05-01T12:00:00.000Z"),
+        ("2030-05-01T12:00:00.123456Z", "2030-05-01T12:00:00.123Z"),
+        ("2030-05-01t12:00:00z", "2030-05-01T12:00:00.000Z"),
+    ],
+)
+def test_boot_accepted_with_any_iso_8601_current_time(current_time, expected):
+    """[ERRATA] 3.10: a currentTime with an offset, fractions or no zone registers the station and sets the
+    clock; what the station sends stays UTC with milliseconds and Z."""
+    h = CoreHarness()
+    h.start()
+    h.respond("BootNotification", {"status": "Accepted", "interval": 10, "currentTime": current_time})
+    assert h.station.registration == "Accepted"
+    for cid in (0, 1):
+        c = h.respond("StatusNotification", {})
+        assert (c.payload["connectorId"], c.payload["timestamp"]) == (cid, expected)
+    h.no_call()
+
+
+def test_boot_with_garbage_current_time_is_retried_not_accepted():
+    h = CoreHarness()
+    h.start()
+    h.respond("BootNotification", {"status": "Accepted", "interval": 10, "currentTime": "yesterday"})
+    assert h.station.registration != "Accepted"
+    h.no_call()
+    c = h.advance_to_next_call()
+    assert c.action == "BootNotification"

@@ -2,11 +2,12 @@
 ([SPEC] §3.16, §4.7; [ERRATA] 3.9, 3.13-3.16, 3.91, 4.25; spec §2.3 MeterValues/StopTransaction, §2.4).
 OCTT cases TC_070, TC_071."""
 
-from datetime import datetime
+from datetime import datetime, timezone
 
+import pytest
 from charging import booted, card, configure, run, start_charging, stop_confs
 
-from harness import T0
+from harness import T0, CoreHarness
 
 from ocpp_station.core.settings import StationSettings
 
@@ -160,8 +161,10 @@ def test_24_hour_session_sampled_every_10_s():
     configure(h, MeterValueSampleInterval=10)
     got = start_charging(h, tx_id=24)
     t_start = _t(got["StartTransaction"].payload["timestamp"])
-    mvs = run(h, 86400)
+    done = run(h, 86400, answer=("MeterValues", "Heartbeat"))  # the daily Heartbeat comes too ([OCPPJ] §5.3)
     h.no_call()
+    assert [c.action for c in done].count("Heartbeat") == 1
+    mvs = [c for c in done if c.action == "MeterValues"]
     assert len(mvs) == 8640
     assert all(c.action == "MeterValues" and c.payload["transactionId"] == 24 for c in mvs)
     stamps = [_t(c.payload["meterValue"][0]["timestamp"]) for c in mvs]
@@ -255,3 +258,83 @@ def test_power_cut_stops_with_the_register_saved_every_meter_save_interval_not_t
     assert stop.payload["timestamp"] == iso(t_start + 60)
     assert true_wh - stop.payload["meterStop"] <= 11000 * 5 / 3600 + 1  # the documented bound
     assert stop.payload["transactionData"][-1]["timestamp"] == iso(t_start + 60)
+
+
+@pytest.mark.parametrize("shift, stamp", [(+300, T0 + 900), (-300, T0)])
+def test_clock_change_from_heartbeat_re_arms_the_clock_aligned_timer(shift, stamp):
+    """ClockAlignedDataInterval is aligned to the wall clock ([SPEC] §4.7, [ERRATA] 3.13): when a Heartbeat.conf
+    moves the clock by 5 minutes, the next values fall on the next aligned instant of the new clock and carry it
+    as their timestamp, not on the instant computed from the old clock."""
+    h = booted()
+    configure(h, MeterValueSampleInterval=0, ClockAlignedDataInterval=900)
+    start_charging(h, tx_id=5)
+    h.advance(60)
+    configure(h, HeartbeatInterval=1)
+    h.advance(1)
+    hb = h.take("Heartbeat")
+    configure(h, HeartbeatInterval=3600)
+    wall = h.station.clock.wall(h.now) + shift  # the CSMS's clock is 5 min off ours
+    h.reply(hb, {"currentTime": datetime.fromtimestamp(wall, tz=timezone.utc).isoformat()})
+    h.no_call()
+    mv = h.advance_to_next_call()
+    assert mv.action == "MeterValues"
+    assert _t(mv.payload["meterValue"][0]["timestamp"]) == stamp
+    assert h.station.clock.wall(mv.at) == stamp  # sent at the aligned instant of the new clock
+
+
+def test_clock_aligned_values_follow_the_clock_set_by_boot_notification():
+    """BootNotification.conf Accepted sets the clock and re-arms the clock-aligned timer from it."""
+    h = CoreHarness(MeterValueSampleInterval=0, ClockAlignedDataInterval=900, HeartbeatInterval=3600)
+    h.start()
+    h.respond("BootNotification", {"status": "Accepted", "interval": 3600, "currentTime": "2030-05-01T12:07:00Z"})
+    h.answer_all("StatusNotification")
+    start_charging(h, tx_id=5)
+    mv = h.advance_to_next_call()
+    assert mv.payload["meterValue"][0]["timestamp"] == "2030-05-01T12:15:00.000Z"
+    assert h.station.timestamp(mv.at) == "2030-05-01T12:15:00.000Z"
+
+
+@pytest.mark.parametrize("key", ["MeterValuesSampledData", "MeterValuesAlignedData"])
+def test_soc_only_with_the_ev_unplugged_still_sends_meter_values(key):
+    """[ERRATA] 3.15: with an interval > 0 MeterValues SHALL be sent. SoC is the only measurand configured and the
+    EV is unplugged (the transaction goes on, StopTransactionOnEVSideDisconnect=false): the EV reports no SoC,
+    so the message carries the default measurand, the energy register ([SPEC] §7.31), instead of being skipped.
+    While the EV is plugged in, the SoC alone is sent."""
+    h = booted(StationSettings(fixed_cable=False, connector_lock=True))
+    aligned = key == "MeterValuesAlignedData"
+    configure(h, MinimumStatusDuration=0, StopTransactionOnEVSideDisconnect=False, **{key: "SoC"},
+              MeterValueSampleInterval=0 if aligned else 60, ClockAlignedDataInterval=60 if aligned else 0)
+    start_charging(h, tx_id=3)
+    mvs = run(h, 60)
+    assert [[v["measurand"] for v in c.payload["meterValue"][0]["sampledValue"]] for c in mvs] == [["SoC"]]
+    h.advance(1)
+    h.feed(h.hardware.plug_out(1, "ev", h.now))
+    assert h.respond("StatusNotification", {}).payload["status"] == "SuspendedEV"
+    mvs = run(h, 120)
+    assert len(mvs) == 2
+    for c in mvs:
+        assert c.payload["transactionId"] == 3
+        (sv,) = c.payload["meterValue"][0]["sampledValue"]
+        assert (sv["measurand"], sv["unit"], sv["context"]) == (
+            "Energy.Active.Import.Register", "Wh", "Sample.Clock" if aligned else "Sample.Periodic")
+    h.no_call()
+
+
+def test_phase_values_of_the_simulated_meter():
+    """Voltage per phase: 230 V phase to neutral, 230·√3 ≈ 398.4 V phase to phase; Current.Import on N of a
+    balanced three-phase load is 0 A, on L1 the phase current ([SPEC] §7.31 phase)."""
+    h = booted()
+    items = "Voltage.L1-N,Voltage.L1-L2,Voltage.L3-L1,Current.Import.L1,Current.Import.N"
+    configure(h, MeterValueSampleInterval=60, MeterValuesSampledData=items)
+    start_charging(h, tx_id=2)
+    (mv,) = run(h, 60)
+    values = {(v["measurand"], v["phase"]): (v["value"], v["unit"]) for v in mv.payload["meterValue"][0]["sampledValue"]}
+    amps = f"{h.station.hardware.read(1, h.now).current_a:.2f}"
+    assert amps != "0.00"
+    assert values == {
+        ("Voltage", "L1-N"): ("230.0", "V"),
+        ("Voltage", "L1-L2"): ("398.4", "V"),
+        ("Voltage", "L3-L1"): ("398.4", "V"),
+        ("Current.Import", "L1"): (amps, "A"),
+        ("Current.Import", "N"): ("0.00", "A"),
+    }

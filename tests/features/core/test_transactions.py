@@ -474,3 +474,23 @@ def test_max_energy_on_invalid_id_allows_that_much_energy_then_suspends():
     assert h.station.connector(1).status.value == "SuspendedEVSE"
     assert h.respond("StatusNotification", {}).payload["status"] == "SuspendedEVSE"
     assert h.hardware.read(1, h.now).energy_wh == pytest.approx(1000 + 550, abs=0.1)
+
+
+def test_start_transaction_conf_with_zoneless_expiry_date_is_taken():
+    """[ERRATA] 3.10: a StartTransaction.conf whose idTagInfo.expiryDate has no zone (read as UTC) is an
+    answer like any other: the transaction gets its id once, no retry, and StopTransaction carries it."""
+    h = booted()
+    plug(h)
+    expect_status(h, 1, "Preparing")
+    card(h, "TAG1")
+    h.respond("Authorize", ACCEPTED)
+    start_confs(h, 1, 42, {"status": "Accepted", "expiryDate": "2030-05-01T12:00:00"})
+    h.no_call()
+    assert h.station.feature["Transactions"].cond[1].tx.transaction_id == 42
+    assert len(h.station.tx_queue) == 0
+    sent = run(h, 600)  # answers MeterValues: anything else (a StartTransaction retry) stops it
+    h.no_call()
+    assert sent and all(c.payload["transactionId"] == 42 for c in sent)
+    card(h, "TAG1")
+    stop = stop_confs(h, 1, "Local")
+    assert stop.payload["transactionId"] == 42

@@ -13,6 +13,9 @@
   CSMS's fixed sequences (spec §2.10). Connector 0 would report a main meter;
   this station's hardware has no separate grid meter, so it sends none.
 * Both are transaction-related messages: persisted, queued offline, in order.
+* Both always go out when their interval is > 0 ([ERRATA] 3.15): when none of
+  the configured measurands can be read (SoC only, EV unplugged) the message
+  carries the default measurand, the energy register.
 * StopTransaction.transactionData: StopTxnSampledData values at the start
   (Transaction.Begin), at each sample and at the end (Transaction.End), plus
   StopTxnAlignedData values at each clock-aligned instant; at most
@@ -64,11 +67,11 @@ def sampled_value(item: str, s: MeterSample, context: str) -> dict[str, Any] | N
     elif measurand == "Power.Offered":
         value = f"{s.power_offered_w:.1f}"
     elif measurand == "Current.Import":
-        value = f"{s.current_a:.2f}"
+        value = f"{s.currents.get(phase, s.current_a) if phase else s.current_a:.2f}"
     elif measurand == "Current.Offered":
         value = f"{s.current_offered_a:.2f}"
     elif measurand == "Voltage":
-        value = f"{s.voltage_v:.1f}"
+        value = f"{s.voltages.get(phase, s.voltage_v) if phase else s.voltage_v:.1f}"  # L1-L2: phase to phase
     elif measurand == "Frequency":
         value = f"{s.frequency_hz:.2f}"
     elif measurand == "SoC":
@@ -94,6 +97,18 @@ def meter_value(items: list[str], s: MeterSample, context: str, wall: float) -> 
     return {"timestamp": iso(wall), "sampledValue": values}
 
 
+def interval_value(items: list[str], s: MeterSample, context: str, wall: float) -> dict[str, Any]:
+    """The meterValue of a sampled or clock-aligned MeterValues. [ERRATA] 3.15: with an interval > 0 it SHALL be
+    sent; an empty list means the default measurand (spec §2.3, TC_070), and so does a list none of whose
+    measurands can be read now (SoC only, EV unplugged): the message carries the energy register ([SPEC] §7.31)
+    rather than being skipped (a meterValue needs at least one sampledValue)."""
+    mv = meter_value(items or [DEFAULT_MEASURAND], s, context, wall)
+    if mv is None:
+        mv = meter_value([DEFAULT_MEASURAND], s, context, wall)
+    assert mv is not None  # the register can always be read
+    return mv
+
+
 class Metering(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
@@ -103,6 +118,9 @@ class Metering(Feature):
         station.config.specs["MeterValueSampleInterval"].on_change.append(self._sample_interval_changed)
         self._resample = False  # MeterValueSampleInterval changed: re-arm running transactions' sampling
         self._sample_interval = station.config["MeterValueSampleInterval"]  # the interval the timers run on
+        # the aligned instants are wall-clock instants: re-arm when Heartbeat.conf or BootNotification.conf moves the
+        # clock, so values fall on (and are stamped with) the next aligned instant of the new clock ([SPEC] §4.7)
+        station.clock.on_change.append(self._arm_clock)
 
     @property
     def tx(self):
@@ -195,16 +213,13 @@ class Metering(Feature):
         s = st.hardware.read(cid, now)
         wall = st.clock.wall(now)
         tx.last_meter, tx.last_meter_at = int(s.energy_wh), wall
-        # [ERRATA] 3.15: interval > 0 => MeterValues SHALL be sent; an empty list means the default measurand
-        # (spec §2.3 MeterValues defaults, TC_070)
-        mv = meter_value(st.config["MeterValuesSampledData"] or [DEFAULT_MEASURAND], s, "Sample.Periodic", wall)
+        mv = interval_value(st.config["MeterValuesSampledData"], s, "Sample.Periodic", wall)  # [ERRATA] 3.15
         stop_items = self._stop_items("StopTxnSampledData")
         with st.store.batch():  # the sample, the last meter value and the message: one commit
             if stop_items:
                 self._keep(tx, meter_value(stop_items, s, "Sample.Periodic", wall))
             self.tx.persist(tx)
-            if mv is not None:
-                self._queue(cid, tx, mv)
+            self._queue(cid, tx, mv)
 
     def _queue(self, cid: int, tx: Transaction | None, mv: dict[str, Any]) -> None:
         payload: dict[str, Any] = {"connectorId": cid, "meterValue": [mv]}
@@ -265,7 +280,7 @@ class Metering(Feature):
         st = self.station
         self._now_hint = now
         self._arm_clock(now + 0.001)
-        items = st.config["MeterValuesAlignedData"] or [DEFAULT_MEASURAND]  # [ERRATA] 3.15, as for sampled
+        items = st.config["MeterValuesAlignedData"]
         stop_items = self._stop_items("StopTxnAlignedData")
         with st.store.batch():
             for cid, cond in self.tx.cond.items():
@@ -277,6 +292,5 @@ class Metering(Feature):
                 if stop_items:
                     self._keep(tx, meter_value(stop_items, s, "Sample.Clock", wall))
                 self.tx.persist(tx)
-                mv = meter_value(items, s, "Sample.Clock", wall)  # values stamped with the interval start
-                if mv is not None:
-                    self._queue(cid, tx, mv)
+                # [ERRATA] 3.15; the values are stamped with the aligned instant
+                self._queue(cid, tx, interval_value(items, s, "Sample.Clock", wall))

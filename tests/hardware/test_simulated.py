@@ -1,0 +1,47 @@
+"""hardware.simulated: the simulated meter's values per phase (a balanced three-phase load, 230/400 V)."""
+
+import math
+
+import pytest
+
+from ocpp_station.hardware.simulated import SimulatedHardware
+
+
+def charging(power_w: float = 11000.0) -> tuple[SimulatedHardware, float]:
+    hw = SimulatedHardware(connectors=1, fixed_cable=True)
+    hw.plug_in(1, 0.0)
+    hw.set_ev(1, True, power_w, 0.0)
+    hw.set_relay(1, True, 0.0)
+    return hw, 230.0 * math.sqrt(3)
+
+
+@pytest.mark.parametrize("phase", ["L1", "L2", "L3", "L1-N", "L2-N", "L3-N"])
+def test_phase_to_neutral_voltage_is_230(phase):
+    hw, _ = charging()
+    s = hw.read(1, 10.0)
+    assert s.voltages[phase] == 230.0
+    assert s.voltage_v == 230.0
+
+
+@pytest.mark.parametrize("phase", ["L1-L2", "L2-L3", "L3-L1"])
+def test_phase_to_phase_voltage_is_230_times_root_3(phase):
+    hw, line = charging()
+    v = hw.read(1, 10.0).voltages[phase]
+    assert v == pytest.approx(line) and round(v) == 398
+
+
+def test_balanced_load_has_equal_phase_currents_and_no_neutral_current():
+    hw, _ = charging(11000.0)
+    s = hw.read(1, 10.0)
+    per_phase = 11000.0 / (3 * 230.0)
+    assert s.current_a == pytest.approx(per_phase)
+    assert [s.currents[p] for p in ("L1", "L2", "L3")] == [pytest.approx(per_phase)] * 3
+    assert s.currents["N"] == 0.0
+    # three phases at 230 V carry the power
+    assert sum(s.voltages[p] * s.currents[p] for p in ("L1", "L2", "L3")) == pytest.approx(s.power_w)
+
+
+def test_no_current_while_not_charging():
+    hw = SimulatedHardware(connectors=1, fixed_cable=True)
+    s = hw.read(1, 0.0)
+    assert s.current_a == 0.0 and set(s.currents.values()) == {0.0}
