@@ -30,7 +30,7 @@ from .core.configuration import ConfigValueError, KeySpec
 from .core.keys import core_keys
 from .core.settings import StationSettings
 
-__all__ = ["ConfigError", "RunSettings", "load_settings", "parse_host_port", "ocpp_key_specs"]
+__all__ = ["ConfigError", "RunSettings", "did_you_mean", "load_settings", "parse_host_port", "ocpp_key_specs"]
 
 DEFAULT_IDENTITY = "CP001"
 DEFAULT_CSMS_URL = "ws://127.0.0.1:9000/ocpp"
@@ -112,6 +112,13 @@ def _show(value: Any) -> str:
     else:  # pragma: no cover - tomllib gives nothing else
         text = type(value).__name__
     return text
+
+
+def did_you_mean(name: str, candidates: Any) -> str:
+    """`` (did you mean X?)`` naming the candidate closest to a misspelt ``name``, or ``""`` when none is close
+    (used for config and fleet scenario keys)."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.8)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _one_line(text: str) -> str:
@@ -492,9 +499,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         for name, raw in ocpp_t.items():
             spec = specs.get(name)
             if spec is None:
-                close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.8)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise where.error(f"ocpp.{name}", f"unknown OCPP configuration key{hint}")
+                raise where.error(f"ocpp.{name}", f"unknown OCPP configuration key{did_you_mean(name, specs)}")
             values[name] = _ocpp_value(where, spec, raw, st)
         st.ocpp = values
 
