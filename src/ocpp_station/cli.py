@@ -101,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "summary at the end, and optionally a metrics JSON file. Raises the open-file limit to the hard "
         "limit (and says so if that is not enough). SIGINT/SIGTERM end the driving phase early: sessions "
         "are stopped and reported before the stations disconnect. The scenario format is documented in "
-        "examples/fleet-basic.toml, examples/fleet-faults.toml and ocpp_station.fleet.scenario. Exit status: 0 when every station was "
-        "Accepted and no error was seen, 1 otherwise, 2 for a bad option or scenario.",
+        "docs/fleet.md (examples/fleet-basic.toml, examples/fleet-faults.toml). Exit status: 0 when every station "
+        "was Accepted, no error was seen and every transaction was reported; 1 when a station was never Accepted "
+        "or errors were seen; 2 for a bad option or scenario; 3 when transactions were left unreported (still open, "
+        "or transaction messages queued or dropped at the end), checked first.",
     )
     fleet.add_argument("--csms", metavar="URL", required=True,
                        help="CSMS endpoint URL (the identity is appended), or 'builtin' to start the "
@@ -123,8 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="identity pattern, str.format with n = 1..N (default: the scenario's, SIM{n:05d}); "
                        "it must give every station its own identity (so contain {n...}) of printable characters "
                        "without '/' (at most 48); it is percent-encoded into the URL")
-    fleet.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
-                       help="at the end, how long to wait for transaction messages to be delivered (default 30)")
+    fleet.add_argument("--drain-timeout", type=float, metavar="S",
+                       help="at the end, how long (s, virtual with --virtual-time) to wait for the transaction "
+                       "messages to be delivered; a second SIGINT/SIGTERM ends the wait. Default: long enough for "
+                       "the retry policy, A x MessageTimeout + TransactionMessageRetryInterval x A(A-1)/2 with A = "
+                       "TransactionMessageAttempts (the longest over the templates), plus 30 s for a reconnect, "
+                       "plus the scenario's longest network outage when it has drops (300 s with the defaults)")
     fleet.add_argument("--metrics", type=Path, metavar="FILE",
                        help="write the metrics (JSON) here at the end, with a per-second time_series "
                        "(messages/s, latency p50/p99, connected/charging/queued)")
@@ -364,6 +370,7 @@ def _port(text: str) -> int:
 
 def cmd_fleet(args: argparse.Namespace) -> int:
     from .fleet import FleetOptions, ScenarioError, load_scenario, run_fleet
+    from .fleet.runner import exit_status
 
     try:
         scenario = load_scenario(args.scenario)
@@ -376,7 +383,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if not args.duration > 0 or args.duration == float("inf"):
         print(f"ocpp-station: --duration: expected a number of seconds > 0, got {args.duration:g}", file=sys.stderr)
         return 2
-    if not args.drain_timeout >= 0 or args.drain_timeout == float("inf"):
+    if args.drain_timeout is not None and (not args.drain_timeout >= 0 or args.drain_timeout == float("inf")):
         print(f"ocpp-station: --drain-timeout: expected a number of seconds >= 0, got {args.drain_timeout:g}",
               file=sys.stderr)
         return 2
@@ -443,7 +450,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     except ControlListenError as exc:
         print(f"ocpp-station: --control: {exc}", file=sys.stderr)
         return 2
-    return 0 if result["accepted"] == args.count and result["errors"] == 0 else 1
+    return exit_status(result)
 
 
 def main(argv: list[str] | None = None) -> int:

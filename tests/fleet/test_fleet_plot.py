@@ -119,7 +119,7 @@ def test_summary_is_an_aligned_table():
         "  time               3.2 s wall-clock, 900 s virtual (1234 jumps)",
         "  stations           all 10 accepted after 0.4 s virtual",
         "  messages           12000 (3692.3/s wall-clock, 13.3/s virtual)",
-        "  transactions       12 started, 12 stopped; open at end 0, queued messages at end 0",
+        "  transactions       12 started, 12 stopped; at the end 0 open, 0 messages queued, 0 dropped",
         "  errors             0 (CALLERROR 0, timeouts 0, exceptions 0)",
         "  connections        connect failures 0, network drops 2",
         "  cpu                fleet_cpu_s 2.5, fleet_cpu_percent 76.9",

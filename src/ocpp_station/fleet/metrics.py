@@ -41,6 +41,7 @@ class StationTrace:
     sent: Counter = field(default_factory=Counter)  # action -> CALLs sent (retries included)
     queued: int = 0  # transaction messages still queued at the end
     open_transactions: int = 0  # transactions still running at the end
+    dropped: int = 0  # transaction messages given up after TransactionMessageAttempts failures
     registration: str = "Unknown"
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +56,7 @@ class StationTrace:
             "sent": dict(self.sent),
             "queued": self.queued,
             "open_transactions": self.open_transactions,
+            "dropped_tx_messages": self.dropped,
         }
 
 
@@ -276,6 +278,7 @@ class Aggregator:
             "max_queued_tx": self.max_queued,
             "queued_tx_at_end": sum(s["queued"] for s in stations.values()),
             "open_transactions_at_end": sum(s["open_transactions"] for s in stations.values()),
+            "dropped_tx_messages": sum(s["dropped_tx_messages"] for s in stations.values()),
             "answered": dict(sorted(answered.items())),
             "failed": dict(sorted(failed.items())),
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
@@ -319,6 +322,20 @@ def _align(rows: list[list[str]], first_width: int = 0, indent: str = "  ") -> l
     return out
 
 
+def unreported(r: dict[str, Any]) -> str:
+    """What the CSMS was not told at the end of the run ("" when everything was delivered): transactions
+    still open, transaction messages still queued, messages given up after TransactionMessageAttempts."""
+    parts = []
+    for key, one, many in (("open_transactions_at_end", "open transaction", "open transactions"),
+                           ("queued_tx_at_end", "queued transaction message", "queued transaction messages"),
+                           ("dropped_tx_messages", "transaction message dropped after its last attempt",
+                            "transaction messages dropped after their last attempt")):
+        n = r.get(key) or 0
+        if n:
+            parts.append(f"{n} {one if n == 1 else many}")
+    return ", ".join(parts)
+
+
 def summary_text(r: dict[str, Any]) -> str:
     """The end-of-run summary: one aligned table (a row per figure, the latencies as columns)."""
     virtual = r.get("virtual_s")
@@ -342,12 +359,18 @@ def summary_text(r: dict[str, Any]) -> str:
         ["time", time_text],
         ["stations", acc],
         ["messages", f"{messages} ({rates})"],
-        ["transactions", f"{a.get('StartTransaction', 0)} started, {a.get('StopTransaction', 0)} stopped; "
-                         f"open at end {r['open_transactions_at_end']}, queued messages at end {r['queued_tx_at_end']}"],
+        ["transactions", f"{a.get('StartTransaction', 0)} started, {a.get('StopTransaction', 0)} stopped; at the end "
+                         f"{r['open_transactions_at_end']} open, {r['queued_tx_at_end']} messages queued, "
+                         f"{r.get('dropped_tx_messages', 0)} dropped"],
         ["errors", f"{r['errors']} (CALLERROR {r['call_errors']}, timeouts {r['call_timeouts']}, "
                    f"exceptions {r['exceptions']})"],
         ["connections", f"connect failures {r['connect_failures']}, network drops {r['network_drops']}"],
     ]
+    missing = unreported(r)
+    if missing:
+        drain = f" of {r['drain_s']:g} s{unit}" if r.get("drain_s") is not None else ""
+        rows.append(["UNREPORTED", f"{missing} after the drain{drain}: the CSMS was not told of every "
+                                   "transaction (exit status 3)"])
     if r.get("cpu"):
         rows.append(["cpu", ", ".join(f"{k} {v}" for k, v in r["cpu"].items())])
     if any(v for v in r["rss_kib"].values()):

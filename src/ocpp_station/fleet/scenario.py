@@ -199,6 +199,23 @@ class Scenario:
     def connectors_of(self, template: Template) -> int:
         return int(template.station.get("connectors", self.station.get("connectors", 1)))
 
+    def transaction_retry_s(self) -> float:
+        """Seconds one transaction message may take to get through under the stations' retry policy, the
+        longest over the templates: TransactionMessageAttempts (A) attempts of up to MessageTimeout (T)
+        each, and retries TransactionMessageRetryInterval (I) x 1, x 2, ... x (A - 1) after the failed
+        ones ([SPEC] §3.7.1, [JERRATA] 3.3; core/outbox.py): A * T + I * A * (A - 1) / 2."""
+        worst = 0.0
+        for tpl in self.all_templates():
+            specs = ocpp_key_specs(self.settings(self.identity(1), tpl))
+            values = {**self.ocpp, **tpl.ocpp}
+
+            def key(name: str) -> int:
+                return int(specs[name].parse(values.get(name, specs[name].default)))
+
+            a, t, i = key("TransactionMessageAttempts"), key("MessageTimeout"), key("TransactionMessageRetryInterval")
+            worst = max(worst, a * t + i * a * (a - 1) / 2)
+        return worst
+
     @property
     def csms_faults(self) -> bool:
         return self.csms_error_rate > 0 or self.csms_silence_rate > 0

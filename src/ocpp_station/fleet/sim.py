@@ -248,6 +248,7 @@ class FleetStation:
         self._backup_until: float | None = None  # a power cut with backup power: the battery's end
         self._fault_ref: Any = None  # the last CALL the CSMS faults twin was asked about
         self._silent: Any = None  # the in-flight CALL the builtin CSMS will not answer (csms.silence_rate)
+        self.dropped_before = 0  # transaction messages given up by the station's earlier lives (power cuts)
 
     def _new_station(self) -> Station:
         st = build_station(self.settings, self.store, self.hardware, self.rng)
@@ -462,6 +463,11 @@ class FleetStation:
     def open_transactions(self) -> int:
         return sum(1 for c in self.station.feature["Transactions"].cond.values() if c.tx is not None)
 
+    def dropped_tx(self) -> int:
+        """Transaction messages given up after TransactionMessageAttempts failures ([SPEC] §3.7.1): the CSMS
+        never got them."""
+        return self.dropped_before + self.station.tx_queue.dropped
+
     def drained(self) -> bool:
         return len(self.station.tx_queue) == 0 and self.open_transactions() == 0
 
@@ -508,6 +514,7 @@ class FleetStation:
                 for cid in self.hardware.connectors:
                     self.hardware.set_relay(cid, False, now)
                 self.armed = None
+                self.dropped_before += self.station.tx_queue.dropped
                 self.station = self._new_station()
                 self.station.start(now)
                 self.flush(now)
@@ -594,7 +601,7 @@ class Worker:
         csms_url: str,
         start_at: float,
         duration: float,
-        drain_timeout: float = 30.0,
+        drain_timeout: float = 300.0,
         report: Callable[[dict[str, Any]], None] = lambda msg: None,
         virtual: bool = False,
         control: bool = False,
@@ -633,9 +640,13 @@ class Worker:
         self.csms_silences = 0  # CALLs it left unanswered on purpose (their timeouts are not errors)
         self.templates: Counter = Counter()  # template name -> stations of this worker built from it
         self._stop = asyncio.Event()
+        self._give_up = False  # a second stop: end the drain now, whatever is still undelivered
 
     def stop(self) -> None:
-        """End the driving phase now (SIGINT/SIGTERM)."""
+        """End the driving phase now (SIGINT/SIGTERM); a second one during the drain ends the drain too
+        (what is undelivered then is reported as such)."""
+        if self.ending:
+            self._give_up = True
         self._stop.set()
 
     def idle(self) -> bool:
@@ -786,7 +797,7 @@ class Worker:
                 self.scheduler.kick()
             real_end = time.monotonic() + self.drain_timeout + 5  # virtual time: a bound in real time too
             while self.clock() < deadline and not all(fs.drained() for fs in self.stations if fs.started):
-                if time.monotonic() > real_end:
+                if time.monotonic() > real_end or self._give_up:
                     break
                 await asyncio.sleep(0.01 if self.virtual else 0.2)
             self.closing = True
@@ -804,6 +815,7 @@ class Worker:
         for fs in self.stations:
             fs.trace.queued = len(fs.station.tx_queue)
             fs.trace.open_transactions = fs.open_transactions()
+            fs.trace.dropped = fs.dropped_tx()
             fs.trace.registration = fs.station.registration
         final["stations"] = {fs.identity: fs.trace.to_dict() for fs in self.stations}
         final["templates"] = dict(self.templates)

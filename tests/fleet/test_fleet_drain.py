@@ -1,0 +1,103 @@
+"""The end of a run: the drain lasts long enough for the stations' retry policy, and a run that leaves
+transactions unreported says so and exits 3."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.cli import main
+from ocpp_station.fleet import load_scenario, parse_scenario
+from ocpp_station.fleet.runner import EXIT_FAILED, EXIT_OK, EXIT_UNREPORTED, default_drain, exit_status
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# every session's link drops once and stays down 5,000 s: when the driving ends the stations are offline
+# with their StopTransactions (and MeterValues) queued
+OFFLINE = """
+[fleet]
+identity_pattern = "OFF{n}"
+[ocpp]
+WebSocketPingInterval = 0
+[driver]
+sessions_per_hour = 60.0
+session_duration = 400
+[faults]
+network_drop_probability = 1.0
+network_outage = 5000
+"""
+
+
+def test_the_default_drain_follows_the_retry_policy_reconnect_and_outage():
+    # A x MessageTimeout + RetryInterval x A(A-1)/2, + 30 s reconnect, + the longest outage with drops
+    assert default_drain(parse_scenario({})) == 3 * 30 + 60 * 3 + 30 == 300
+    sc = parse_scenario({"ocpp": {"TransactionMessageAttempts": 4, "TransactionMessageRetryInterval": 10,
+                                  "MessageTimeout": 5}})
+    assert default_drain(sc) == 4 * 5 + 10 * 6 + 30
+    # the longest over the templates
+    sc = parse_scenario({"ocpp": {"TransactionMessageAttempts": 1},
+                         "template": [{"name": "a"}, {"name": "b", "ocpp": {"TransactionMessageAttempts": 5}}]})
+    assert default_drain(sc) == 5 * 30 + 60 * 10 + 30
+    # examples/fleet-faults.toml: 3 x 30 + 30 x 3, a reconnect, network outages of up to 300 s
+    assert default_drain(load_scenario(EXAMPLES / "fleet-faults.toml")) == 180 + 30 + 300
+
+
+def _run(tmp_path, capsys, *extra):
+    sc = tmp_path / "offline.toml"
+    sc.write_text(OFFLINE)
+    status = main(["fleet", "--csms", "builtin", "--count", "2", "--scenario", str(sc), "--duration", "600",
+                   "--virtual-time", "--no-progress", *extra])
+    return status, capsys.readouterr().err.splitlines()
+
+
+def _row(lines, name):
+    return next(ln for ln in lines if ln.startswith(f"  {name} "))
+
+
+@pytest.mark.timeout(60)
+def test_by_default_the_drain_outlasts_the_outage_and_every_transaction_is_reported(tmp_path, capsys):
+    status, lines = _run(tmp_path, capsys)
+    assert "then a drain of up to 5300 s" in lines[1]
+    row = _row(lines, "transactions")
+    started, stopped = map(int, re.match(r"  transactions +(\d+) started, (\d+) stopped; ", row).groups())
+    assert started == stopped > 0
+    assert row.endswith("at the end 0 open, 0 messages queued, 0 dropped")
+    assert not any("UNREPORTED" in ln for ln in lines)
+    assert status == EXIT_OK
+
+
+@pytest.mark.timeout(60)
+def test_a_run_that_ends_with_queued_transaction_messages_says_so_and_exits_3(tmp_path, capsys):
+    status, lines = _run(tmp_path, capsys, "--drain-timeout", "60")
+    queued = int(re.search(r"at the end 0 open, (\d+) messages queued, 0 dropped$", _row(lines, "transactions"))[1])
+    assert queued > 0
+    assert _row(lines, "UNREPORTED") == (
+        f"  UNREPORTED         {queued} queued transaction messages after the drain of 60 s virtual: the CSMS was "
+        "not told of every transaction (exit status 3)")
+    assert status == EXIT_UNREPORTED == 3
+
+
+def _result(**changes):
+    r = {"stations": 5, "accepted": 5, "errors": 0, "open_transactions_at_end": 0, "queued_tx_at_end": 0,
+         "dropped_tx_messages": 0}
+    r.update(changes)
+    return r
+
+
+def test_exit_status_unreported_transactions_first():
+    assert exit_status(_result()) == EXIT_OK == 0
+    assert exit_status(_result(accepted=4)) == EXIT_FAILED == 1
+    assert exit_status(_result(errors=2)) == EXIT_FAILED
+    assert exit_status(_result(open_transactions_at_end=1)) == EXIT_UNREPORTED
+    assert exit_status(_result(dropped_tx_messages=1)) == EXIT_UNREPORTED
+    assert exit_status(_result(queued_tx_at_end=3, accepted=4, errors=1)) == EXIT_UNREPORTED
+
+
+def test_unreported_names_each_kind():
+    from ocpp_station.fleet.metrics import unreported
+
+    assert unreported(_result()) == ""
+    assert unreported(_result(open_transactions_at_end=1, queued_tx_at_end=1, dropped_tx_messages=2)) == (
+        "1 open transaction, 1 queued transaction message, 2 transaction messages dropped after their last attempt")
