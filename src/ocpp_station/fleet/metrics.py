@@ -81,6 +81,7 @@ class WorkerMetrics:
     exceptions: int = 0  # bugs in the fleet driver or the station (logged)
     connects: int = 0
     connect_failures: int = 0
+    connect_failure_reasons: Counter = field(default_factory=Counter)  # failure_reason() -> attempts
     disconnects: int = 0
     drops: int = 0  # injected network drops
     power_cuts: int = 0  # power cuts through the control API
@@ -199,6 +200,13 @@ class Aggregator:
     def total(self, key: str) -> int:
         return sum(s.get(key, 0) for s in self.snap.values())
 
+    def reasons(self) -> dict[str, int]:
+        """Why connection attempts failed, over every worker: reason -> attempts, most frequent first."""
+        c: Counter = Counter()
+        for s in self.snap.values():
+            c.update(s.get("connect_failure_reasons", {}))
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def progress_line(self) -> str:
         now = time.time()
         frames = self.total("frames_in") + self.total("frames_out")
@@ -273,6 +281,7 @@ class Aggregator:
             "exceptions": self.total("exceptions"),
             "connects": self.total("connects"),
             "connect_failures": self.total("connect_failures"),
+            "connect_failure_reasons": self.reasons(),
             "disconnects": self.total("disconnects"),
             "network_drops": self.total("drops"),
             "max_queued_tx": self.max_queued,
@@ -322,6 +331,11 @@ def _align(rows: list[list[str]], first_width: int = 0, indent: str = "  ") -> l
     return out
 
 
+def _reasons(r: dict[str, Any]) -> str:
+    reasons = r.get("connect_failure_reasons") or {}
+    return " (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")" if reasons else ""
+
+
 def unreported(r: dict[str, Any]) -> str:
     """What the CSMS was not told at the end of the run ("" when everything was delivered): transactions
     still open, transaction messages still queued, messages given up after TransactionMessageAttempts."""
@@ -364,7 +378,7 @@ def summary_text(r: dict[str, Any]) -> str:
                          f"{r.get('dropped_tx_messages', 0)} dropped"],
         ["errors", f"{r['errors']} (CALLERROR {r['call_errors']}, timeouts {r['call_timeouts']}, "
                    f"exceptions {r['exceptions']})"],
-        ["connections", f"connect failures {r['connect_failures']}, network drops {r['network_drops']}"],
+        ["connections", f"connect failures {r['connect_failures']}{_reasons(r)}, network drops {r['network_drops']}"],
     ]
     missing = unreported(r)
     if missing:

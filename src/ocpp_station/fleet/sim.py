@@ -39,12 +39,16 @@ timeouts are counted apart (``csms_faults``), not as errors.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import heapq
 import itertools
 import logging
 import os
 import random
+import re
+import socket
+import ssl
 import time
 from collections import Counter
 from typing import Any, Callable, Iterator
@@ -52,7 +56,7 @@ from urllib.parse import quote
 
 import orjson
 
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus
 
 from ..config import station_url
 from ..core.clock import Clock
@@ -73,6 +77,49 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN = 1.0
 RECONNECT_MAX = 30.0
+CONNECT_TIMEOUT = 30.0  # s for TCP, TLS and the websocket handshake together
+
+
+class NoOcppSubprotocol(ConnectionError):
+    """The CSMS completed the handshake without the ocpp1.6 subprotocol."""
+
+
+SILENT_LINK = "closed before the CSMS answered"  # the handshake went through, the CSMS never said a word
+
+_ERRNO_REASONS = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset", errno.ETIMEDOUT: "timeout",
+                  errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable"}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, as a short label the summary counts: "refused", "HTTP 404",
+    "TLS certificate: self-signed certificate", "TLS WRONG_VERSION_NUMBER", "timeout", "DNS", "reset",
+    "closed during the handshake", "invalid HTTP response", "bad handshake: ...", "no ocpp1.6 subprotocol"..."""
+    if isinstance(exc, InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, NoOcppSubprotocol):
+        return "no ocpp1.6 subprotocol"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate: {exc.verify_message or exc.reason or 'not trusted'}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS {exc.reason or type(exc).__name__}"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, socket.gaierror):
+        return "DNS"
+    if isinstance(exc, InvalidMessage):
+        return "invalid HTTP response"  # not an HTTP/1.1 server (or not HTTP at all)
+    if isinstance(exc, InvalidHandshake):
+        return f"bad handshake: {type(exc).__name__}"
+    if isinstance(exc, OSError):
+        # asyncio reports one error per address tried ("Multiple exceptions: [Errno 111] ..., [Errno 111] ...")
+        codes = {exc.errno} if exc.errno is not None else {int(c) for c in re.findall(r"\[Errno (\d+)\]", str(exc))}
+        if len(codes) == 1:
+            code = codes.pop()
+            return _ERRNO_REASONS.get(code) or os.strerror(code).lower()
+        if isinstance(exc, ConnectionError):
+            return "closed during the handshake"  # the CSMS closed the TCP connection (Link.connection_lost)
+        return "network error"
+    return type(exc).__name__
 
 
 VIRTUAL_EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z: virtual time starts here (wall-clock independent)
@@ -525,26 +572,30 @@ class FleetStation:
                 await self._sleep_until(self.offline_until)
                 continue
             connected = False
+            reason = SILENT_LINK
             ping = self.station.config["WebSocketPingInterval"] or None
             try:
-                ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping, timeout=30)
+                ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping,
+                                     timeout=CONNECT_TIMEOUT)
                 try:
                     if ws.subprotocol != "ocpp1.6":
-                        raise ConnectionError("subprotocol ocpp1.6 not accepted")
+                        raise NoOcppSubprotocol("subprotocol ocpp1.6 not accepted")
                     # the back-off restarts only once the CSMS answered on the link: one that takes the
                     # connection and drops it at once is not hammered
                     connected = await self._serve(ws)
                     if connected:
                         failures = 0
+                    else:
+                        reason = SILENT_LINK
                 finally:
                     await ws.close()
             except asyncio.CancelledError:
                 raise
-            except InvalidStatus as exc:
-                log.warning("%s: CSMS refused the connection: HTTP %s", self.identity, exc.response.status_code)
             except (OSError, InvalidHandshake, TimeoutError, ConnectionError) as exc:
-                log.info("%s: connection failed: %s", self.identity, exc)
+                reason = failure_reason(exc)
+                log.info("%s: connection failed (%s): %s", self.identity, reason, exc or type(exc).__name__)
             except Exception:
+                reason = "exception"
                 m.exceptions += 1
                 log.exception("%s: connection loop", self.identity)
             if self.worker.closing:
@@ -554,6 +605,7 @@ class FleetStation:
             if not connected:
                 failures += 1
                 m.connect_failures += 1
+                m.connect_failure_reasons[reason] += 1
             delay = reconnect_delay(failures, RECONNECT_MIN, RECONNECT_MAX, self.rng.random())
             await self._sleep_until(self.worker.clock() + delay)
 
@@ -726,6 +778,7 @@ class Worker:
             "exceptions": m.exceptions,
             "connects": m.connects,
             "connect_failures": m.connect_failures,
+            "connect_failure_reasons": dict(m.connect_failure_reasons),
             "disconnects": m.disconnects,
             "drops": m.drops,
             "power_cuts": m.power_cuts,
