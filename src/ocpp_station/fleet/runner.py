@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .metrics import Aggregator, plot_html, summary_text, unreported
+from .metrics import Aggregator, plot_html, series_step, summary_text, unreported
 from .scenario import Scenario
 from .sim import RECONNECT_MAX, VIRTUAL_EPOCH, Worker
 
@@ -221,7 +221,8 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     start_at = t_wall0 + (0.0 if k == 1 else 1.5)  # spawned workers need a moment to import
     if opts.virtual_time:
         start_at = VIRTUAL_EPOCH  # the stations' clocks start there, whatever the wall clock says
-    agg = Aggregator(opts.count, k, t_wall0 + (0.0 if k == 1 else 1.5), start_at)
+    agg = Aggregator(opts.count, k, t_wall0 + (0.0 if k == 1 else 1.5), start_at,
+                     step=series_step(opts.duration) if opts.virtual_time else None)
     print(f"fleet: {opts.count} stations ({opts.scenario.identity(1)}..{opts.scenario.identity(opts.count)}), "
           f"{k} worker(s), ramp {opts.scenario.ramp_rate:g}/s, seed {opts.seed}, {opts.duration:g} s"
           f"{' of virtual time' if opts.virtual_time else ''}, then a drain of up to {opts.drain_timeout:g} s -> {url}",

@@ -70,7 +70,7 @@ from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
 from .link import Link
-from .metrics import StationTrace, WorkerMetrics, rss_kib
+from .metrics import StationTrace, WorkerMetrics, rss_kib, series_step
 from .scenario import Driver, Planned, Scenario
 
 log = logging.getLogger(__name__)
@@ -347,6 +347,8 @@ class FleetStation:
             if kind == "3":
                 m.calls_answered += 1
                 m.latencies.append(lat)
+                if m.series_latencies is not None:
+                    m.series_latencies.append(lat)
                 self.trace.answered[prev.action] += 1
                 if prev.action == "BootNotification":
                     self.trace.boots += 1
@@ -356,6 +358,8 @@ class FleetStation:
                 else:
                     m.call_errors += 1
                 m.latencies.append(lat)
+                if m.series_latencies is not None:
+                    m.series_latencies.append(lat)
                 self.trace.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
             self.trace.accepted_at = self.worker.clock()
@@ -679,6 +683,12 @@ class Worker:
         self.connecting = 0  # websocket handshakes under way
         self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain)
         self.metrics = WorkerMetrics()
+        # virtual time: the time series is sampled on the stations' clock, every series_step virtual seconds
+        self.step = series_step(duration) if virtual else None
+        self.samples: list[dict[str, Any]] = []  # virtual-time buckets not reported yet
+        self._sampled_frames = 0  # frames in + out up to the last bucket
+        if virtual:
+            self.metrics.series_latencies = []
         self.tasks: set[asyncio.Task] = set()
         self.stations: list[FleetStation] = []
         self.closing = False  # websockets are being closed: no reconnect
@@ -745,18 +755,60 @@ class Worker:
 
         self.scheduler.at(self.start_at + ev.t, fire)
 
-    def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
-        m = self.metrics
-        connected = accepted = charging = queued = 0
+    def gauges(self) -> dict[str, int]:
+        """Stations connected and Accepted, stations with a transaction and their connectors with one,
+        transaction messages queued."""
+        connected = accepted = stations = connectors = queued = 0
         acc = Registration.ACCEPTED
-        for fs in self.stations:  # once a second over every station: kept to plain loads and compares
+        for fs in self.stations:  # over every station: kept to plain loads and compares
             st = fs.station
             connected += st.connected
             accepted += st.registration == acc
+            n = 0
             for c in st.feature["Transactions"].cond.values():
                 if c.tx is not None:
-                    charging += 1
+                    n += 1
+            if n:
+                stations += 1
+                connectors += n
             queued += len(st.tx_queue._queue)
+        return {"connected": connected, "accepted": accepted, "charging_stations": stations,
+                "charging_connectors": connectors, "queued": queued}
+
+    def _sample_at_end_of(self, k: int) -> None:
+        """Virtual time: bucket ``k`` is closed when the stations' clock reaches its end."""
+        assert self.step is not None
+
+        def close(_now: float) -> None:
+            self._bucket(k, self.step)  # type: ignore[arg-type]
+            if not self.closing:
+                self._sample_at_end_of(k + 1)
+
+        self.scheduler.at(self.start_at + (k + 1) * self.step, close)
+
+    def _bucket(self, k: int, span: float) -> None:
+        """One bucket of the virtual-time series: what was sent and received in [k * step, k * step + span)
+        of the stations' clock, the latencies of the CALLs answered in it, the gauges at its end."""
+        m = self.metrics
+        frames = m.frames_in + m.frames_out
+        lat, m.series_latencies = m.series_latencies, []
+        self.samples.append({"k": k, "span": span, "messages": frames - self._sampled_frames, "latencies": lat,
+                             "errors": m.errors, **self.gauges()})
+        self._sampled_frames = frames
+
+    def _last_bucket(self) -> None:
+        """Virtual time: the part of a bucket the run ends in (before the stations disconnect)."""
+        if self.step is None:
+            return
+        m = self.metrics
+        t = self.clock() - self.start_at
+        k = int(t // self.step)
+        if t - k * self.step > 1e-9 or m.frames_in + m.frames_out > self._sampled_frames:
+            self._bucket(k, t - k * self.step)
+
+    def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
+        m = self.metrics
+        g = self.gauges()
         if self.all_accepted_at is None and self.accepted_ever >= len(self.indices):
             self.all_accepted_at = max(fs.trace.accepted_at or 0 for fs in self.stations) if self.stations else self.clock()
         lat, m.latencies = m.latencies, []
@@ -764,12 +816,9 @@ class Worker:
             "type": kind,
             "worker": self.worker_id,
             "phase": "stop" if self.ending else "drive",
-            "connected": connected,
-            "accepted": accepted,
+            **g,
             "accepted_ever": self.accepted_ever,
             "all_accepted_at": self.all_accepted_at,
-            "charging": charging,
-            "queued": queued,
             "frames_in": m.frames_in,
             "frames_out": m.frames_out,
             "errors": m.errors,
@@ -790,7 +839,12 @@ class Worker:
             "cpu_s": _process_cpu(),
             "clock": self.clock(),
             "jumps": self.scheduler.jumps,
+            "samples": self._take_samples(),
         }
+
+    def _take_samples(self) -> list[dict[str, Any]]:
+        samples, self.samples = self.samples, []
+        return samples
 
     async def run(self) -> dict[str, Any]:
         self.scheduler.on_error = self._error
@@ -826,6 +880,8 @@ class Worker:
                 self.report(self.snapshot())
 
         rep = asyncio.get_running_loop().create_task(reporter())
+        if self.step is not None:
+            self._sample_at_end_of(0)
         ramp_end = max((self.driver.start_offset(n) for n in self.indices), default=0.0)
         self.scheduler.at(self.start_at + ramp_end + 5.0, lambda _now: _freeze_heap())
         try:
@@ -853,6 +909,7 @@ class Worker:
                 if time.monotonic() > real_end or self._give_up:
                     break
                 await asyncio.sleep(0.01 if self.virtual else 0.2)
+            self._last_bucket()
             self.closing = True
             self.scheduler.close()
             closers = [fs.ws.close() for fs in self.stations if fs.ws is not None]
