@@ -114,10 +114,10 @@ def _show(value: Any) -> str:
     return text
 
 
-def did_you_mean(name: str, candidates: Any) -> str:
+def did_you_mean(name: str, candidates: Any, cutoff: float = 0.8) -> str:
     """`` (did you mean X?)`` naming the candidate closest to a misspelt ``name``, or ``""`` when none is close
     (used for config and fleet scenario keys)."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.8)
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -377,9 +377,7 @@ def _check_profiles(where: _Where, key: str, value: Any) -> tuple[str, ...]:
             continue
         if name in PROFILE_NAMES:
             raise where.error(key, f"profile {_show(name)} is not implemented (implemented: {', '.join(implemented)})")
-        close = difflib.get_close_matches(name, list(PROFILE_NAMES), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise where.error(key, f"unknown feature profile {_show(name)}{hint}")
+        raise where.error(key, f"unknown feature profile {_show(name)}{did_you_mean(name, PROFILE_NAMES, 0.6)}")
     if "Core" not in value:
         raise where.error(key, 'must include "Core"')
     return tuple(p for p in implemented if p in value)
