@@ -132,8 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "TransactionMessageAttempts (the longest over the templates), plus 30 s for a reconnect, "
                        "plus the scenario's longest network outage when it has drops (300 s with the defaults)")
     fleet.add_argument("--metrics", type=Path, metavar="FILE",
-                       help="write the metrics (JSON) here at the end, with a per-second time_series "
-                       "(messages/s, latency p50/p99, connected/charging/queued)")
+                       help="write the metrics (JSON, fields in docs/fleet.md) here at the end, with a time_series "
+                       "per wall-clock second, or with --virtual-time per bucket of virtual seconds (1 s, wider for "
+                       "runs over 1,000 s): messages/s, latency p50/p99, stations connected and charging, queued "
+                       "transaction messages")
     fleet.add_argument("--no-progress", action="store_true",
                        help="no progress (by default a small table on stderr, redrawn in place when stderr is a "
                        "terminal, else one line per second)")
@@ -153,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "<action> <payload>' (the identity percent-encoded as in the URL), ordered by time, then identity. With --virtual-time the same seed "
                        "gives the identical file")
     fleet.add_argument("--plot", type=Path, metavar="FILE.html",
-                       help="write a self-contained HTML page (inline SVG, no script) with messages/s and latency "
-                       "p50/p99 per second; the same time series is in --metrics under time_series")
+                       help="write a self-contained HTML page (inline SVG, no script) with messages/s, latency "
+                       "p50/p99 and stations connected and charging over the run (virtual seconds with "
+                       "--virtual-time); the same time series is in --metrics under time_series")
     fleet.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 

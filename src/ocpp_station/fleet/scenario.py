@@ -2,8 +2,10 @@
 
 Scenario file
 -------------
-Every table and key is optional; the defaults are shown (see ``examples/fleet-basic.toml`` and
-``examples/fleet-faults.toml``)::
+Every table and key is optional; the defaults are shown (docs/fleet.md is the reference; see also
+``examples/fleet-basic.toml`` and ``examples/fleet-faults.toml``). A mistake raises
+:class:`ScenarioError`: one line naming the file, the dotted key path and what was expected, with the
+closest valid key for a misspelt one (``config.did_you_mean``)::
 
     [fleet]
     identity_pattern = "SIM{n:05d}"   # str.format pattern; n = 1..count. Must give every station its own
