@@ -101,3 +101,45 @@ def test_unreported_names_each_kind():
     assert unreported(_result()) == ""
     assert unreported(_result(open_transactions_at_end=1, queued_tx_at_end=1, dropped_tx_messages=2)) == (
         "1 open transaction, 1 queued transaction message, 2 transaction messages dropped after their last attempt")
+
+
+@pytest.mark.timeout(60)
+def test_a_second_stop_ends_the_drain_and_the_undelivered_messages_are_reported():
+    """SIGINT/SIGTERM call Worker.stop: the first ends the driving phase, a second one the drain."""
+    import asyncio
+    import time
+
+    from ocpp_station.fleet.runner import BuiltinCsms
+    from ocpp_station.fleet.sim import Worker
+
+    sc = parse_scenario({
+        "fleet": {"identity_pattern": "SIG{n}"},
+        "ocpp": {"WebSocketPingInterval": 0},
+        "driver": {"arrival": 0.2, "plug_to_card": 0.1, "session_duration": 1.0, "card_to_unplug": 0.1},
+        "faults": {"network_drop_probability": 1.0, "network_outage": 1000},  # offline for the rest of the run
+    })
+    assert default_drain(sc) == 270 + 30 + 1000
+    csms = BuiltinCsms(boot_interval=60)
+    url = csms.start()
+    try:
+        async def main():
+            w = Worker(0, [1, 2], sc, 1, url, time.time(), duration=2.5, drain_timeout=default_drain(sc))
+            loop = asyncio.get_running_loop()
+            loop.call_later(2.0, w.stop)  # ends the driving phase early
+            ended = loop.create_future()
+
+            def second():
+                assert w.ending  # the drain is under way
+                w.stop()
+                ended.set_result(time.monotonic())
+
+            loop.call_later(3.0, second)
+            final = await w.run()
+            return final, time.monotonic() - ended.result()
+
+        final, after = asyncio.run(main())
+    finally:
+        csms.stop()
+    assert after < 3.0  # not the 1,300 s drain
+    queued = sum(s["queued"] for s in final["stations"].values())
+    assert queued > 0  # what the offline stations could not deliver is reported, not lost
