@@ -143,3 +143,20 @@ def test_a_second_stop_ends_the_drain_and_the_undelivered_messages_are_reported(
     assert after < 3.0  # not the 1,300 s drain
     queued = sum(s["queued"] for s in final["stations"].values())
     assert queued > 0  # what the offline stations could not deliver is reported, not lost
+    assert final["drain_given_up"] is True
+
+
+def test_the_summary_says_a_signal_ended_the_drain():
+    from ocpp_station.fleet.metrics import summary_text
+
+    r = {"stations": 2, "workers": 1, "wall_s": 8.0, "virtual_s": None, "virtual_jumps": 0, "accepted": 2,
+         "time_to_all_accepted_s": 0.2, "frames_in": 26, "frames_out": 26, "messages_per_s": 6.5,
+         "latency_ms": {"count": 0, "p50": None, "p90": None, "p99": None, "max": None},
+         "stop_latency_ms": {"count": 0, "p50": None, "p90": None, "p99": None, "max": None},
+         "errors": 0, "call_errors": 0, "call_timeouts": 0, "exceptions": 0, "connect_failures": 0,
+         "network_drops": 2, "open_transactions_at_end": 0, "queued_tx_at_end": 5, "dropped_tx_messages": 0,
+         "answered": {"StartTransaction": 2}, "cpu": {}, "rss_kib": {"0": None}, "drain_s": 1300.0}
+    row = "  UNREPORTED         5 queued transaction messages after the drain{}: the CSMS was not told of every " \
+          "transaction (exit status 3)"
+    assert row.format(" of 1300 s") in summary_text(r).splitlines()
+    assert row.format(" (ended early by a signal)") in summary_text({**r, "drain_given_up": True}).splitlines()

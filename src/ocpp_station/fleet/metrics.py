@@ -325,6 +325,7 @@ class Aggregator:
             "queued_tx_at_end": sum(s["queued"] for s in stations.values()),
             "open_transactions_at_end": sum(s["open_transactions"] for s in stations.values()),
             "dropped_tx_messages": sum(s["dropped_tx_messages"] for s in stations.values()),
+            "drain_given_up": any(f.get("drain_given_up") for f in self.finals.values()),  # a second signal
             "answered": dict(sorted(answered.items())),
             "failed": dict(sorted(failed.items())),
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
@@ -421,7 +422,10 @@ def summary_text(r: dict[str, Any]) -> str:
     ]
     missing = unreported(r)
     if missing:
-        drain = f" of {r['drain_s']:g} s{unit}" if r.get("drain_s") is not None else ""
+        if r.get("drain_given_up"):
+            drain = " (ended early by a signal)"
+        else:
+            drain = f" of {r['drain_s']:g} s{unit}" if r.get("drain_s") is not None else ""
         rows.append(["UNREPORTED", f"{missing} after the drain{drain}: the CSMS was not told of every "
                                    "transaction (exit status 3)"])
     if r.get("cpu"):

@@ -929,6 +929,7 @@ class Worker:
             fs.trace.registration = fs.station.registration
         final["stations"] = {fs.identity: fs.trace.to_dict() for fs in self.stations}
         final["templates"] = dict(self.templates)
+        final["drain_given_up"] = self._give_up
         if self.call_trace is not None:
             final["trace"] = trace_lines(self.call_trace)
         self.report(final)
