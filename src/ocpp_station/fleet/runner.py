@@ -12,6 +12,7 @@ time or the scenario's [csms] error_rate / silence_rate its fleet variant,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -197,7 +198,7 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         raise ValueError(f"duration: expected a number of seconds > 0, got {opts.duration:g}")
     sc.identities(opts.count)  # ValueError: the pattern does not give every station its own valid identity
     if opts.drain_timeout is None:
-        opts.drain_timeout = default_drain(sc)
+        opts = dataclasses.replace(opts, drain_timeout=default_drain(sc))
     raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err, opts.count)
     control_sock = None
     if opts.control is not None:
