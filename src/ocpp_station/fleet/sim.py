@@ -576,7 +576,7 @@ class FleetStation:
                 await self._sleep_until(self.offline_until)
                 continue
             connected = False
-            reason = SILENT_LINK
+            reason = SILENT_LINK  # unless the attempt fails before the link is up
             ping = self.station.config["WebSocketPingInterval"] or None
             try:
                 ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping,
@@ -589,8 +589,6 @@ class FleetStation:
                     connected = await self._serve(ws)
                     if connected:
                         failures = 0
-                    else:
-                        reason = SILENT_LINK
                 finally:
                     await ws.close()
             except asyncio.CancelledError:
