@@ -101,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "summary at the end, and optionally a metrics JSON file. Raises the open-file limit to the hard "
         "limit (and says so if that is not enough). SIGINT/SIGTERM end the driving phase early: sessions "
         "are stopped and reported before the stations disconnect. The scenario format is documented in "
-        "examples/fleet-basic.toml, examples/fleet-faults.toml and ocpp_station.fleet.scenario. Exit status: 0 when every station was "
-        "Accepted and no error was seen, 1 otherwise, 2 for a bad option or scenario.",
+        "docs/fleet.md (examples/fleet-basic.toml, examples/fleet-faults.toml). Exit status: 0 when every station "
+        "was Accepted, no error was seen and every transaction was reported; 1 when a station was never Accepted "
+        "or errors were seen; 2 for a bad option or scenario; 3 when transactions were left unreported (still open, "
+        "or transaction messages queued or dropped at the end), checked first.",
     )
     fleet.add_argument("--csms", metavar="URL", required=True,
                        help="CSMS endpoint URL (the identity is appended), or 'builtin' to start the "
@@ -123,11 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="identity pattern, str.format with n = 1..N (default: the scenario's, SIM{n:05d}); "
                        "it must give every station its own identity (so contain {n...}) of printable characters "
                        "without '/' (at most 48); it is percent-encoded into the URL")
-    fleet.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
-                       help="at the end, how long to wait for transaction messages to be delivered (default 30)")
+    fleet.add_argument("--drain-timeout", type=float, metavar="S",
+                       help="at the end, how long (s, virtual with --virtual-time) to wait for the transaction "
+                       "messages to be delivered; a second SIGINT/SIGTERM ends the wait. Default: long enough for "
+                       "the retry policy, A x MessageTimeout + TransactionMessageRetryInterval x A(A-1)/2 with A = "
+                       "TransactionMessageAttempts (the longest over the templates), plus 30 s for a reconnect, "
+                       "plus the scenario's longest network outage when it has drops (300 s with the defaults)")
     fleet.add_argument("--metrics", type=Path, metavar="FILE",
-                       help="write the metrics (JSON) here at the end, with a per-second time_series "
-                       "(messages/s, latency p50/p99, connected/charging/queued)")
+                       help="write the metrics (JSON, fields in docs/fleet.md) here at the end, with a time_series "
+                       "per wall-clock second, or with --virtual-time per bucket of virtual seconds (1 s, wider for "
+                       "runs over 1,000 s): messages/s, latency p50/p99, stations connected and charging, queued "
+                       "transaction messages")
     fleet.add_argument("--no-progress", action="store_true",
                        help="no progress (by default a small table on stderr, redrawn in place when stderr is a "
                        "terminal, else one line per second)")
@@ -147,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "<action> <payload>' (the identity percent-encoded as in the URL), ordered by time, then identity. With --virtual-time the same seed "
                        "gives the identical file")
     fleet.add_argument("--plot", type=Path, metavar="FILE.html",
-                       help="write a self-contained HTML page (inline SVG, no script) with messages/s and latency "
-                       "p50/p99 per second; the same time series is in --metrics under time_series")
+                       help="write a self-contained HTML page (inline SVG, no script) with messages/s, latency "
+                       "p50/p99 and stations connected and charging over the run (virtual seconds with "
+                       "--virtual-time); the same time series is in --metrics under time_series")
     fleet.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -364,6 +373,7 @@ def _port(text: str) -> int:
 
 def cmd_fleet(args: argparse.Namespace) -> int:
     from .fleet import FleetOptions, ScenarioError, load_scenario, run_fleet
+    from .fleet.runner import exit_status
 
     try:
         scenario = load_scenario(args.scenario)
@@ -376,7 +386,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if not args.duration > 0 or args.duration == float("inf"):
         print(f"ocpp-station: --duration: expected a number of seconds > 0, got {args.duration:g}", file=sys.stderr)
         return 2
-    if not args.drain_timeout >= 0 or args.drain_timeout == float("inf"):
+    if args.drain_timeout is not None and (not args.drain_timeout >= 0 or args.drain_timeout == float("inf")):
         print(f"ocpp-station: --drain-timeout: expected a number of seconds >= 0, got {args.drain_timeout:g}",
               file=sys.stderr)
         return 2
@@ -443,7 +453,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     except ControlListenError as exc:
         print(f"ocpp-station: --control: {exc}", file=sys.stderr)
         return 2
-    return 0 if result["accepted"] == args.count and result["errors"] == 0 else 1
+    return exit_status(result)
 
 
 def main(argv: list[str] | None = None) -> int:

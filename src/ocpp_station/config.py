@@ -30,7 +30,7 @@ from .core.configuration import ConfigValueError, KeySpec
 from .core.keys import core_keys
 from .core.settings import StationSettings
 
-__all__ = ["ConfigError", "RunSettings", "load_settings", "parse_host_port", "ocpp_key_specs"]
+__all__ = ["ConfigError", "RunSettings", "did_you_mean", "load_settings", "parse_host_port", "ocpp_key_specs"]
 
 DEFAULT_IDENTITY = "CP001"
 DEFAULT_CSMS_URL = "ws://127.0.0.1:9000/ocpp"
@@ -112,6 +112,13 @@ def _show(value: Any) -> str:
     else:  # pragma: no cover - tomllib gives nothing else
         text = type(value).__name__
     return text
+
+
+def did_you_mean(name: str, candidates: Any, cutoff: float = 0.8) -> str:
+    """`` (did you mean X?)`` naming the candidate closest to a misspelt ``name``, or ``""`` when none is close
+    (used for config and fleet scenario keys)."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _one_line(text: str) -> str:
@@ -370,9 +377,7 @@ def _check_profiles(where: _Where, key: str, value: Any) -> tuple[str, ...]:
             continue
         if name in PROFILE_NAMES:
             raise where.error(key, f"profile {_show(name)} is not implemented (implemented: {', '.join(implemented)})")
-        close = difflib.get_close_matches(name, list(PROFILE_NAMES), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise where.error(key, f"unknown feature profile {_show(name)}{hint}")
+        raise where.error(key, f"unknown feature profile {_show(name)}{did_you_mean(name, PROFILE_NAMES, 0.6)}")
     if "Core" not in value:
         raise where.error(key, 'must include "Core"')
     return tuple(p for p in implemented if p in value)
@@ -492,9 +497,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         for name, raw in ocpp_t.items():
             spec = specs.get(name)
             if spec is None:
-                close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.8)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise where.error(f"ocpp.{name}", f"unknown OCPP configuration key{hint}")
+                raise where.error(f"ocpp.{name}", f"unknown OCPP configuration key{did_you_mean(name, specs)}")
             values[name] = _ocpp_value(where, spec, raw, st)
         st.ocpp = values
 

@@ -103,9 +103,9 @@ def test_the_seeded_schedule_is_deterministic():
 def test_scenario_errors_name_the_key():
     with pytest.raises(ScenarioError, match=r"driver.session_duration.distribution"):
         parse_scenario({"driver": {"session_duration": {"distribution": "gauss"}}})
-    with pytest.raises(ScenarioError, match=r"station template is not valid"):
+    with pytest.raises(ScenarioError, match=r"^scenario: ocpp.MeterValueSampleInterval: must be >= 0, got -3$"):
         parse_scenario({"ocpp": {"MeterValueSampleInterval": "-3"}})
-    with pytest.raises(ScenarioError, match=r"unknown table \[foo\]"):
+    with pytest.raises(ScenarioError, match=r"^scenario: foo: unknown table \(expected one of: fleet, station, "):
         parse_scenario({"foo": {}})
 
 

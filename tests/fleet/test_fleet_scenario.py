@@ -62,7 +62,8 @@ def test_template_errors_name_the_template_and_key():
         parse_scenario({"template": [{"name": "a"}, {"colour": "red"}]})
     with pytest.raises(ScenarioError, match=r"^scenario: template\[1\]\.weight: expected a number > 0, got 0$"):
         parse_scenario({"template": [{"weight": 0}]})
-    with pytest.raises(ScenarioError, match=r"^scenario: template\[2\] \(dc\) is not valid: "):
+    with pytest.raises(ScenarioError, match=r"^scenario: template\[2\]\.ocpp\.MeterValueSampleInterval: must be >= 0, "
+                                            r"got -1$"):
         parse_scenario({"template": [{"name": "ac"}, {"name": "dc", "ocpp": {"MeterValueSampleInterval": -1}}]})
     with pytest.raises(ScenarioError, match=r"^scenario: template\[1\]\.connectors: expected a positive integer"):
         parse_scenario({"template": [{"connectors": 0}]})
@@ -144,14 +145,16 @@ def test_fault_keys_are_checked():
         parse_scenario({"faults": {"backup_power": 1.5}})
     with pytest.raises(ScenarioError, match=r"^scenario: faults.power_cut_rate: expected a number >= 0.0, got -1$"):
         parse_scenario({"faults": {"power_cut_rate": -1}})
-    with pytest.raises(ScenarioError, match=r"^scenario: faults.power_cuts: unknown key$"):
+    with pytest.raises(ScenarioError, match=r"^scenario: faults.power_cuts: unknown key \(expected one of: network_drop_probability, "
+                                            r"network_outage, power_cut_rate, backup_power\)$"):
         parse_scenario({"faults": {"power_cuts": 1}})
     with pytest.raises(ScenarioError, match=r"^scenario: csms.error_rate \+ csms.silence_rate: expected less than 1, "
                                             r"got 1$"):
         parse_scenario({"csms": {"error_rate": 0.5, "silence_rate": 0.5}})
     with pytest.raises(ScenarioError, match=r"^scenario: csms.error_rate: expected 0..1, got 2$"):
         parse_scenario({"csms": {"error_rate": 2}})
-    with pytest.raises(ScenarioError, match=r"^scenario: csms.errors: unknown key$"):
+    with pytest.raises(ScenarioError, match=r"^scenario: csms.errors: unknown key \(expected one of: boot_interval, error_rate, "
+                                            r"silence_rate\)$"):
         parse_scenario({"csms": {"errors": 0.1}})
     sc = parse_scenario({"csms": {"error_rate": 0.1, "silence_rate": 0.05, "boot_interval": 30}})
     assert (sc.csms_error_rate, sc.csms_silence_rate, sc.csms_keys) == (0.1, 0.05, ["boot_interval", "error_rate",
@@ -211,3 +214,47 @@ def test_fleet_keys_are_checked():
         parse_scenario({"fleet": {"timer_grain": "fast"}})
     with pytest.raises(ScenarioError, match=r"fleet.ramp: unknown key"):
         parse_scenario({"fleet": {"ramp": 10}})
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"fleets": {}}, "scenario: fleets: unknown table (did you mean fleet?)"),
+        ({"fleet": {"ramp_rat": 10}}, "scenario: fleet.ramp_rat: unknown key (did you mean ramp_rate?)"),
+        ({"station": {"conectors": 2}}, "scenario: station.conectors: unknown key (did you mean connectors?)"),
+        ({"template": [{"name": "a"}, {"fixed_cabel": True}]},
+         "scenario: template[2].fixed_cabel: unknown key (did you mean fixed_cable?)"),
+        ({"driver": {"plug_to_cards": 1}}, "scenario: driver.plug_to_cards: unknown key (did you mean plug_to_card?)"),
+        ({"driver": {"session_duration": {"distribution": "normal", "mean": 300, "sdd": 60}}},
+         "scenario: driver.session_duration.sdd: unknown key for distribution normal (did you mean sd?)"),
+        ({"driver": {"ev_power_w": {"min": 1, "maxx": 2}}}, "scenario: driver.ev_power_w.maxx: unknown key "
+                                                            "(did you mean max?)"),
+        ({"faults": {"network_outage": {"min": 1, "mean": 2}}},
+         "scenario: faults.network_outage.mean: unknown key (expected one of: min, max)"),
+        ({"faults": {"backup_powr": 0.5}}, "scenario: faults.backup_powr: unknown key (did you mean backup_power?)"),
+        ({"csms": {"boot_intervall": 5}}, "scenario: csms.boot_intervall: unknown key (did you mean boot_interval?)"),
+        ({"ocpp": {"MeterValueSampleIntervall": 30}},
+         "scenario: ocpp.MeterValueSampleIntervall: unknown OCPP configuration key (did you mean "
+         "MeterValueSampleInterval?)"),
+        ({"template": [{"name": "dc", "ocpp": {"HeartbeatIntervall": 30}}]},
+         "scenario: template[1].ocpp.HeartbeatIntervall: unknown OCPP configuration key (did you mean "
+         "HeartbeatInterval?)"),
+        ({"ocpp": {"MeterValueSampleInterval": "often"}},
+         "scenario: ocpp.MeterValueSampleInterval: expected an integer, got 'often'"),
+        ({"fleet": 3}, "scenario: fleet: expected a table [fleet]"),
+    ],
+)
+def test_scenario_errors_name_the_key_path_and_the_closest_valid_key(doc, message):
+    """As the station config does (config.did_you_mean): one line, the dotted key path, the likely key."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(doc)
+    assert str(info.value) == message
+
+
+def test_a_scenario_file_error_names_the_file_and_the_key(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[faults]\nnetwork_drop_probabilty = 0.1\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == (f"{path}: faults.network_drop_probabilty: unknown key "
+                               "(did you mean network_drop_probability?)")

@@ -149,6 +149,8 @@ class Link(asyncio.BufferedProtocol):
                 else:
                     self.opened.set_result(None)
                     self._arm_ping()
+        if self.proto.handshake_exc is not None and not self.opened.done():
+            self.opened.set_exception(self.proto.handshake_exc)  # a response that could not be parsed
         self._write()
         if self.proto.close_expected() and self._close_timer is None and self.transport is not None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
@@ -163,8 +165,9 @@ class Link(asyncio.BufferedProtocol):
         for timer in (self._ping_timer, self._close_timer):
             if timer is not None:
                 timer.cancel()
-        if not self.opened.done():
-            self.opened.set_exception(exc or ConnectionError("connection closed during the handshake"))
+        if not self.opened.done():  # the handshake's own error first (e.g. not an HTTP response at all)
+            self.opened.set_exception(self.proto.handshake_exc or exc
+                                      or ConnectionError("connection closed during the handshake"))
         if not self.closed.done():
             self.closed.set_result(None)
 

@@ -41,6 +41,7 @@ class StationTrace:
     sent: Counter = field(default_factory=Counter)  # action -> CALLs sent (retries included)
     queued: int = 0  # transaction messages still queued at the end
     open_transactions: int = 0  # transactions still running at the end
+    dropped: int = 0  # transaction messages given up after TransactionMessageAttempts failures
     registration: str = "Unknown"
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,18 +56,33 @@ class StationTrace:
             "sent": dict(self.sent),
             "queued": self.queued,
             "open_transactions": self.open_transactions,
+            "dropped_tx_messages": self.dropped,
         }
+
+
+GAUGES = ("connected", "accepted", "charging_stations", "charging_connectors", "queued", "errors")
+SERIES_POINTS = 1000  # a virtual-time series has at most about this many buckets
+
+
+def series_step(duration: float) -> float:
+    """Virtual time: the width (virtual s) of the time series' buckets for a run of ``duration`` s: 1 s, or
+    the smallest of 2, 5, 10, 20, 30, 60, 120, 300, 600... s that keeps it to SERIES_POINTS buckets."""
+    for step in (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600):
+        if duration / step <= SERIES_POINTS:
+            return float(step)
+    return 3600.0 * math.ceil(duration / SERIES_POINTS / 3600.0)
 
 
 @dataclass(slots=True)
 class Bucket:
-    """One wall-clock second of the time series."""
+    """One second of the time series: a wall-clock second, or with virtual time one bucket of the
+    stations' clock (``series_step`` virtual seconds)."""
 
-    messages: int = 0  # frames in + out counted by the snapshots that fell in this second
-    spans: dict[int, float] = field(default_factory=dict)  # worker -> s its snapshots here covered (~1)
+    messages: int = 0  # frames in + out counted in it
+    spans: dict[int, float] = field(default_factory=dict)  # worker -> s its reports here covered
     latencies: list[float] = field(default_factory=list)
-    gauges: dict[int, tuple[int, int, int, int, int]] = field(default_factory=dict)  # worker -> last gauges
-    clock: float | None = None  # the stations' clock (virtual time) - its start
+    gauges: dict[int, dict[str, int]] = field(default_factory=dict)  # worker -> its last GAUGES in it
+    clock: float | None = None  # wall clock: the stations' clock - its start
 
 
 @dataclass(slots=True)
@@ -79,10 +95,12 @@ class WorkerMetrics:
     exceptions: int = 0  # bugs in the fleet driver or the station (logged)
     connects: int = 0
     connect_failures: int = 0
+    connect_failure_reasons: Counter = field(default_factory=Counter)  # failure_reason() -> attempts
     disconnects: int = 0
     drops: int = 0  # injected network drops
     power_cuts: int = 0  # power cuts through the control API
     latencies: list[float] = field(default_factory=list)  # since the last snapshot (s)
+    series_latencies: list[float] | None = None  # virtual time: since the last bucket of the series (s)
 
     @property
     def errors(self) -> int:
@@ -95,12 +113,14 @@ class Aggregator:
     WINDOW = 10.0  # s of latency samples the progress line's percentiles cover
     SETTLE = 5.0  # s after every station was Accepted before the steady driving window opens
 
-    def __init__(self, count: int, workers: int, started: float, clock_start: float | None = None) -> None:
+    def __init__(self, count: int, workers: int, started: float, clock_start: float | None = None,
+                 step: float | None = None) -> None:
         self.count = count
+        self.step = step  # virtual time: the series is the workers' buckets of this many virtual s
         self.workers = workers
         self.started = started  # wall time the fleet started (station 1's start)
         self.clock_start = started if clock_start is None else clock_start  # the stations' clock then (virtual)
-        self.series: dict[int, Bucket] = {}  # wall second since started -> what the snapshots of that second said
+        self.series: dict[int, Bucket] = {}  # wall second since started (virtual: bucket number) -> its figures
         self._prev: dict[int, tuple[float, int]] = {}  # worker -> (wall, frames) of its previous snapshot
         self.snap: dict[int, dict[str, Any]] = {}  # worker -> last snapshot
         self.finals: dict[int, dict[str, Any]] = {}
@@ -122,7 +142,10 @@ class Aggregator:
         if msg["type"] == "snapshot" or msg["type"] == "final":
             self.snap[w] = msg
             lat = msg.get("latencies", [])
-            self._bucket(w, msg, lat)
+            if self.step is None:
+                self._bucket(w, msg, lat)
+            for sample in msg.get("samples", ()):
+                self._sample(w, sample)
             (self.stop_latencies if msg.get("phase") == "stop" else self.latencies).extend(lat)
             self._recent.append((time.time(), lat))
         if msg.get("rss_kib"):
@@ -163,39 +186,63 @@ class Aggregator:
         b.messages += frames - f0
         b.spans[w] = b.spans.get(w, 0.0) + (wall - t0)
         b.latencies.extend(lat)
-        b.gauges[w] = (msg.get("connected", 0), msg.get("accepted", 0), msg.get("charging", 0),
-                       msg.get("queued", 0), msg.get("errors", 0))
+        b.gauges[w] = {g: msg.get(g, 0) for g in GAUGES}
         clock = msg.get("clock")
         if clock is not None:
             b.clock = clock - self.clock_start if b.clock is None else min(b.clock, clock - self.clock_start)
 
+    def _sample(self, w: int, sample: dict[str, Any]) -> None:
+        """Virtual time: one worker's bucket of the stations' clock (see Worker._bucket)."""
+        b = self.series.get(sample["k"])
+        if b is None:
+            b = self.series[sample["k"]] = Bucket()
+        b.messages += sample["messages"]
+        b.spans[w] = sample["span"]
+        b.latencies.extend(sample["latencies"])
+        b.gauges[w] = {g: sample.get(g, 0) for g in GAUGES}
+
     def time_series(self) -> list[dict[str, Any]]:
-        """Per wall-clock second: messages/s (in + out) and the CALL latency percentiles of that second."""
+        """Per second of the run: messages/s (in + out), the latency percentiles of the CALLs answered in
+        it, and the gauges at its end. Wall-clock seconds; with virtual time, buckets of ``step`` seconds
+        of the stations' clock (``t`` is where the bucket starts, its rate is per virtual second)."""
         out = []
         for sec in sorted(self.series):
             b = self.series[sec]
             lat = sorted(b.latencies)
             p50, p99 = percentile(lat, 50), percentile(lat, 99)
             g = list(b.gauges.values())
-            span = sum(b.spans.values()) / len(b.spans) if b.spans else 0.0
-            out.append({
-                "t": sec,
-                "virtual_t": None if b.clock is None or self.clock_start == self.started else round(b.clock, 3),
+            if self.step is not None:
+                span = max(b.spans.values(), default=self.step)
+                t: float = sec * self.step
+                rate = round(b.messages / max(span, 1.0), 3)  # the last bucket may be a part of one
+            else:
+                span = sum(b.spans.values()) / len(b.spans) if b.spans else 0.0
+                t = sec
+                rate = round(b.messages / span, 1) if span > 0.05 else float(b.messages)
+            point = {
+                "t": t,
+                "virtual_t": t if self.step is not None else None,
+                "span_s": round(span, 3),
                 "messages": b.messages,
-                "messages_per_s": round(b.messages / span, 1) if span > 0.05 else float(b.messages),
+                "messages_per_s": rate,
                 "latency_count": len(lat),
                 "latency_p50_ms": None if p50 is None else round(p50 * 1000, 3),
                 "latency_p99_ms": None if p99 is None else round(p99 * 1000, 3),
-                "connected": sum(x[0] for x in g),
-                "accepted": sum(x[1] for x in g),
-                "charging": sum(x[2] for x in g),
-                "queued": sum(x[3] for x in g),
-                "errors": sum(x[4] for x in g),
-            })
+            }
+            for name in GAUGES:
+                point[name] = sum(x[name] for x in g)
+            out.append(point)
         return out
 
     def total(self, key: str) -> int:
         return sum(s.get(key, 0) for s in self.snap.values())
+
+    def reasons(self) -> dict[str, int]:
+        """Why connection attempts failed, over every worker: reason -> attempts, most frequent first."""
+        c: Counter = Counter()
+        for s in self.snap.values():
+            c.update(s.get("connect_failure_reasons", {}))
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def progress_line(self) -> str:
         now = time.time()
@@ -216,7 +263,7 @@ class Aggregator:
         vt = f" (virtual {min(clocks) - self.clock_start:.0f}s)" if jumps and clocks else ""
         return (
             f"[{now - self.started:6.1f}s]{vt} connected {self.total('connected')}/{self.count} "
-            f"accepted {self.total('accepted')} charging {self.total('charging')} "
+            f"accepted {self.total('accepted')} charging {self.total('charging_stations')} "
             f"msg/s {rate:.0f} latency p50 {ms(p50)} ms p99 {ms(p99)} ms "
             f"errors {self.total('errors')} queued-tx {self.total('queued')}"
         )
@@ -230,7 +277,7 @@ class Aggregator:
         m = re.search(r"msg/s (\S+) latency p50 (\S+) ms p99 (\S+) ms", line)
         rate, p50, p99 = m.groups() if m else ("-", "-", "-")
         cols = [("time s", f"{t:.0f}"), ("virtual s", vt), ("connected", f"{self.total('connected')}/{self.count}"),
-                ("accepted", str(self.total("accepted"))), ("charging", str(self.total("charging"))),
+                ("accepted", str(self.total("accepted"))), ("charging", str(self.total("charging_stations"))),
                 ("msg/s", rate), ("p50 ms", p50), ("p99 ms", p99), ("errors", str(self.total("errors"))),
                 ("queued tx", str(self.total("queued")))]
         widths = [max(len(h), len(v)) for h, v in cols]
@@ -271,11 +318,14 @@ class Aggregator:
             "exceptions": self.total("exceptions"),
             "connects": self.total("connects"),
             "connect_failures": self.total("connect_failures"),
+            "connect_failure_reasons": self.reasons(),
             "disconnects": self.total("disconnects"),
             "network_drops": self.total("drops"),
             "max_queued_tx": self.max_queued,
             "queued_tx_at_end": sum(s["queued"] for s in stations.values()),
             "open_transactions_at_end": sum(s["open_transactions"] for s in stations.values()),
+            "dropped_tx_messages": sum(s["dropped_tx_messages"] for s in stations.values()),
+            "drain_given_up": any(f.get("drain_given_up") for f in self.finals.values()),  # a second signal
             "answered": dict(sorted(answered.items())),
             "failed": dict(sorted(failed.items())),
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
@@ -283,7 +333,9 @@ class Aggregator:
             "steady_cpu": self.steady_cpu(),  # CPU once the ramp-up is over, until the driving phase ends
             "steady_latency_ms": _lat(sorted(self.steady_latencies)),  # the CALLs answered in that window
             "power_cuts": self.total("power_cuts"),
-            "time_series": self.time_series(),  # per wall second: messages/s, latency p50/p99, gauges
+            "time_base": "wall" if self.step is None else "virtual",  # the seconds of time_series
+            "bucket_s": 1.0 if self.step is None else self.step,
+            "time_series": self.time_series(),  # per second (virtual: per bucket): messages/s, latency, gauges
             "per_station": stations,
         }
 
@@ -319,6 +371,25 @@ def _align(rows: list[list[str]], first_width: int = 0, indent: str = "  ") -> l
     return out
 
 
+def _reasons(r: dict[str, Any]) -> str:
+    reasons = r.get("connect_failure_reasons") or {}
+    return " (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")" if reasons else ""
+
+
+def unreported(r: dict[str, Any]) -> str:
+    """What the CSMS was not told at the end of the run ("" when everything was delivered): transactions
+    still open, transaction messages still queued, messages given up after TransactionMessageAttempts."""
+    parts = []
+    for key, one, many in (("open_transactions_at_end", "open transaction", "open transactions"),
+                           ("queued_tx_at_end", "queued transaction message", "queued transaction messages"),
+                           ("dropped_tx_messages", "transaction message dropped after its last attempt",
+                            "transaction messages dropped after their last attempt")):
+        n = r.get(key) or 0
+        if n:
+            parts.append(f"{n} {one if n == 1 else many}")
+    return ", ".join(parts)
+
+
 def summary_text(r: dict[str, Any]) -> str:
     """The end-of-run summary: one aligned table (a row per figure, the latencies as columns)."""
     virtual = r.get("virtual_s")
@@ -342,12 +413,21 @@ def summary_text(r: dict[str, Any]) -> str:
         ["time", time_text],
         ["stations", acc],
         ["messages", f"{messages} ({rates})"],
-        ["transactions", f"{a.get('StartTransaction', 0)} started, {a.get('StopTransaction', 0)} stopped; "
-                         f"open at end {r['open_transactions_at_end']}, queued messages at end {r['queued_tx_at_end']}"],
+        ["transactions", f"{a.get('StartTransaction', 0)} started, {a.get('StopTransaction', 0)} stopped; at the end "
+                         f"{r['open_transactions_at_end']} open, {r['queued_tx_at_end']} messages queued, "
+                         f"{r.get('dropped_tx_messages', 0)} dropped"],
         ["errors", f"{r['errors']} (CALLERROR {r['call_errors']}, timeouts {r['call_timeouts']}, "
                    f"exceptions {r['exceptions']})"],
-        ["connections", f"connect failures {r['connect_failures']}, network drops {r['network_drops']}"],
+        ["connections", f"connect failures {r['connect_failures']}{_reasons(r)}, network drops {r['network_drops']}"],
     ]
+    missing = unreported(r)
+    if missing:
+        if r.get("drain_given_up"):
+            drain = " (ended early by a signal)"
+        else:
+            drain = f" of {r['drain_s']:g} s{unit}" if r.get("drain_s") is not None else ""
+        rows.append(["UNREPORTED", f"{missing} after the drain{drain}: the CSMS was not told of every "
+                                   "transaction (exit status 3)"])
     if r.get("cpu"):
         rows.append(["cpu", ", ".join(f"{k} {v}" for k, v in r["cpu"].items())])
     if any(v for v in r["rss_kib"].values()):
@@ -456,28 +536,33 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
 
 
 def plot_html(result: dict[str, Any]) -> str:
-    """A self-contained HTML page: messages/s and CALL latency p50/p99 per second of the run.
+    """A self-contained HTML page: messages/s, CALL latency p50/p99 and the stations connected and charging,
+    per second of the run.
 
-    In virtual time the x axis is the stations' (virtual) clock; the rates stay per wall-clock second,
-    the time the CSMS actually had."""
+    With virtual time the x axis is the stations' (virtual) clock, in buckets of ``bucket_s`` virtual
+    seconds, and the rates are per virtual second: the same clock on both axes."""
     from html import escape
 
     series = result.get("time_series", [])
-    if any(p.get("virtual_t") is not None for p in series):
-        series = [p for p in series if p.get("virtual_t") is not None]
-        xs = [float(p["virtual_t"]) for p in series]
+    xs = [float(p["t"]) for p in series]
+    if result.get("time_base") == "virtual":
+        step = result.get("bucket_s", 1.0)
         xlabel = "virtual seconds since the start (the stations' clock)"
+        per = "virtual second"
+        bucket = "per virtual second" if step == 1 else f"per {step:g} virtual seconds"
     else:
-        xs = [float(p["t"]) for p in series]
         xlabel = "wall-clock seconds since the start"
-    thr = _svg_chart("Throughput (messages in + out per wall-clock second)", xs,
+        per = "wall-clock second"
+        bucket = "per second"
+    thr = _svg_chart(f"Throughput (messages in + out per {per})", xs,
                      [("messages/s", "#1f77b4", [p["messages_per_s"] for p in series])], "messages/s", xlabel=xlabel)
-    lat = _svg_chart("CSMS latency per second (CALL to answer)", xs,
+    lat = _svg_chart(f"CSMS latency {bucket} (CALL to answer, real ms)", xs,
                      [("p50", "#2ca02c", [p["latency_p50_ms"] for p in series]),
                       ("p99", "#d62728", [p["latency_p99_ms"] for p in series])], "ms", xlabel=xlabel)
     gauges = _svg_chart("Stations", xs,
                         [("connected", "#1f77b4", [p["connected"] for p in series]),
-                         ("charging", "#ff7f0e", [p["charging"] for p in series])], "stations", xlabel=xlabel)
+                         ("charging", "#ff7f0e", [p["charging_stations"] for p in series])], "stations",
+                        xlabel=xlabel)
     text = summary_text(result) if "latency_ms" in result else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -12,6 +12,7 @@ time or the scenario's [csms] error_rate / silence_rate its fleet variant,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -29,11 +30,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .metrics import Aggregator, plot_html, summary_text
+from .metrics import Aggregator, plot_html, series_step, summary_text, unreported
 from .scenario import Scenario
-from .sim import VIRTUAL_EPOCH, Worker
+from .sim import RECONNECT_MAX, VIRTUAL_EPOCH, Worker
 
 log = logging.getLogger(__name__)
+
+# exit status of `ocpp-station fleet` (2 is a bad option or scenario, from the CLI)
+EXIT_OK = 0  # every station Accepted, no error, every transaction reported
+EXIT_FAILED = 1  # a station never Accepted, or errors (CALLERRORs, timeouts, exceptions) not injected by the scenario
+EXIT_UNREPORTED = 3  # transactions open or transaction messages queued or dropped at the end (checked first)
+
+
+def exit_status(result: dict[str, Any]) -> int:
+    """The exit status for a run's result: unreported transactions first (the CSMS would bill wrongly),
+    then stations never Accepted or errors."""
+    if unreported(result):
+        return EXIT_UNREPORTED
+    if result["accepted"] < result["stations"] or result["errors"]:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def default_drain(scenario: Scenario) -> float:
+    """Seconds the end of a run waits for the transaction messages by default: one message's whole retry
+    policy (:meth:`Scenario.transaction_retry_s`), a reconnect at the longest back-off, and the scenario's
+    longest network outage when it has drops (a station may be offline when the driving ends)."""
+    outage = scenario.outage_max if scenario.drop_probability > 0 else 0.0
+    return scenario.transaction_retry_s() + RECONNECT_MAX + outage
+
 
 CONTROL_VIRTUAL = ("--control cannot be combined with --virtual-time: virtual time runs the whole scenario in a "
                    "few seconds of wall time, before a client could use the control API")
@@ -134,7 +159,7 @@ class FleetOptions:
     seed: Any = 1
     duration: float = 60.0
     workers: int = 1
-    drain_timeout: float = 30.0
+    drain_timeout: float | None = None  # None: default_drain(scenario)
     metrics_path: Path | None = None
     progress: bool = True
     virtual_time: bool = False  # jump to the next timer whenever the stations are idle
@@ -152,9 +177,10 @@ def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, ur
     async def main() -> None:
         w = Worker(wid, indices, scenario, seed, url, start_at, duration, drain_timeout, report=q.put,
                    virtual=virtual, trace=trace, builtin=builtin)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, w.stop)
+        # the parent passes each SIGINT/SIGTERM on as one SIGTERM; Ctrl-C in a terminal signals the whole
+        # process group, and counted twice here it would end the drain along with the driving phase
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, w.stop)
         await w.run()
 
     asyncio.run(main())
@@ -171,6 +197,8 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     if opts.duration <= 0:
         raise ValueError(f"duration: expected a number of seconds > 0, got {opts.duration:g}")
     sc.identities(opts.count)  # ValueError: the pattern does not give every station its own valid identity
+    if opts.drain_timeout is None:
+        opts = dataclasses.replace(opts, drain_timeout=default_drain(sc))
     raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err, opts.count)
     control_sock = None
     if opts.control is not None:
@@ -194,10 +222,11 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     start_at = t_wall0 + (0.0 if k == 1 else 1.5)  # spawned workers need a moment to import
     if opts.virtual_time:
         start_at = VIRTUAL_EPOCH  # the stations' clocks start there, whatever the wall clock says
-    agg = Aggregator(opts.count, k, t_wall0 + (0.0 if k == 1 else 1.5), start_at)
+    agg = Aggregator(opts.count, k, t_wall0 + (0.0 if k == 1 else 1.5), start_at,
+                     step=series_step(opts.duration) if opts.virtual_time else None)
     print(f"fleet: {opts.count} stations ({opts.scenario.identity(1)}..{opts.scenario.identity(opts.count)}), "
           f"{k} worker(s), ramp {opts.scenario.ramp_rate:g}/s, seed {opts.seed}, {opts.duration:g} s"
-          f"{' of virtual time' if opts.virtual_time else ''} -> {url}",
+          f"{' of virtual time' if opts.virtual_time else ''}, then a drain of up to {opts.drain_timeout:g} s -> {url}",
           file=err)
     try:
         if k == 1:
@@ -220,6 +249,7 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         cpu["csms_cpu_s"] = round(csms_cpu, 2)
     result = agg.result(wall, cpu)
     result["seed"] = opts.seed
+    result["drain_s"] = opts.drain_timeout
     result["csms"] = opts.csms_url
     result["scenario"] = opts.scenario.to_dict()
     templates: Counter = Counter()
@@ -298,16 +328,13 @@ def _run_processes(opts: FleetOptions, shards: list[list[int]], url: str, start_
                               opts.trace or opts.trace_path is not None, opts.csms_url == "builtin"))
         p.start()
         procs.append(p)
-    stopping = False
     show = Progress(agg, opts.err)
 
     def on_signal(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            for p in procs:
-                if p.pid and p.is_alive():
-                    os.kill(p.pid, signal.SIGTERM)
+        # passed on each time: the first ends the driving phase, a second one the drain (Worker.stop)
+        for p in procs:
+            if p.pid and p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

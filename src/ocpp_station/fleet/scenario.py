@@ -2,8 +2,10 @@
 
 Scenario file
 -------------
-Every table and key is optional; the defaults are shown (see ``examples/fleet-basic.toml`` and
-``examples/fleet-faults.toml``)::
+Every table and key is optional; the defaults are shown (docs/fleet.md is the reference; see also
+``examples/fleet-basic.toml`` and ``examples/fleet-faults.toml``). A mistake raises
+:class:`ScenarioError`: one line naming the file, the dotted key path and what was expected, with the
+closest valid key for a misspelt one (``config.did_you_mean``)::
 
     [fleet]
     identity_pattern = "SIM{n:05d}"   # str.format pattern; n = 1..count. Must give every station its own
@@ -90,12 +92,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
-from ..config import IDENTITY_RULE, identity_ok
+from ..config import IDENTITY_RULE, did_you_mean, identity_ok, ocpp_key_specs
+from ..core.configuration import ConfigValueError
 from ..core.settings import StationSettings
 
 
 class ScenarioError(ValueError):
     """A bad scenario file; the text names the file and the key."""
+
+
+def _unknown(path: str, key: str, valid: Any, what: str = "unknown key") -> ScenarioError:
+    """``<path>: unknown key`` with the valid key closest to ``key`` (the same hint as the station config's),
+    or the valid keys when none is close. ``path`` is ``"<file>: <dotted key path>"``, ending in ``key``."""
+    valid = list(valid)
+    hint = did_you_mean(key, valid) or f" (expected one of: {', '.join(valid)})"
+    return ScenarioError(f"{path}: {what}{hint}")
 
 
 @dataclass(slots=True)
@@ -190,6 +201,23 @@ class Scenario:
     def connectors_of(self, template: Template) -> int:
         return int(template.station.get("connectors", self.station.get("connectors", 1)))
 
+    def transaction_retry_s(self) -> float:
+        """Seconds one transaction message may take to get through under the stations' retry policy, the
+        longest over the templates: TransactionMessageAttempts (A) attempts of up to MessageTimeout (T)
+        each, and retries TransactionMessageRetryInterval (I) x 1, x 2, ... x (A - 1) after the failed
+        ones ([SPEC] §3.7.1, [JERRATA] 3.3; core/outbox.py): A * T + I * A * (A - 1) / 2."""
+        worst = 0.0
+        for tpl in self.all_templates():
+            specs = ocpp_key_specs(self.settings(self.identity(1), tpl))
+            values = {**self.ocpp, **tpl.ocpp}
+
+            def key(name: str) -> int:
+                return int(specs[name].parse(values.get(name, specs[name].default)))
+
+            a, t, i = key("TransactionMessageAttempts"), key("MessageTimeout"), key("TransactionMessageRetryInterval")
+            worst = max(worst, a * t + i * a * (a - 1) / 2)
+        return worst
+
     @property
     def csms_faults(self) -> bool:
         return self.csms_error_rate > 0 or self.csms_silence_rate > 0
@@ -271,8 +299,8 @@ def _dist(where: str, v: Any) -> Distribution:
         if k == "distribution":
             continue
         if k not in _NEEDS[kind] and k not in ("min", "max"):
-            raise ScenarioError(f"{where}.{k}: unknown key for distribution {kind} "
-                                f"(expected {', '.join(dict.fromkeys(_NEEDS[kind] + ('min', 'max')))})")
+            raise _unknown(f"{where}.{k}", k, dict.fromkeys(("distribution",) + _NEEDS[kind] + ("min", "max")),
+                           f"unknown key for distribution {kind}")
         params[k] = _num(f"{where}.{k}", x, -math.inf if k in ("mu", "mean") and kind != "exponential" else 0.0)
     for k in _NEEDS[kind]:
         if k not in params:
@@ -287,7 +315,7 @@ def _station_keys(where: str, table: dict[str, Any], extra: tuple[str, ...] = ()
             continue
         typ = _STATION_FIELDS.get(k)
         if typ is None:
-            raise ScenarioError(f"{where}.{k}: unknown key (expected {', '.join(extra + tuple(_STATION_FIELDS))})")
+            raise _unknown(f"{where}.{k}", k, extra + tuple(_STATION_FIELDS))
         if typ is int and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ScenarioError(f"{where}.{k}: expected a positive integer, got {v!r}")
         if not isinstance(v, typ):
@@ -302,16 +330,38 @@ def _ocpp_keys(where: str, table: Any) -> dict[str, str]:
     return {k: _ocpp_text(v) for k, v in table.items()}
 
 
+def _check_ocpp(where: str, sc: Scenario, index: int, tpl: Template) -> None:
+    """Every [ocpp] key of a template (its own over the scenario's) against the key registry of a station of
+    its shape, as ``run``'s config checks them: an unknown key names the closest one."""
+    specs = ocpp_key_specs(sc.settings(sc.identity(1), tpl))
+    for name, text in {**sc.ocpp, **tpl.ocpp}.items():
+        path = f"{where}: template[{index}].ocpp.{name}" if name in tpl.ocpp else f"{where}: ocpp.{name}"
+        spec = specs.get(name)
+        if spec is None:
+            raise _unknown(path, name, specs, "unknown OCPP configuration key")
+        try:
+            spec.normalise(text)
+        except ConfigValueError as exc:
+            raise ScenarioError(f"{path}: {exc}") from None  # the message quotes the value
+
+
+def _known_keys(where: str, table: str, body: dict[str, Any], valid: tuple[str, ...]) -> None:
+    for k in body:  # in the file's order: the first unknown key is the one named
+        if k not in valid:
+            raise _unknown(f"{where}: {table}.{k}", k, valid)
+
+
 def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     sc = Scenario()
-    known = {"fleet", "station", "ocpp", "template", "driver", "faults", "csms"}
+    known = ("fleet", "station", "ocpp", "template", "driver", "faults", "csms")
     for t in doc:
         if t not in known:
-            raise ScenarioError(f"{where}: unknown table [{t}] (expected {', '.join(sorted(known))})")
+            raise _unknown(f"{where}: {t}", t, known, "unknown table")
+    for t in ("fleet", "station", "ocpp", "driver", "faults", "csms"):
+        if not isinstance(doc.get(t, {}), dict):
+            raise ScenarioError(f"{where}: {t}: expected a table [{t}]")
     fleet = doc.get("fleet", {})
-    unknown = set(fleet) - {"identity_pattern", "ramp_rate", "timer_grain"}
-    if unknown:
-        raise ScenarioError(f"{where}: fleet.{sorted(unknown)[0]}: unknown key")
+    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain"))
     if "identity_pattern" in fleet:
         sc.identity_pattern = str(fleet["identity_pattern"])
     try:
@@ -357,6 +407,7 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     if "ev_power_w" in drv:
         p = drv["ev_power_w"]
         if isinstance(p, dict):
+            _known_keys(where, "driver.ev_power_w", p, ("min", "max"))
             sc.ev_power_min = _num(f"{where}: driver.ev_power_w.min", p.get("min", sc.ev_power_min))
             sc.ev_power_max = _num(f"{where}: driver.ev_power_w.max", p.get("max", sc.ev_power_max))
         else:
@@ -369,16 +420,15 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     for k in ("plug_to_card", "card_to_unplug"):
         if k in drv:
             setattr(sc, k, _num(f"{where}: driver.{k}", drv[k]))
-    unknown = set(drv) - {"sessions_per_hour", "arrival", "session_duration", "ev_power_w", "id_tags", "plug_to_card",
-                          "card_to_unplug"}
-    if unknown:
-        raise ScenarioError(f"{where}: driver.{sorted(unknown)[0]}: unknown key")
+    _known_keys(where, "driver", drv, ("sessions_per_hour", "arrival", "session_duration", "ev_power_w", "id_tags",
+                                       "plug_to_card", "card_to_unplug"))
     faults = doc.get("faults", {})
     if "network_drop_probability" in faults:
         sc.drop_probability = _fraction(f"{where}: faults.network_drop_probability", faults["network_drop_probability"])
     if "network_outage" in faults:
         o = faults["network_outage"]
         if isinstance(o, dict):
+            _known_keys(where, "faults.network_outage", o, ("min", "max"))
             sc.outage_min = _num(f"{where}: faults.network_outage.min", o.get("min", sc.outage_min))
             sc.outage_max = _num(f"{where}: faults.network_outage.max", o.get("max", sc.outage_max))
         else:
@@ -387,9 +437,8 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         sc.power_cut_rate = _num(f"{where}: faults.power_cut_rate", faults["power_cut_rate"])
     if "backup_power" in faults:
         sc.backup_power = _fraction(f"{where}: faults.backup_power", faults["backup_power"])
-    unknown = set(faults) - {"network_drop_probability", "network_outage", "power_cut_rate", "backup_power"}
-    if unknown:
-        raise ScenarioError(f"{where}: faults.{sorted(unknown)[0]}: unknown key")
+    _known_keys(where, "faults", faults, ("network_drop_probability", "network_outage", "power_cut_rate",
+                                          "backup_power"))
     csms = doc.get("csms", {})
     if "boot_interval" in csms:
         sc.boot_interval = int(_num(f"{where}: csms.boot_interval", csms["boot_interval"]))
@@ -400,15 +449,14 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     if sc.csms_error_rate + sc.csms_silence_rate >= 1:
         raise ScenarioError(f"{where}: csms.error_rate + csms.silence_rate: expected less than 1, got "
                             f"{sc.csms_error_rate + sc.csms_silence_rate:g}")
-    unknown = set(csms) - {"boot_interval", "error_rate", "silence_rate"}
-    if unknown:
-        raise ScenarioError(f"{where}: csms.{sorted(unknown)[0]}: unknown key")
+    _known_keys(where, "csms", csms, ("boot_interval", "error_rate", "silence_rate"))
     sc.csms_keys = sorted(csms)
     # every template must make a valid station: build one (checks the [ocpp] values with the station's own rules)
     from ..assembly import build_station
     from ..store.memory import MemoryStore
 
     for i, tpl in enumerate(sc.all_templates(), 1):
+        _check_ocpp(where, sc, i, tpl)
         try:
             build_station(sc.settings(sc.identity(1), tpl), MemoryStore())
         except Exception as exc:  # ConfigValueError and friends

@@ -39,12 +39,16 @@ timeouts are counted apart (``csms_faults``), not as errors.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import heapq
 import itertools
 import logging
 import os
 import random
+import re
+import socket
+import ssl
 import time
 from collections import Counter
 from typing import Any, Callable, Iterator
@@ -52,7 +56,7 @@ from urllib.parse import quote
 
 import orjson
 
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus
 
 from ..config import station_url
 from ..core.clock import Clock
@@ -66,13 +70,56 @@ from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
 from .link import Link
-from .metrics import StationTrace, WorkerMetrics, rss_kib
+from .metrics import StationTrace, WorkerMetrics, rss_kib, series_step
 from .scenario import Driver, Planned, Scenario
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN = 1.0
 RECONNECT_MAX = 30.0
+CONNECT_TIMEOUT = 30.0  # s for TCP, TLS and the websocket handshake together
+
+
+class NoOcppSubprotocol(ConnectionError):
+    """The CSMS completed the handshake without the ocpp1.6 subprotocol."""
+
+
+SILENT_LINK = "closed before the CSMS answered"  # the handshake went through, the CSMS never said a word
+
+_ERRNO_REASONS = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset", errno.ETIMEDOUT: "timeout",
+                  errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable"}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, as a short label the summary counts: "refused", "HTTP 404",
+    "TLS certificate: self-signed certificate", "TLS WRONG_VERSION_NUMBER", "timeout", "DNS", "reset",
+    "closed during the handshake", "invalid HTTP response", "bad handshake: ...", "no ocpp1.6 subprotocol"..."""
+    if isinstance(exc, InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, NoOcppSubprotocol):
+        return "no ocpp1.6 subprotocol"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate: {exc.verify_message or exc.reason or 'not trusted'}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS {exc.reason or type(exc).__name__}"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, socket.gaierror):
+        return "DNS"
+    if isinstance(exc, InvalidMessage):
+        return "invalid HTTP response"  # not an HTTP/1.1 server (or not HTTP at all)
+    if isinstance(exc, InvalidHandshake):
+        return f"bad handshake: {type(exc).__name__}"
+    if isinstance(exc, OSError):
+        # asyncio reports one error per address tried ("Multiple exceptions: [Errno 111] ..., [Errno 111] ...")
+        codes = {exc.errno} if exc.errno is not None else {int(c) for c in re.findall(r"\[Errno (\d+)\]", str(exc))}
+        if len(codes) == 1:
+            code = codes.pop()
+            return _ERRNO_REASONS.get(code) or os.strerror(code).lower()
+        if isinstance(exc, ConnectionError):
+            return "closed during the handshake"  # the CSMS closed the TCP connection (Link.connection_lost)
+        return "network error"
+    return type(exc).__name__
 
 
 VIRTUAL_EPOCH = 1_735_689_600.0  # 2025-01-01T00:00:00Z: virtual time starts here (wall-clock independent)
@@ -248,6 +295,7 @@ class FleetStation:
         self._backup_until: float | None = None  # a power cut with backup power: the battery's end
         self._fault_ref: Any = None  # the last CALL the CSMS faults twin was asked about
         self._silent: Any = None  # the in-flight CALL the builtin CSMS will not answer (csms.silence_rate)
+        self.dropped_before = 0  # transaction messages given up by the station's earlier lives (power cuts)
 
     def _new_station(self) -> Station:
         st = build_station(self.settings, self.store, self.hardware, self.rng)
@@ -299,6 +347,8 @@ class FleetStation:
             if kind == "3":
                 m.calls_answered += 1
                 m.latencies.append(lat)
+                if m.series_latencies is not None:
+                    m.series_latencies.append(lat)
                 self.trace.answered[prev.action] += 1
                 if prev.action == "BootNotification":
                     self.trace.boots += 1
@@ -308,6 +358,8 @@ class FleetStation:
                 else:
                     m.call_errors += 1
                 m.latencies.append(lat)
+                if m.series_latencies is not None:
+                    m.series_latencies.append(lat)
                 self.trace.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
             self.trace.accepted_at = self.worker.clock()
@@ -462,6 +514,11 @@ class FleetStation:
     def open_transactions(self) -> int:
         return sum(1 for c in self.station.feature["Transactions"].cond.values() if c.tx is not None)
 
+    def dropped_tx(self) -> int:
+        """Transaction messages given up after TransactionMessageAttempts failures ([SPEC] §3.7.1): the CSMS
+        never got them."""
+        return self.dropped_before + self.station.tx_queue.dropped
+
     def drained(self) -> bool:
         return len(self.station.tx_queue) == 0 and self.open_transactions() == 0
 
@@ -508,6 +565,7 @@ class FleetStation:
                 for cid in self.hardware.connectors:
                     self.hardware.set_relay(cid, False, now)
                 self.armed = None
+                self.dropped_before += self.station.tx_queue.dropped
                 self.station = self._new_station()
                 self.station.start(now)
                 self.flush(now)
@@ -518,12 +576,14 @@ class FleetStation:
                 await self._sleep_until(self.offline_until)
                 continue
             connected = False
+            reason = SILENT_LINK  # unless the attempt fails before the link is up
             ping = self.station.config["WebSocketPingInterval"] or None
             try:
-                ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping, timeout=30)
+                ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping,
+                                     timeout=CONNECT_TIMEOUT)
                 try:
                     if ws.subprotocol != "ocpp1.6":
-                        raise ConnectionError("subprotocol ocpp1.6 not accepted")
+                        raise NoOcppSubprotocol("subprotocol ocpp1.6 not accepted")
                     # the back-off restarts only once the CSMS answered on the link: one that takes the
                     # connection and drops it at once is not hammered
                     connected = await self._serve(ws)
@@ -533,11 +593,11 @@ class FleetStation:
                     await ws.close()
             except asyncio.CancelledError:
                 raise
-            except InvalidStatus as exc:
-                log.warning("%s: CSMS refused the connection: HTTP %s", self.identity, exc.response.status_code)
             except (OSError, InvalidHandshake, TimeoutError, ConnectionError) as exc:
-                log.info("%s: connection failed: %s", self.identity, exc)
+                reason = failure_reason(exc)
+                log.info("%s: connection failed (%s): %s", self.identity, reason, exc or type(exc).__name__)
             except Exception:
+                reason = "exception"
                 m.exceptions += 1
                 log.exception("%s: connection loop", self.identity)
             if self.worker.closing:
@@ -547,6 +607,7 @@ class FleetStation:
             if not connected:
                 failures += 1
                 m.connect_failures += 1
+                m.connect_failure_reasons[reason] += 1
             delay = reconnect_delay(failures, RECONNECT_MIN, RECONNECT_MAX, self.rng.random())
             await self._sleep_until(self.worker.clock() + delay)
 
@@ -594,7 +655,7 @@ class Worker:
         csms_url: str,
         start_at: float,
         duration: float,
-        drain_timeout: float = 30.0,
+        drain_timeout: float = 300.0,
         report: Callable[[dict[str, Any]], None] = lambda msg: None,
         virtual: bool = False,
         control: bool = False,
@@ -620,6 +681,12 @@ class Worker:
         self.connecting = 0  # websocket handshakes under way
         self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain)
         self.metrics = WorkerMetrics()
+        # virtual time: the time series is sampled on the stations' clock, every series_step virtual seconds
+        self.step = series_step(duration) if virtual else None
+        self.samples: list[dict[str, Any]] = []  # virtual-time buckets not reported yet
+        self._sampled_frames = 0  # frames in + out up to the last bucket
+        if virtual:
+            self.metrics.series_latencies = []
         self.tasks: set[asyncio.Task] = set()
         self.stations: list[FleetStation] = []
         self.closing = False  # websockets are being closed: no reconnect
@@ -633,9 +700,13 @@ class Worker:
         self.csms_silences = 0  # CALLs it left unanswered on purpose (their timeouts are not errors)
         self.templates: Counter = Counter()  # template name -> stations of this worker built from it
         self._stop = asyncio.Event()
+        self._give_up = False  # a second stop: end the drain now, whatever is still undelivered
 
     def stop(self) -> None:
-        """End the driving phase now (SIGINT/SIGTERM)."""
+        """End the driving phase now (SIGINT/SIGTERM); a second one during the drain ends the drain too
+        (what is undelivered then is reported as such)."""
+        if self.ending:
+            self._give_up = True
         self._stop.set()
 
     def idle(self) -> bool:
@@ -682,18 +753,60 @@ class Worker:
 
         self.scheduler.at(self.start_at + ev.t, fire)
 
-    def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
-        m = self.metrics
-        connected = accepted = charging = queued = 0
+    def gauges(self) -> dict[str, int]:
+        """Stations connected and Accepted, stations with a transaction and their connectors with one,
+        transaction messages queued."""
+        connected = accepted = stations = connectors = queued = 0
         acc = Registration.ACCEPTED
-        for fs in self.stations:  # once a second over every station: kept to plain loads and compares
+        for fs in self.stations:  # over every station: kept to plain loads and compares
             st = fs.station
             connected += st.connected
             accepted += st.registration == acc
+            n = 0
             for c in st.feature["Transactions"].cond.values():
                 if c.tx is not None:
-                    charging += 1
+                    n += 1
+            if n:
+                stations += 1
+                connectors += n
             queued += len(st.tx_queue._queue)
+        return {"connected": connected, "accepted": accepted, "charging_stations": stations,
+                "charging_connectors": connectors, "queued": queued}
+
+    def _sample_at_end_of(self, k: int) -> None:
+        """Virtual time: bucket ``k`` is closed when the stations' clock reaches its end."""
+        assert self.step is not None
+
+        def close(_now: float) -> None:
+            self._bucket(k, self.step)  # type: ignore[arg-type]
+            if not self.closing:
+                self._sample_at_end_of(k + 1)
+
+        self.scheduler.at(self.start_at + (k + 1) * self.step, close)
+
+    def _bucket(self, k: int, span: float) -> None:
+        """One bucket of the virtual-time series: what was sent and received in [k * step, k * step + span)
+        of the stations' clock, the latencies of the CALLs answered in it, the gauges at its end."""
+        m = self.metrics
+        frames = m.frames_in + m.frames_out
+        lat, m.series_latencies = m.series_latencies, []
+        self.samples.append({"k": k, "span": span, "messages": frames - self._sampled_frames, "latencies": lat,
+                             "errors": m.errors, **self.gauges()})
+        self._sampled_frames = frames
+
+    def _last_bucket(self) -> None:
+        """Virtual time: the part of a bucket the run ends in (before the stations disconnect)."""
+        if self.step is None:
+            return
+        m = self.metrics
+        t = self.clock() - self.start_at
+        k = int(t // self.step)
+        if t - k * self.step > 1e-9 or m.frames_in + m.frames_out > self._sampled_frames:
+            self._bucket(k, t - k * self.step)
+
+    def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
+        m = self.metrics
+        g = self.gauges()
         if self.all_accepted_at is None and self.accepted_ever >= len(self.indices):
             self.all_accepted_at = max(fs.trace.accepted_at or 0 for fs in self.stations) if self.stations else self.clock()
         lat, m.latencies = m.latencies, []
@@ -701,12 +814,9 @@ class Worker:
             "type": kind,
             "worker": self.worker_id,
             "phase": "stop" if self.ending else "drive",
-            "connected": connected,
-            "accepted": accepted,
+            **g,
             "accepted_ever": self.accepted_ever,
             "all_accepted_at": self.all_accepted_at,
-            "charging": charging,
-            "queued": queued,
             "frames_in": m.frames_in,
             "frames_out": m.frames_out,
             "errors": m.errors,
@@ -715,6 +825,7 @@ class Worker:
             "exceptions": m.exceptions,
             "connects": m.connects,
             "connect_failures": m.connect_failures,
+            "connect_failure_reasons": dict(m.connect_failure_reasons),
             "disconnects": m.disconnects,
             "drops": m.drops,
             "power_cuts": m.power_cuts,
@@ -726,7 +837,12 @@ class Worker:
             "cpu_s": _process_cpu(),
             "clock": self.clock(),
             "jumps": self.scheduler.jumps,
+            "samples": self._take_samples(),
         }
+
+    def _take_samples(self) -> list[dict[str, Any]]:
+        samples, self.samples = self.samples, []
+        return samples
 
     async def run(self) -> dict[str, Any]:
         self.scheduler.on_error = self._error
@@ -762,6 +878,8 @@ class Worker:
                 self.report(self.snapshot())
 
         rep = asyncio.get_running_loop().create_task(reporter())
+        if self.step is not None:
+            self._sample_at_end_of(0)
         ramp_end = max((self.driver.start_offset(n) for n in self.indices), default=0.0)
         self.scheduler.at(self.start_at + ramp_end + 5.0, lambda _now: _freeze_heap())
         try:
@@ -786,9 +904,10 @@ class Worker:
                 self.scheduler.kick()
             real_end = time.monotonic() + self.drain_timeout + 5  # virtual time: a bound in real time too
             while self.clock() < deadline and not all(fs.drained() for fs in self.stations if fs.started):
-                if time.monotonic() > real_end:
+                if time.monotonic() > real_end or self._give_up:
                     break
                 await asyncio.sleep(0.01 if self.virtual else 0.2)
+            self._last_bucket()
             self.closing = True
             self.scheduler.close()
             closers = [fs.ws.close() for fs in self.stations if fs.ws is not None]
@@ -804,9 +923,11 @@ class Worker:
         for fs in self.stations:
             fs.trace.queued = len(fs.station.tx_queue)
             fs.trace.open_transactions = fs.open_transactions()
+            fs.trace.dropped = fs.dropped_tx()
             fs.trace.registration = fs.station.registration
         final["stations"] = {fs.identity: fs.trace.to_dict() for fs in self.stations}
         final["templates"] = dict(self.templates)
+        final["drain_given_up"] = self._give_up
         if self.call_trace is not None:
             final["trace"] = trace_lines(self.call_trace)
         self.report(final)
