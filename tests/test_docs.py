@@ -215,8 +215,11 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
             "reconnect_min_delay": run.reconnect_min,
             "reconnect_max_delay": run.reconnect_max,
             "authorization_key_encoding": run.basic_auth_password_encoding,
+            "meter_save_interval": st.meter_save_interval,
+            "stop_grace": run.stop_grace,
         },
-        "hardware": {"connectors": st.connectors, "fixed_cable": st.fixed_cable, "connector_lock": st.connector_lock},
+        "hardware": {"connectors": st.connectors, "fixed_cable": st.fixed_cable, "connector_lock": st.connector_lock,
+                     "meter_start_wh": run.meter_start_wh},
         "control": {},
     }
     keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS}
