@@ -10,14 +10,21 @@
   (The stations ignore currentTime in virtual time, see :class:`~.sim.VirtualClock`.)
 * the scenario's ``[csms] error_rate`` / ``silence_rate`` (:class:`CsmsFaults`): a seeded fraction of
   the CALLs is answered CALLERROR InternalError, or not at all (see :mod:`.faults`).
+* the scenario's ``[csms] local_list_fraction`` / ``reservation_fraction`` (:class:`Pushes`): after a
+  seeded fraction of the stations' first Accepted boot, the CSMS sends them a local authorization list
+  (SendLocalList Full) and a reservation (ReserveNow), to show those profiles at scale.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import logging
 import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..csms.server import DevCsms, StationLink
@@ -31,12 +38,47 @@ def transaction_id(unique_id: str) -> int:
     return zlib.crc32(unique_id.encode()) % 2_000_000_000 + 1
 
 
-class FleetCsms(DevCsms):
-    """The development CSMS with :class:`CsmsFaults` in front of its answers."""
+@dataclass
+class Pushes:
+    """What the CSMS sends a seeded fraction of the stations after their first Accepted boot."""
 
-    def __init__(self, *args: Any, faults: CsmsFaults | None = None, **kwargs: Any) -> None:
+    seed: Any = 1
+    local_list_fraction: float = 0.0  # SendLocalList Full v1 to this fraction of the stations
+    local_list_size: int = 50  # entries: the driver's id_tags, then LIST00001...
+    reservation_fraction: float = 0.0  # ReserveNow(connector 1, id_tags[0]) to this fraction
+    reservation_duration: float = 300.0  # s until the reservation expires
+    id_tags: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.local_list_fraction > 0 or self.reservation_fraction > 0
+
+    def chosen(self, identity: str, what: str, fraction: float) -> bool:
+        h = hashlib.blake2b(f"{self.seed}/{identity}/{what}".encode(), digest_size=8).digest()
+        return int.from_bytes(h, "big") / 2.0**64 < fraction
+
+    def local_list(self) -> dict[str, Any]:
+        tags = self.id_tags[: self.local_list_size]
+        tags += [f"LIST{i:05d}" for i in range(1, self.local_list_size - len(tags) + 1)]
+        return {"listVersion": 1, "updateType": "Full",
+                "localAuthorizationList": [{"idTag": t, "idTagInfo": {"status": "Accepted"}} for t in tags]}
+
+    def reservation(self, identity: str) -> dict[str, Any]:
+        expiry = datetime.now(timezone.utc) + timedelta(seconds=self.reservation_duration)
+        return {"connectorId": 1, "expiryDate": expiry.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "idTag": self.id_tags[0] if self.id_tags else "FLEET001",
+                "reservationId": zlib.crc32(f"{self.seed}/{identity}".encode()) % 2_000_000_000 + 1}
+
+
+class FleetCsms(DevCsms):
+    """The development CSMS with :class:`CsmsFaults` in front of its answers and :class:`Pushes` after boots."""
+
+    def __init__(self, *args: Any, faults: CsmsFaults | None = None, pushes: Pushes | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.faults = faults if faults else None
+        self.pushes = pushes if pushes else None
+        self._pushed: set[str] = set()  # identities already sent their pushes (once per run)
+        self._push_tasks: set[asyncio.Task] = set()
 
     def _answer(self, link: StationLink, ws: Any, call: Call) -> str | None:
         if self.faults is not None:
@@ -45,11 +87,35 @@ class FleetCsms(DevCsms):
                 return encode(CallError(call.unique_id, ErrorCode.INTERNAL_ERROR, FAULT_DESCRIPTION))
             if fault == "silence":
                 return None
-        return super()._answer(link, ws, call)
+        answer = super()._answer(link, ws, call)
+        if (self.pushes is not None and call.action == "BootNotification" and link.identity not in self._pushed
+                and answer is not None and '"Accepted"' in answer):
+            self._pushed.add(link.identity)
+            task = asyncio.get_running_loop().create_task(self._push(link))  # after the conf has gone out
+            self._push_tasks.add(task)
+            task.add_done_callback(self._push_tasks.discard)
+        return answer
+
+    async def _push(self, link: StationLink) -> None:
+        p = self.pushes
+        assert p is not None
+        calls = []
+        if p.chosen(link.identity, "local-list", p.local_list_fraction):
+            calls.append(("SendLocalList", p.local_list()))
+        if p.chosen(link.identity, "reservation", p.reservation_fraction):
+            calls.append(("ReserveNow", p.reservation(link.identity)))
+        for action, payload in calls:
+            try:
+                answer = await link.call(action, payload, timeout=60)
+                logging.getLogger(__name__).info("%s: %s -> %s", link.identity, action, answer)
+            except Exception as exc:  # the station went away or refused: the run goes on
+                logging.getLogger(__name__).info("%s: %s not delivered: %s", link.identity, action, exc)
 
 
-async def serve(host: str, port: int, boot_interval: int, faults: CsmsFaults | None = None) -> None:
-    csms = FleetCsms(host, port, boot_interval=boot_interval, log_frames=False, keep_history=False, faults=faults)
+async def serve(host: str, port: int, boot_interval: int, faults: CsmsFaults | None = None,
+                pushes: Pushes | None = None) -> None:
+    csms = FleetCsms(host, port, boot_interval=boot_interval, log_frames=False, keep_history=False, faults=faults,
+                     pushes=pushes)
 
     def on_start(call: Any) -> dict[str, Any]:
         return {"transactionId": transaction_id(call.unique_id), "idTagInfo": csms.id_tag_info(call.payload["idTag"])}
@@ -68,12 +134,19 @@ def main() -> None:
     p.add_argument("--seed", default="1", help="seed of the CSMS faults")
     p.add_argument("--error-rate", type=float, default=0.0, help="fraction of CALLs answered CALLERROR InternalError")
     p.add_argument("--silence-rate", type=float, default=0.0, help="fraction of CALLs left unanswered")
+    p.add_argument("--local-list-fraction", type=float, default=0.0, help="fraction of stations sent a local list")
+    p.add_argument("--local-list-size", type=int, default=50, help="entries of that list")
+    p.add_argument("--reservation-fraction", type=float, default=0.0, help="fraction of stations sent a reservation")
+    p.add_argument("--reservation-duration", type=float, default=300.0, help="s until that reservation expires")
+    p.add_argument("--id-tags", default="[]", help="the driver's id_tags (JSON list): the list's first entries")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args()
     logging.basicConfig(level=getattr(logging, args.log_level, logging.WARNING))
+    pushes = Pushes(args.seed, args.local_list_fraction, args.local_list_size, args.reservation_fraction,
+                    args.reservation_duration, json.loads(args.id_tags))
     try:
         asyncio.run(serve(args.host, args.port, args.boot_interval,
-                          CsmsFaults(args.seed, args.error_rate, args.silence_rate)))
+                          CsmsFaults(args.seed, args.error_rate, args.silence_rate), pushes))
     except KeyboardInterrupt:
         pass
 

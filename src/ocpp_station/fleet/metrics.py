@@ -39,6 +39,7 @@ class StationTrace:
     answered: Counter = field(default_factory=Counter)  # action -> CALLRESULTs received
     failed: Counter = field(default_factory=Counter)  # action -> CALLERRORs / timeouts
     sent: Counter = field(default_factory=Counter)  # action -> CALLs sent (retries included)
+    received: Counter = field(default_factory=Counter)  # action -> CALLs received from the CSMS
     queued: int = 0  # transaction messages still queued at the end
     open_transactions: int = 0  # transactions still running at the end
     dropped: int = 0  # transaction messages given up after TransactionMessageAttempts failures
@@ -54,6 +55,7 @@ class StationTrace:
             "answered": dict(self.answered),
             "failed": dict(self.failed),
             "sent": dict(self.sent),
+            "received": dict(self.received),
             "queued": self.queued,
             "open_transactions": self.open_transactions,
             "dropped_tx_messages": self.dropped,
@@ -292,9 +294,11 @@ class Aggregator:
         lat = sorted(self.latencies)
         answered: Counter = Counter()
         failed: Counter = Counter()
+        received: Counter = Counter()
         for s in stations.values():
             answered.update(s["answered"])
             failed.update(s["failed"])
+            received.update(s["received"])
         accepted = sum(1 for s in stations.values() if s["accepted_at"] is not None)
         return {
             "stations": self.count,
@@ -328,6 +332,7 @@ class Aggregator:
             "drain_given_up": any(f.get("drain_given_up") for f in self.finals.values()),  # a second signal
             "answered": dict(sorted(answered.items())),
             "failed": dict(sorted(failed.items())),
+            "received": dict(sorted(received.items())),  # CALLs from the CSMS, by action
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
             "cpu": cpu or {},
             "steady_cpu": self.steady_cpu(),  # CPU once the ramp-up is over, until the driving phase ends

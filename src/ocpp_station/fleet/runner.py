@@ -95,15 +95,24 @@ class BuiltinCsms:
     seed: Any = 1  # of the CSMS faults
     error_rate: float = 0.0  # [csms] error_rate: CALLs answered CALLERROR InternalError
     silence_rate: float = 0.0  # [csms] silence_rate: CALLs left unanswered
+    local_list_fraction: float = 0.0  # [csms] local_list_fraction: stations sent a local list after boot
+    local_list_size: int = 50  # [csms] local_list_size
+    reservation_fraction: float = 0.0  # [csms] reservation_fraction: stations sent a reservation after boot
+    reservation_duration: float = 300.0  # [csms] reservation_duration
+    id_tags: list[str] = field(default_factory=list)  # the driver's id_tags (the local list's first entries)
     proc: subprocess.Popen | None = None
     url: str = ""
 
     def start(self) -> str:
         faults = self.error_rate > 0 or self.silence_rate > 0
+        pushes = self.local_list_fraction > 0 or self.reservation_fraction > 0
         cmd = ([sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet"]
-               if not (self.deterministic or faults) else
+               if not (self.deterministic or faults or pushes) else
                [sys.executable, "-m", "ocpp_station.fleet.csms_main", "--port", "0", "--seed", str(self.seed),
-                "--error-rate", repr(self.error_rate), "--silence-rate", repr(self.silence_rate)])
+                "--error-rate", repr(self.error_rate), "--silence-rate", repr(self.silence_rate),
+                "--local-list-fraction", repr(self.local_list_fraction), "--local-list-size", str(self.local_list_size),
+                "--reservation-fraction", repr(self.reservation_fraction),
+                "--reservation-duration", repr(self.reservation_duration), "--id-tags", json.dumps(self.id_tags)])
         self.proc = subprocess.Popen(
             cmd + ["--log-level", "WARNING", "--boot-interval", str(self.boot_interval)],
             stdout=subprocess.PIPE,
@@ -212,7 +221,10 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
               f"ignored for {url}, which answers as it does (no injected CSMS errors or silence)", file=err)
     if url == "builtin":
         csms = BuiltinCsms(boot_interval=sc.boot_interval, deterministic=opts.virtual_time, seed=opts.seed,
-                           error_rate=sc.csms_error_rate, silence_rate=sc.csms_silence_rate)
+                           error_rate=sc.csms_error_rate, silence_rate=sc.csms_silence_rate,
+                           local_list_fraction=sc.csms_local_list_fraction, local_list_size=sc.csms_local_list_size,
+                           reservation_fraction=sc.csms_reservation_fraction,
+                           reservation_duration=sc.csms_reservation_duration, id_tags=list(sc.id_tags))
         url = csms.start()
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
     k = max(1, min(opts.workers, opts.count))

@@ -72,6 +72,12 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     #   error_rate + silence_rate < 1. Which CALLs is drawn from "<seed>/<identity>/<messageId>";
     #   a message id is faulted at most once, so a transaction message retried with its id
     #   (TransactionMessageAttempts, TransactionMessageRetryInterval) goes through
+    local_list_fraction = 0.0         # fraction of the stations (drawn from "<seed>/<identity>/local-list") to
+    local_list_size = 50              # which the CSMS sends, after their first Accepted boot, SendLocalList
+                                      # Full v1: the driver's id_tags plus generated LIST00001... up to this size
+    reservation_fraction = 0.0        # fraction of the stations ("<seed>/<identity>/reservation") to which it
+    reservation_duration = 300        # sends ReserveNow(connector 1, the first of id_tags) for this many s
+                                      # (a session of another idTag on that connector meanwhile is refused)
 
 What happens per connector: after the arrival gap the EV is plugged in,
 ``plug_to_card`` later the card is presented (Authorize, StartTransaction),
@@ -176,6 +182,10 @@ class Scenario:
     boot_interval: int = 60
     csms_error_rate: float = 0.0  # builtin CSMS: fraction of CALLs answered CALLERROR InternalError
     csms_silence_rate: float = 0.0  # builtin CSMS: fraction of CALLs left unanswered
+    csms_local_list_fraction: float = 0.0  # builtin CSMS: fraction of the stations sent a local list
+    csms_local_list_size: int = 50  # entries of that list
+    csms_reservation_fraction: float = 0.0  # builtin CSMS: fraction of the stations sent a reservation
+    csms_reservation_duration: float = 300.0  # s until that reservation expires
     csms_keys: list[str] = field(default_factory=list)  # [csms] keys the file set (they need --csms builtin)
 
     def identity(self, n: int) -> str:
@@ -449,7 +459,19 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
     if sc.csms_error_rate + sc.csms_silence_rate >= 1:
         raise ScenarioError(f"{where}: csms.error_rate + csms.silence_rate: expected less than 1, got "
                             f"{sc.csms_error_rate + sc.csms_silence_rate:g}")
-    _known_keys(where, "csms", csms, ("boot_interval", "error_rate", "silence_rate"))
+    if "local_list_fraction" in csms:
+        sc.csms_local_list_fraction = _fraction(f"{where}: csms.local_list_fraction", csms["local_list_fraction"])
+    if "local_list_size" in csms:
+        size = csms["local_list_size"]
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= 10_000:
+            raise ScenarioError(f"{where}: csms.local_list_size: expected an integer from 0 to 10000, got {size!r}")
+        sc.csms_local_list_size = size
+    if "reservation_fraction" in csms:
+        sc.csms_reservation_fraction = _fraction(f"{where}: csms.reservation_fraction", csms["reservation_fraction"])
+    if "reservation_duration" in csms:
+        sc.csms_reservation_duration = _num(f"{where}: csms.reservation_duration", csms["reservation_duration"], 1.0)
+    _known_keys(where, "csms", csms, ("boot_interval", "error_rate", "silence_rate", "local_list_fraction",
+                                      "local_list_size", "reservation_fraction", "reservation_duration"))
     sc.csms_keys = sorted(csms)
     # every template must make a valid station: build one (checks the [ocpp] values with the station's own rules)
     from ..assembly import build_station

@@ -338,6 +338,11 @@ class FleetStation:
             self.frames.add("in", data, now)
         st = self.station
         prev = st.session.in_flight
+        if (data if isinstance(data, str) else data.decode("utf-8", "replace")).lstrip("[ \t\r\n")[:1] == "2":
+            try:  # a CALL from the CSMS (rare beside the answers): count it by action
+                self.trace.received[str(orjson.loads(data)[2])] += 1
+            except (orjson.JSONDecodeError, IndexError, TypeError):
+                pass  # the station answers the malformed frame itself
         st.receive(data, now)
         if prev is not None and st.session.in_flight is not prev:
             text = data if isinstance(data, str) else data.decode("utf-8", "replace")
