@@ -154,7 +154,8 @@ def test_fault_keys_are_checked():
     with pytest.raises(ScenarioError, match=r"^scenario: csms.error_rate: expected 0..1, got 2$"):
         parse_scenario({"csms": {"error_rate": 2}})
     with pytest.raises(ScenarioError, match=r"^scenario: csms.errors: unknown key \(expected one of: boot_interval, error_rate, "
-                                            r"silence_rate\)$"):
+                                            r"silence_rate, local_list_fraction, local_list_size, "
+                                            r"reservation_fraction, reservation_duration\)$"):
         parse_scenario({"csms": {"errors": 0.1}})
     sc = parse_scenario({"csms": {"error_rate": 0.1, "silence_rate": 0.05, "boot_interval": 30}})
     assert (sc.csms_error_rate, sc.csms_silence_rate, sc.csms_keys) == (0.1, 0.05, ["boot_interval", "error_rate",
