@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ocpp_station.csms import CallErrorReceived
+from ocpp_station.features import implemented_profiles
 
 # spec §2.4: the Core keys OCTT TC_019 looks for, with their access. None = "R or RW" (either is fine).
 CORE_KEYS_READONLY: dict[str, bool | None] = {
@@ -57,9 +58,11 @@ async def test_tc_019_cs_retrieve_configuration_e2e(booted):
     GetConfiguration(GetConfigurationMaxKeys), GetConfiguration(<= max keys)."""
     st, link = await booted(ocpp={"AuthorizationKey": "00112233445566778899aabbccddeeff00112233"})
 
-    # 1. SupportedFeatureProfiles: exactly one key, read-only, "Core" (the only profile implemented)
+    # 1. SupportedFeatureProfiles: exactly one key, read-only, the profiles the station has (by default every
+    #    implemented one, in the spec's order)
     conf = await link.call("GetConfiguration", {"key": ["SupportedFeatureProfiles"]})
-    assert conf == {"configurationKey": [{"key": "SupportedFeatureProfiles", "readonly": True, "value": "Core"}]}
+    profiles = ",".join(implemented_profiles())
+    assert conf == {"configurationKey": [{"key": "SupportedFeatureProfiles", "readonly": True, "value": profiles}]}
     assert "Core" in conf["configurationKey"][0]["value"].split(",")
 
     # 2. all keys: no unknownKey, every required key with the right access, AuthorizationKey never returned
