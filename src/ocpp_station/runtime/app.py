@@ -68,7 +68,7 @@ class StationRuntime:
         # False (``run``): a power cut ends the process as kill -9 would. True (``demo``): the station
         # restarts in the process on its same store, as when the power comes back.
         self.power_cut_restarts = power_cut_restarts
-        self._link_cut = False  # the current link was dropped by a power cut (not a failure to report)
+        self._link_cut = ""  # why the current link was cut on purpose ("power cut", "network down"), not a failure
         self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
 
     def _new_station(self) -> Station:
@@ -254,10 +254,10 @@ class StationRuntime:
             except (OSError, WebSocketException, TimeoutError, ConnectionError, ValueError) as exc:
                 # ValueError: a URL or redirect websockets cannot use (UnicodeError for a bad host name)
                 if self._link_cut:
-                    log.info("link to %s dropped by the power cut", self.url)
+                    log.info("link to %s cut (%s)", self.url, self._link_cut)
                 else:
                     log.warning("connection to %s failed: %s", self.url, exc)
-            self._link_cut = False
+            self._link_cut = ""
             if self._reboot_requested:
                 continue
             if not connected:
@@ -329,9 +329,18 @@ class StationRuntime:
 
     # -- simulated network and power (control API) -------------------------------------
 
-    def network_disconnect(self) -> None:
+    def network_disconnect(self, mode: str = "drop") -> None:
+        """The simulated link goes down. ``"drop"``: as a pulled cable or a dead modem, the socket goes
+        without a closing handshake (the CSMS sees an abnormal closure, 1006); ``"close"``: the station
+        closes the websocket properly (code 1000)."""
         self.network_up.clear()
-        self._drop_connection()
+        if mode == "close":
+            self._drop_connection()
+            return
+        ws = self._ws
+        if ws is not None:
+            self._link_cut = "network down"
+            ws.transport.abort()  # no close frame: the reader loop ends, the link is lost
 
     def network_connect(self) -> None:
         self.network_up.set()
@@ -385,7 +394,7 @@ class StationRuntime:
         self._outq = None  # nothing more goes out on the dead link
         self._reboot_requested = None
         if ws is not None:
-            self._link_cut = True
+            self._link_cut = "power cut"
             ws.transport.abort()  # the reader loop ends; the connection loop reconnects after its back-off
         for cid in self.hardware.connectors:
             self.hardware.set_relay(cid, False, self.now())  # no power, every contactor opens
