@@ -198,6 +198,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ocpp-station: --control: {exc}", file=sys.stderr)
         return 2
+    if not (args.speed > 0 and args.speed != float("inf")):
+        print(f"ocpp-station: --speed: expected a number > 0, got {args.speed:g}", file=sys.stderr)
+        return 2
     _logging(args.log_level)
     return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed))
 

@@ -284,6 +284,46 @@ async def test_cli_demo_power_cut_restarts_the_station_in_the_process(tmp_path):
         await reap(proc)
 
 
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf"])
+def test_cli_demo_speed_must_be_positive(speed):
+    r = run_cli("demo", "--speed", speed, "--control", "127.0.0.1:0")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"ocpp-station: --speed: expected a number > 0, got {float(speed):g}\n"
+
+
+async def test_cli_demo_control_port_0_prints_the_port_bound_and_sigint_stops_it_at_once(tmp_path):
+    """--control 127.0.0.1:0: the printed URLs carry the port the system chose (it answers); Ctrl-C in
+    the middle of the session ends the demo at once with exit status 0."""
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "demo", "--speed", "1", "--control", "127.0.0.1:0",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    out = _Lines(proc.stdout)
+    try:
+        line = await out.until(r"^HMI page: ")
+        port = int(re.match(r"HMI page: http://127\.0\.0\.1:(\d+)/ ", line).group(1))
+        assert port != 0
+        assert (await out.until(r"^Control API: ")) == f"Control API: http://127.0.0.1:{port}/api/state\n"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/api/state") as r:
+                assert r.status == 200
+                assert (await r.json())["identity"] == "DEMO001"
+        await out.until(r"CSMS → station  StartTransaction\.conf")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        proc.send_signal(signal.SIGINT)
+        rest, err = await asyncio.wait_for(proc.communicate(), 10)
+        elapsed = loop.time() - t0
+        assert proc.returncode == 0, err.decode()
+        assert elapsed < 3, elapsed  # not a stalled script waiting for its next frame (15 s)
+        assert "Stopped before the end of the scripted session." in rest.decode()
+        assert "stalled" not in err.decode()
+    finally:
+        await reap(proc)
+
+
 @pytest.mark.parametrize("command", ["run", "demo"])
 def test_cli_control_address_in_use(tmp_path, command):
     """Another program holds the control port: one line naming it, exit 2, before anything is printed."""

@@ -453,5 +453,7 @@ async def start_control(rt: Any, listen: tuple[str, int]) -> web.AppRunner:
     except BaseException:
         await runner.cleanup()
         raise
-    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
+    host, port = runner.addresses[0][:2] if runner.addresses else listen  # the real port when port 0 was asked
+    host = f"[{host}]" if ":" in host else host
+    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", host, port, host, port)
     return runner

@@ -206,6 +206,16 @@ class StationRuntime:
         except OSError as exc:
             raise ControlListenError(listen, exc) from exc
 
+    @property
+    def control_address(self) -> tuple[str, int] | None:
+        """Where the control API listens: the bound address (the real port when port 0 was asked), None
+        when it is not serving."""
+        runner = self._control_runner
+        if runner is None or not runner.addresses:
+            return None
+        host, port = runner.addresses[0][:2]
+        return host, port
+
     async def _close_control(self) -> None:
         runner, self._control_runner = self._control_runner, None
         if runner is not None:
