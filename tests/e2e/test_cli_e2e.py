@@ -62,6 +62,63 @@ def test_cli_help(args, mentions):
     assert r.stderr == ""
 
 
+def _option_entries(help_text: str) -> dict[str, str]:
+    """The options section of --help: option -> its help text on one line."""
+    entries: dict[str, str] = {}
+    current = None
+    section = help_text.split("\noptions:\n", 1)[1]
+    for line in section.splitlines():
+        m = re.match(r"^  (-\S+)", line)
+        if m:
+            current = m.group(1).split(",")[0]
+            entries[current] = line
+        elif line.startswith("    ") and current is not None:
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return {k: " ".join(v.split()) for k, v in entries.items()}
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "csms", "fleet", "keys"])
+def test_cli_help_shows_every_default_and_one_log_level_default(command):
+    r = run_cli(command, "--help")
+    assert r.returncode == 0, r.stderr
+    entries = _option_entries(r.stdout)
+    required = {"fleet": {"--csms", "--count"}}.get(command, set())
+    missing = [o for o, text in entries.items() if o != "-h" and o not in required and "(default: " not in text]
+    assert missing == [], entries
+    if command != "keys":
+        assert entries["--log-level"].endswith("(default: INFO)"), entries["--log-level"]
+
+
+@pytest.mark.parametrize("args", [(), ("run",)], ids=["main", "run"])
+def test_cli_help_points_to_the_reference(args):
+    r = run_cli(*args, "--help")
+    assert "docs/reference.md" in " ".join(r.stdout.split())
+
+
+def test_cli_keys_table_and_json(tmp_path):
+    r = run_cli("keys")
+    assert (r.returncode, r.stderr) == (0, "")
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["KEY", "TYPE", "ACCESS", "DEFAULT", "NOTES"]
+    assert ["HeartbeatInterval", "integer", "RW", "10", ">=", "0"] in [line.split() for line in lines]
+    cfg = _write(tmp_path, "station.toml", "[hardware]\nconnectors = 2\nfixed_cable = false\n"
+                 "[ocpp]\nHeartbeatInterval = 30\n")
+    r = run_cli("keys", "--json", "--config", str(cfg))
+    assert (r.returncode, r.stderr) == (0, "")
+    rows = {row["key"]: row for row in __import__("json").loads(r.stdout)}
+    assert len(rows) == len(lines) - 1
+    assert rows["NumberOfConnectors"] == {"key": "NumberOfConnectors", "type": "integer", "access": "R",
+                                          "default": "2", "profile": "Core"}
+    assert rows["HeartbeatInterval"]["value"] == "30"
+    assert rows["UnlockConnectorOnEVSideDisconnect"]["access"] == "RW"
+    bad = _write(tmp_path, "bad.toml", "[ocpp]\nHeartbeatIntervall = 30\n")
+    r = run_cli("keys", "--config", str(bad))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"ocpp-station: {bad}: ocpp.HeartbeatIntervall: unknown OCPP configuration key (did you mean HeartbeatInterval?)\n"
+
+
 def test_cli_version():
     r = run_cli("--version")
     assert r.returncode == 0
