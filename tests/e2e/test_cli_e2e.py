@@ -161,6 +161,14 @@ def test_cli_bad_config_unknown_ocpp_value(tmp_path):
     assert line == f'ocpp-station: {cfg}: ocpp.MeterValueSampleInterval: expected an integer >= 0, got "x"'
 
 
+def test_cli_bad_ca_file(tmp_path):
+    cfg = _write(tmp_path, "station.toml", '[station]\ncsms_url = "wss://csms.example/ocpp"\nca_file = "ca.pem"\n')
+    r = run_cli("run", "--config", str(cfg))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f'ocpp-station: {cfg}: station.ca_file: expected a readable PEM file of CA certificates, '
+                        'got "ca.pem" (no such file)\n')
+
+
 def test_cli_bad_config_invalid_toml(tmp_path):
     cfg = _write(tmp_path, "station.toml", "[station\nidentity =")
     line = _one_line(run_cli("run", "--config", str(cfg)))
