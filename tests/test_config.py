@@ -543,7 +543,7 @@ def test_logging_table(tmp_path):
                                              '"missing/frames.log" (no directory '),
         ('frame_log = "."', 'logging.frame_log: expected a file path in a writable directory, got "." (a directory)'),
         ("frame_log_max_bytes = 10", "logging.frame_log_max_bytes: expected an integer >= 4096, got 10"),
-        ("frame_log_backups = -1", "logging.frame_log_backups: expected an integer from 0 to 1000, got -1"),
+        ("frame_log_backups = 0", "logging.frame_log_backups: expected an integer from 1 to 1000, got 0"),
         ("level = 1", "logging.level: unknown key (expected one of: frame_log, frame_log_max_bytes, frame_log_backups)"),
     ],
 )

@@ -518,7 +518,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
     if "frame_log_max_bytes" in logging_t:
         run.frame_log_max_bytes = _get_int(where, "logging.frame_log_max_bytes", logging_t["frame_log_max_bytes"], 4096)
     if "frame_log_backups" in logging_t:
-        run.frame_log_backups = _get_int(where, "logging.frame_log_backups", logging_t["frame_log_backups"], 0, 1000)
+        run.frame_log_backups = _get_int(where, "logging.frame_log_backups", logging_t["frame_log_backups"], 1, 1000)
 
     # command-line options win over the file
     if "identity" in overrides:

@@ -1,4 +1,4 @@
-"""The control API of INTERFACE.md on aiohttp.
+"""The control API (docs/control-api.md) on aiohttp.
 
 aiohttp was chosen over Starlette/uvicorn because it runs inside the
 runtime's own event loop through ``AppRunner`` (no server owning the loop or
