@@ -185,8 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _logging(level: str) -> None:
+def _logging(level: str, quiet: tuple[str, ...] = ()) -> None:
+    """Log records of ``level`` and above to stderr. The websockets library's own INFO lines (server
+    listening, closing...) repeat ours: shown at DEBUG only, as are those of the loggers in ``quiet``."""
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        for name in ("websockets", *quiet):
+            logging.getLogger(name).setLevel(max(logging.WARNING, getattr(logging, level)))
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -278,7 +283,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not (args.speed > 0 and args.speed != float("inf")):
         print(f"ocpp-station: --speed: expected a number > 0, got {args.speed:g}", file=sys.stderr)
         return 2
-    _logging(args.log_level)
+    _logging(args.log_level, quiet=("ocpp_station.csms",))  # the demo prints the CSMS's side in its timeline
     return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed))
 
 

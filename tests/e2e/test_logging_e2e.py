@@ -49,6 +49,14 @@ async def test_each_session_step_is_logged_at_info(csms, booted, tmp_path):
     await st.line(r"INFO ocpp_station\.runtime\.app: reconnecting in \d+\.\d s$")
     await csms.wait_connected("CP001", after=before)
 
+    # the control API drops the link
+    before = link.connections
+    await st.ok("POST", "/api/network/disconnect")
+    await st.line(r"INFO ocpp_station\.runtime\.app: disconnected from ws://127\.0\.0\.1:\d+/ocpp/CP001: "
+                  r"cut on purpose \(network down\), no close frame$")
+    await st.ok("POST", "/api/network/connect")
+    await csms.wait_connected("CP001", after=before)
+
     # a fault, as a warning
     await st.ok("POST", "/api/connectors/1/fault", {"errorCode": "GroundFailure", "info": "leak"})
     await st.line(r"WARNING ocpp_station\.session: connector 1: fault GroundFailure \(leak\)$")

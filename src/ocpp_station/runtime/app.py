@@ -344,7 +344,8 @@ class StationRuntime:
             if self.station is station:
                 station.connection_lost(self.now())
                 self.flush()
-            log.info("disconnected from %s: %s", self.url, close_description(ws))
+            how = f"cut on purpose ({self._link_cut}), no close frame" if self._link_cut else close_description(ws)
+            log.info("disconnected from %s: %s", self.url, how)
         return answered
 
     @staticmethod
