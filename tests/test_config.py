@@ -408,7 +408,7 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),
         ("ocpp = \"x\"\n", 'ocpp: expected a table, got "x"'),
-        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control])"),
+        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control], [logging])"),
     ],
 )
 def test_file_errors(tmp_path, text, tail):
@@ -561,3 +561,55 @@ def test_profiles_select_the_station_features(tmp_path):
     p = write(tmp_path, '[station]\nprofiles = ["Core"]\n[ocpp]\nLocalAuthListEnabled = true\n')
     with pytest.raises(ConfigError, match="ocpp.LocalAuthListEnabled: unknown OCPP configuration key"):
         load_settings(p, {})
+
+
+# -- TLS trust and the frame log -------------------------------------------------------------
+
+
+def test_ca_file_relative_to_the_file(tmp_path):
+    import trustme
+
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    s = load_settings(write(tmp_path, '[station]\ncsms_url = "wss://csms.example/ocpp"\nca_file = "ca.pem"\n'))
+    assert s.ca_file == tmp_path / "ca.pem"
+    assert load_settings(write(tmp_path, "")).ca_file is None  # the system's trust store
+
+
+@pytest.mark.parametrize(
+    "value, detail",
+    [
+        ('"nope.pem"', '"nope.pem" (no such file)'),
+        ('"."', '"." (not a file)'),
+        ('"station.toml"', '"station.toml" (no PEM certificate in it)'),
+        ("1", "1"),
+    ],
+)
+def test_bad_ca_file_names_the_key(tmp_path, value, detail):
+    p = write(tmp_path, f"[station]\nca_file = {value}\n")
+    assert error_of(p) == f"{p}: station.ca_file: expected a readable PEM file of CA certificates, got {detail}"
+
+
+def test_logging_table(tmp_path):
+    (tmp_path / "log").mkdir()
+    s = load_settings(write(tmp_path, '[logging]\nframe_log = "log/frames.log"\nframe_log_max_bytes = 100000\n'
+                                      "frame_log_backups = 3\n"))
+    assert (s.frame_log, s.frame_log_max_bytes, s.frame_log_backups) == (tmp_path / "log" / "frames.log", 100000, 3)
+    s = load_settings(write(tmp_path, ""))
+    assert (s.frame_log, s.frame_log_max_bytes, s.frame_log_backups) == (None, 10 * 1024 * 1024, 5)
+
+
+@pytest.mark.parametrize(
+    "text, tail",
+    [
+        ('frame_log = "missing/frames.log"', 'logging.frame_log: expected a file path in a writable directory, got '
+                                             '"missing/frames.log" (no directory '),
+        ('frame_log = "."', 'logging.frame_log: expected a file path in a writable directory, got "." (a directory)'),
+        ("frame_log_max_bytes = 10", "logging.frame_log_max_bytes: expected an integer >= 4096, got 10"),
+        ("frame_log_backups = 0", "logging.frame_log_backups: expected an integer from 1 to 1000, got 0"),
+        ("level = 1", "logging.level: unknown key (expected one of: frame_log, frame_log_max_bytes, frame_log_backups)"),
+    ],
+)
+def test_bad_logging_keys(tmp_path, text, tail):
+    p = write(tmp_path, f"[logging]\n{text}\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: {tail}"), msg

@@ -217,12 +217,16 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
             "authorization_key_encoding": run.basic_auth_password_encoding,
             "meter_save_interval": st.meter_save_interval,
             "stop_grace": run.stop_grace,
+            "ca_file": run.ca_file,
         },
         "hardware": {"connectors": st.connectors, "fixed_cable": st.fixed_cable, "connector_lock": st.connector_lock,
                      "meter_start_wh": run.meter_start_wh},
         "control": {},
+        "logging": {"frame_log": run.frame_log, "frame_log_max_bytes": run.frame_log_max_bytes,
+                    "frame_log_backups": run.frame_log_backups},
     }
-    keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS}
+    keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS,
+            "logging": config._LOGGING_KEYS}
     assert set(config._TABLES) == {*keys, "ocpp"}
     assert "### `[ocpp]`" in text
     for table, names in keys.items():

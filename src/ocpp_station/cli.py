@@ -15,13 +15,45 @@ from typing import Any
 from . import __version__
 
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+LOG_LEVEL = "INFO"  # the same default for every command
+REFERENCE = "docs/reference.md"  # the outside contract, in the source repository
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, exit status 2
         self.exit(2, f"{self.prog}: {message}\n")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Every option's help ends with its default: argparse's own value, or the help's own "(default: ...)"
+    when the default is not a plain value (taken from the config file, computed...)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("(default" in text or not action.option_strings or action.required
+                or action.default is argparse.SUPPRESS):
+            return text
+        if action.default is None:
+            return text + " (default: none)"
+        if action.default is False:
+            return text + " (default: off)"
+        return text + " (default: %(default)s)"
+
+
+def _log_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", default=LOG_LEVEL, choices=LOG_LEVELS,
+                        help="the least severe log records written to stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ocpp-station", description="EV charging station software speaking OCPP 1.6-J.")
+    p = _Parser(prog="ocpp-station", description="EV charging station software speaking OCPP 1.6-J.",
+                epilog=f"The reference (config file, control API, logging, OCPP keys): {REFERENCE} in the "
+                "source repository. `ocpp-station COMMAND --help` lists the options of a command.")
     p.add_argument("--version", action="version", version=f"ocpp-station {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -33,14 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
         "default 5, to reach the CSMS; what is not delivered stays queued for the next start; a second signal "
         "stops waiting; see docs/persistence.md). "
         "A bad config file or option exits with status 2 and one line naming the file, the key and what "
-        "was expected.",
+        "was expected. The options win over the config file.",
+        epilog=f"The config file's keys, the control API and the log: {REFERENCE} in the source repository.",
     )
-    run.add_argument("--config", type=Path, metavar="FILE", help="TOML config file (see INTERFACE.md)")
-    run.add_argument("--csms", metavar="URL", help="CSMS endpoint URL, ws:// or wss:// (identity is appended)")
-    run.add_argument("--identity", metavar="ID", help="charge point identity")
-    run.add_argument("--data-dir", metavar="DIR", help="persistent state directory (SQLite)")
-    run.add_argument("--control", metavar="HOST:PORT", help="serve the control API and HMI here")
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--config", type=Path, metavar="FILE",
+                     help=f"TOML config file, see {REFERENCE} (default: none, every key at its default)")
+    run.add_argument("--csms", metavar="URL",
+                     help="CSMS endpoint URL, ws:// or wss:// (identity is appended) (default: the config file's "
+                     "station.csms_url, else ws://127.0.0.1:9000/ocpp)")
+    run.add_argument("--identity", metavar="ID",
+                     help="charge point identity (default: the config file's station.identity, else CP001)")
+    run.add_argument("--data-dir", metavar="DIR",
+                     help="persistent state directory (SQLite), relative to the current directory (default: the "
+                     "config file's station.data_dir, relative to the file, else var/<identity> beside the file "
+                     "or in the current directory)")
+    run.add_argument("--control", metavar="HOST:PORT",
+                     help="serve the control API and HMI here; port 0 picks a free one (default: the config "
+                     "file's control.listen, else no control API)")
+    _log_level(run)
 
     demo = sub.add_parser(
         "demo",
@@ -50,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "The HMI page (http://HOST:PORT/ of --control) shows the station live and drives it.",
     )
     demo.add_argument("--control", metavar="HOST:PORT", default="127.0.0.1:8180",
-                      help="where the station's control API and HMI listen (default 127.0.0.1:8180)")
-    demo.add_argument("--keep-running", action="store_true", help="stay up after the scripted session (Ctrl-C ends), e.g. to use the HMI page")
-    demo.add_argument("--speed", type=float, default=1.0, help="divide the script's pauses by this factor")
-    demo.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                      help="where the station's control API and HMI listen; port 0 picks a free one (printed)")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="stay up after the scripted session (Ctrl-C ends), e.g. to use the HMI page")
+    demo.add_argument("--speed", type=float, default=1.0,
+                      help="divide the script's pauses by this factor, > 0")
+    _log_level(demo)
 
     csms = sub.add_parser(
         "csms",
@@ -84,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="frames kept for the operator API's messages endpoint, all stations together "
                       "(default 10000, 0 = none)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
-    csms.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(csms)
 
     from .csms.operator_cli import add_operator_parser
 
@@ -113,12 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--scenario", type=Path, metavar="FILE", help="scenario TOML file (default: built-in defaults)")
     fleet.add_argument("--seed", default="1", metavar="S",
                        help="seed of every random draw (templates, schedule, power, idTags, drops, power cuts, "
-                       "CSMS faults); same seed, same schedule (default 1)")
+                       "CSMS faults); same seed, same schedule (default: 1)")
     fleet.add_argument("--duration", type=float, default=60.0, metavar="D",
-                       help="seconds of driving from the first station's start, > 0 (default 60); then open "
+                       help="seconds of driving from the first station's start, > 0 (default: 60); then open "
                        "sessions are stopped and the queues drained")
     fleet.add_argument("--workers", type=int, default=1, metavar="K",
-                       help="worker processes to spread the stations over (default 1)")
+                       help="worker processes to spread the stations over (default: 1)")
     fleet.add_argument("--ramp", type=float, metavar="RATE",
                        help="stations started per second (default: the scenario's fleet.ramp_rate, 100)")
     fleet.add_argument("--identity-pattern", metavar="PATTERN",
@@ -127,10 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "without '/' (at most 48); it is percent-encoded into the URL")
     fleet.add_argument("--drain-timeout", type=float, metavar="S",
                        help="at the end, how long (s, virtual with --virtual-time) to wait for the transaction "
-                       "messages to be delivered; a second SIGINT/SIGTERM ends the wait. Default: long enough for "
+                       "messages to be delivered; a second SIGINT/SIGTERM ends the wait (default: long enough for "
                        "the retry policy, A x MessageTimeout + TransactionMessageRetryInterval x A(A-1)/2 with A = "
                        "TransactionMessageAttempts (the longest over the templates), plus 30 s for a reconnect, "
-                       "plus the scenario's longest network outage when it has drops (300 s with the defaults)")
+                       "plus the scenario's longest network outage when it has drops: 300 s with the defaults)")
     fleet.add_argument("--metrics", type=Path, metavar="FILE",
                        help="write the metrics (JSON, fields in docs/fleet.md) here at the end, with a time_series "
                        "per wall-clock second, or with --virtual-time per bucket of virtual seconds (1 s, wider for "
@@ -158,12 +202,50 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write a self-contained HTML page (inline SVG, no script) with messages/s, latency "
                        "p50/p99 and stations connected and charging over the run (virtual seconds with "
                        "--virtual-time); the same time series is in --metrics under time_series")
-    fleet.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _log_level(fleet)
+
+    keys = sub.add_parser(
+        "keys",
+        help="list the OCPP configuration keys the station accepts",
+        description="Print every OCPP configuration key the station accepts (GetConfiguration / "
+        "ChangeConfiguration / the config file's [ocpp] table) with its type, access (R read-only, RW "
+        "read-write, W write-only), default and range, read from the station's own key registry. With "
+        "--config, for a station of that file's hardware shape, and the file's [ocpp] values are shown.",
+        epilog=f"The meaning of each key: {REFERENCE} in the source repository and the OCPP 1.6 specification §9.",
+    )
+    keys.add_argument("--config", type=Path, metavar="FILE",
+                      help="a station's TOML config file (default: none, the default station)")
+    keys.add_argument("--json", action="store_true",
+                      help="a JSON array of {key, type, access, default, profile, ...} (default: a table)")
     return p
 
 
-def _logging(level: str) -> None:
+def _logging(level: str, quiet: tuple[str, ...] = ()) -> None:
+    """Log records of ``level`` and above to stderr. The websockets library's own INFO lines (server
+    listening, closing...) repeat ours: shown at DEBUG only, as are those of the loggers in ``quiet``."""
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        for name in ("websockets", *quiet):
+            logging.getLogger(name).setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .config import ConfigError, load_settings
+    from .keylist import format_table, key_rows
+
+    try:
+        settings = load_settings(args.config) if args.config is not None else None
+    except ConfigError as exc:
+        print(f"ocpp-station: {exc}", file=sys.stderr)
+        return 2
+    rows = key_rows(settings.station if settings is not None else None)
+    if args.json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(format_table(rows))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -233,7 +315,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ocpp-station: --control: {exc}", file=sys.stderr)
         return 2
-    _logging(args.log_level)
+    if not (args.speed > 0 and args.speed != float("inf")):
+        print(f"ocpp-station: --speed: expected a number > 0, got {args.speed:g}", file=sys.stderr)
+        return 2
+    _logging(args.log_level, quiet=("ocpp_station.csms",))  # the demo prints the CSMS's side in its timeline
     return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed))
 
 
@@ -462,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         from .csms.operator_cli import cmd_operator
 
         return cmd_operator(args)
-    return {"run": cmd_run, "demo": cmd_demo, "csms": cmd_csms, "fleet": cmd_fleet}[args.command](args)
+    commands = {"run": cmd_run, "demo": cmd_demo, "csms": cmd_csms, "fleet": cmd_fleet, "keys": cmd_keys}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The config file (TOML) and the ``run`` options, turned into typed settings.
 
 The file format is the one of docs/configuration.md: tables ``[station]``,
-``[hardware]``, ``[ocpp]`` and ``[control]``. Options given on the command
+``[hardware]``, ``[ocpp]``, ``[control]`` and ``[logging]``. Options given on the command
 line (``--csms``, ``--identity``, ``--data-dir``, ``--control``) win over the
 file. Every mistake raises :class:`ConfigError`, whose text is one line naming
 the file (or the option), the dotted key and what was expected, e.g.::
@@ -48,7 +48,7 @@ _DERIVED_KEYS = {
 # the CLI option that carries each override (named in error messages instead of the file)
 _OPTIONS = {"csms_url": "--csms", "identity": "--identity", "data_dir": "--data-dir", "control": "--control"}
 
-_TABLES = ("station", "hardware", "ocpp", "control")
+_TABLES = ("station", "hardware", "ocpp", "control", "logging")
 _STATION_KEYS = (
     "identity",
     "csms_url",
@@ -65,10 +65,12 @@ _STATION_KEYS = (
     "authorization_key_encoding",
     "meter_save_interval",
     "stop_grace",
+    "ca_file",
 )
 _HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh")
 MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
 _CONTROL_KEYS = ("listen",)
+_LOGGING_KEYS = ("frame_log", "frame_log_max_bytes", "frame_log_backups")
 _ENCODINGS = ("raw", "hex")
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message
@@ -90,6 +92,10 @@ class RunSettings:
     basic_auth_password_encoding: str = "raw"  # AuthorizationKey as Basic-auth password: "raw" or "hex"
     meter_start_wh: int = 1000  # Wh, the simulated meter's register on a new data_dir ([hardware] meter_start_wh)
     stop_grace: float = 5.0  # s a graceful stop waits for its StopTransactions to reach the CSMS ([station] stop_grace)
+    ca_file: Path | None = None  # PEM file of the CAs trusted for wss:// ([station] ca_file); None: the system's
+    frame_log: Path | None = None  # every OCPP frame to this rotating file ([logging] frame_log); None: off
+    frame_log_max_bytes: int = 10 * 1024 * 1024  # size at which the frame log rotates
+    frame_log_backups: int = 5  # rotated frame logs kept (<file>.1 ... <file>.N)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -399,6 +405,47 @@ def _check_listen(where: _Where, key: str | None, value: Any) -> tuple[str, int]
         raise where.error(key, str(e)) from None
 
 
+def _check_ca_file(where: _Where, key: str, value: Any, base: Path) -> Path:
+    """A PEM file of CA certificates, relative to the config file; loaded once here so that a wrong
+    path or a file that holds no certificate is refused before anything starts."""
+    import ssl
+
+    what = "a readable PEM file of CA certificates"
+    if not isinstance(value, str) or not value.strip():
+        raise where.expected(key, what, value)
+    p = Path(value).expanduser()
+    p = p if p.is_absolute() else (base / p).absolute()
+    if not p.is_file():
+        raise where.error(key, f"expected {what}, got {_show(value)} ({'no such file' if not p.exists() else 'not a file'})")
+    try:
+        ssl.create_default_context(cafile=str(p))
+    except ssl.SSLError as e:
+        detail = "no PEM certificate in it" if e.reason == "NO_CERTIFICATE_OR_CRL_FOUND" else f"TLS: {e.reason or e}"
+        raise where.error(key, f"expected {what}, got {_show(value)} ({detail})") from None
+    except (OSError, ValueError) as e:
+        detail = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise where.error(key, f"expected {what}, got {_show(value)} ({detail})") from None
+    return p
+
+
+def _check_log_file(where: _Where, key: str, value: Any, base: Path) -> Path:
+    """A file to append to, relative to the config file; its directory must exist and be writable."""
+    import os
+
+    what = "a file path in a writable directory"
+    if not isinstance(value, str) or not value.strip():
+        raise where.expected(key, what, value)
+    p = Path(value).expanduser()
+    p = p if p.is_absolute() else (base / p).absolute()
+    if p.is_dir():
+        raise where.error(key, f"expected {what}, got {_show(value)} (a directory)")
+    if not p.parent.is_dir():
+        raise where.error(key, f"expected {what}, got {_show(value)} (no directory {str(p.parent)!r})")
+    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise where.error(key, f"expected {what}, got {_show(value)} (not writable)")
+    return p
+
+
 # -- loading ---------------------------------------------------------------------------------
 
 
@@ -433,6 +480,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
     if not isinstance(ocpp_t, dict):
         raise where.expected("ocpp", "a table", ocpp_t)
     control_t = _check_keys(where, "control", doc.get("control", {}), _CONTROL_KEYS)
+    logging_t = _check_keys(where, "logging", doc.get("logging", {}), _LOGGING_KEYS)
 
     st = StationSettings()
     run = RunSettings(station=st, csms_url=DEFAULT_CSMS_URL, data_dir=None, control_listen=None, config_path=path)
@@ -469,6 +517,8 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         if enc not in _ENCODINGS:
             raise where.expected("station.authorization_key_encoding", '"raw" or "hex"', enc)
         run.basic_auth_password_encoding = enc
+    if "ca_file" in station_t:
+        run.ca_file = _check_ca_file(where, "station.ca_file", station_t["ca_file"], base)
 
     if "meter_save_interval" in station_t:
         st.meter_save_interval = _get_delay(where, "station.meter_save_interval", station_t["meter_save_interval"], 0, "")
@@ -504,6 +554,14 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
     # [control]
     if "listen" in control_t:
         run.control_listen = _check_listen(where, "control.listen", control_t["listen"])
+
+    # [logging]
+    if "frame_log" in logging_t:
+        run.frame_log = _check_log_file(where, "logging.frame_log", logging_t["frame_log"], base)
+    if "frame_log_max_bytes" in logging_t:
+        run.frame_log_max_bytes = _get_int(where, "logging.frame_log_max_bytes", logging_t["frame_log_max_bytes"], 4096)
+    if "frame_log_backups" in logging_t:
+        run.frame_log_backups = _get_int(where, "logging.frame_log_backups", logging_t["frame_log_backups"], 1, 1000)
 
     # command-line options win over the file
     if "identity" in overrides:

@@ -61,8 +61,21 @@ class Timeline:
         fut.add_done_callback(lambda f: self.waiters.remove((cond, fut)))
         return fut
 
-    async def wait(self, fut: asyncio.Future, timeout: float = 15.0) -> FrameRecord:
-        return await asyncio.wait_for(fut, timeout)
+    async def wait(self, fut: asyncio.Future, timeout: float = 15.0, station: asyncio.Task | None = None) -> FrameRecord:
+        """The frame ``fut`` waits for; TimeoutError after ``timeout`` s, :class:`Stopped` as soon as the
+        ``station`` task ends (SIGINT/SIGTERM stopped it: no frame will come)."""
+        if station is None:
+            return await asyncio.wait_for(fut, timeout)
+        done, _ = await asyncio.wait({fut, station}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if fut in done:
+            return fut.result()
+        if station in done:
+            raise Stopped
+        raise TimeoutError
+
+
+class Stopped(Exception):
+    """The station stopped (SIGINT/SIGTERM) while the script was playing."""
 
 
 def _call(action: str, status: str | None = None):
@@ -78,14 +91,16 @@ def _call(action: str, status: str | None = None):
 
 async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_running: bool = False,
                    speed: float = 1.0, stall_timeout: float = 15.0) -> int:
-    """Play the scripted session; 0 when it completed, 1 when it stalled (a step's frame did not come
-    within ``stall_timeout`` s), 2 when the control address cannot be bound.
+    """Play the scripted session; 0 when it completed or was stopped (SIGINT/SIGTERM end it at once),
+    1 when it stalled (a step's frame did not come within ``stall_timeout`` s), 2 when the control
+    address cannot be bound. ``speed`` (> 0) divides the script's pauses.
 
     With ``keep_running`` the station stays up afterwards (until SIGINT/SIGTERM), also after a stall:
     the page may well have caused it (network down, a fault...). A power cut from the page restarts
     the station in the process on its store instead of ending the process (which would end the dev
     CSMS and the page's server with it)."""
-    pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731 - the script's own pacing
+    if not (speed > 0 and speed != float("inf")):
+        raise ValueError(f"speed must be a number > 0, got {speed!r}")
     async with DevCsms(log_frames=False, boot_interval=30) as csms:  # idTags: the test cards of csms.cards
         settings = RunSettings(
             station=StationSettings(identity="DEMO001", ocpp={"MeterValueSampleInterval": "4",
@@ -105,16 +120,23 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
             print(f"ocpp-station: --control: {exc}", file=sys.stderr)
             return 2
         tl = Timeline()
-        wait = lambda fut: tl.wait(fut, stall_timeout)  # noqa: E731
         rt.frames.listeners.append(tl.frame)
         print(f"Development CSMS on {csms.url}; station DEMO001 connecting.")
+        control = rt.control_address or control  # the port actually bound (--control HOST:0 picks one)
         host = f"[{control[0]}]" if control and ":" in control[0] else control[0] if control else ""
         if control:
             print(f"HMI page: http://{host}:{control[1]}/  (watch and drive the station in a browser)", flush=True)
             print(f"Control API: http://{host}:{control[1]}/api/state", flush=True)
         booted = tl.expect(lambda r: r.direction == "out" and r.action == "StatusNotification"
                            and orjson.loads(r.text)[3]["connectorId"] == 1)
-        task = asyncio.create_task(rt.run())
+        task = asyncio.create_task(rt.run())  # SIGINT/SIGTERM stop it (its handlers); the script then ends
+        wait = lambda fut: tl.wait(fut, stall_timeout, task)  # noqa: E731
+
+        async def pause(seconds: float) -> None:  # the script's own pacing; ends early when the station stops
+            await asyncio.wait({task}, timeout=seconds / speed)
+            if task.done():
+                raise Stopped
+
         try:
             await wait(booted)
             await pause(1)
@@ -159,6 +181,9 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
                 where = f" — HMI page http://{host}:{control[1]}/" if control else ""
                 print(f"Still running (--keep-running){where}; Ctrl-C to stop.")
                 await task
+            return 0
+        except Stopped:
+            print("\nStopped before the end of the scripted session.", flush=True)
             return 0
         except TimeoutError:
             if not keep_running:

@@ -43,10 +43,11 @@ FIELDS = {
     "fault": ["errorCode", "info", "vendorErrorCode"],
     "lock": ["failLock", "failUnlock"],
     "power-cut": ["backupPower"],
+    "disconnect": ["mode"],
 }
 GOOD_VALUES = [
     "ev", "station", "both", "charging", "suspended", "GroundFailure", "NoError", "OtherError", "TAG1", "x" * 21,
-    1, 2, 0, -1, 3, 7000, 1_000_001, 0.5, True, False, None, "", "1",
+    1, 2, 0, -1, 3, 7000, 1_000_001, 0.5, True, False, None, "", "1", "drop", "close",
 ]
 
 
@@ -58,6 +59,7 @@ VALID = {
     "fault": {"errorCode": ["GroundFailure", "OtherError", "ReaderFailure"], "info": ["x", "y" * 50], "vendorErrorCode": ["E1"]},
     "lock": {"failLock": [True, False], "failUnlock": [True, False]},
     "power-cut": {"backupPower": [True, False]},
+    "disconnect": {"mode": ["drop", "close"]},
 }
 REQUIRED = {"id-tag": {"idTag"}, "ev": {"state"}, "fault": {"errorCode"}}
 

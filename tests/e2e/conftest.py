@@ -4,6 +4,7 @@ test's event loop), a real SQLite file under tmp_path, and the control API over 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import sys
@@ -46,6 +47,7 @@ class StationProcess:
         self._ready: asyncio.Event | None = None
         self._reader: asyncio.Task | None = None
         self.lines: list[str] = []
+        self._line_waiters: list[tuple[Any, asyncio.Future]] = []
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self, timeout: float = 15.0) -> "StationProcess":
@@ -64,10 +66,28 @@ class StationProcess:
             async for raw in proc.stderr:
                 line = raw.decode(errors="replace")
                 self.lines.append(line)
+                for pattern, fut in self._line_waiters:
+                    if not fut.done() and pattern.search(line):
+                        fut.set_result(line)
                 log.write(line)
                 log.flush()
                 if "control API on http://" in line and self._ready is not None:
                     self._ready.set()
+
+    async def line(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first line of stderr (since the start) matching the regex ``pattern``; waits for it."""
+        rx = re.compile(pattern)
+        for line in self.lines:
+            if rx.search(line):
+                return line
+        fut = asyncio.get_running_loop().create_future()
+        self._line_waiters.append((rx, fut))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise AssertionError(f"no line matching {pattern!r}; stderr:\n{''.join(self.lines)}") from None
+        finally:
+            self._line_waiters.remove((rx, fut))
 
     async def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -171,6 +191,7 @@ async def station_factory(tmp_path, csms):
         data_dir: Path | None = None,
         control_port: int | None = None,
         config_name: str | None = None,
+        logging: dict[str, Any] | None = None,
     ) -> StationProcess:
         port = control_port or free_port()
         st = {
@@ -186,6 +207,8 @@ async def station_factory(tmp_path, csms):
         lines += ["[hardware]"] + [f"{k} = {_toml_value(v)}" for k, v in (hardware or {}).items()]
         lines += ["[ocpp]"] + [f"{k} = {_toml_value(v)}" for k, v in (ocpp or {}).items()]
         lines += ["[control]", f'listen = "127.0.0.1:{port}"']
+        if logging:
+            lines += ["[logging]"] + [f"{k} = {_toml_value(v)}" for k, v in logging.items()]
         cfg = tmp_path / (config_name or f"{identity}.toml")
         cfg.write_text("\n".join(lines) + "\n")
         p = StationProcess(cfg, identity, port, tmp_path / f"{identity}.log")

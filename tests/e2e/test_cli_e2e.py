@@ -62,6 +62,63 @@ def test_cli_help(args, mentions):
     assert r.stderr == ""
 
 
+def _option_entries(help_text: str) -> dict[str, str]:
+    """The options section of --help: option -> its help text on one line."""
+    entries: dict[str, str] = {}
+    current = None
+    section = help_text.split("\noptions:\n", 1)[1]
+    for line in section.splitlines():
+        m = re.match(r"^  (-\S+)", line)
+        if m:
+            current = m.group(1).split(",")[0]
+            entries[current] = line
+        elif line.startswith("    ") and current is not None:
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return {k: " ".join(v.split()) for k, v in entries.items()}
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "csms", "fleet", "keys"])
+def test_cli_help_shows_every_default_and_one_log_level_default(command):
+    r = run_cli(command, "--help")
+    assert r.returncode == 0, r.stderr
+    entries = _option_entries(r.stdout)
+    required = {"fleet": {"--csms", "--count"}}.get(command, set())
+    missing = [o for o, text in entries.items() if o != "-h" and o not in required and "(default: " not in text]
+    assert missing == [], entries
+    if command != "keys":
+        assert entries["--log-level"].endswith("(default: INFO)"), entries["--log-level"]
+
+
+@pytest.mark.parametrize("args", [(), ("run",)], ids=["main", "run"])
+def test_cli_help_points_to_the_reference(args):
+    r = run_cli(*args, "--help")
+    assert "docs/reference.md" in " ".join(r.stdout.split())
+
+
+def test_cli_keys_table_and_json(tmp_path):
+    r = run_cli("keys")
+    assert (r.returncode, r.stderr) == (0, "")
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["KEY", "TYPE", "ACCESS", "DEFAULT", "NOTES"]
+    assert ["HeartbeatInterval", "integer", "RW", "10", ">=", "0"] in [line.split() for line in lines]
+    cfg = _write(tmp_path, "station.toml", "[hardware]\nconnectors = 2\nfixed_cable = false\n"
+                 "[ocpp]\nHeartbeatInterval = 30\n")
+    r = run_cli("keys", "--json", "--config", str(cfg))
+    assert (r.returncode, r.stderr) == (0, "")
+    rows = {row["key"]: row for row in __import__("json").loads(r.stdout)}
+    assert len(rows) == len(lines) - 1
+    assert rows["NumberOfConnectors"] == {"key": "NumberOfConnectors", "type": "integer", "access": "R",
+                                          "default": "2", "profile": "Core"}
+    assert rows["HeartbeatInterval"]["value"] == "30"
+    assert rows["UnlockConnectorOnEVSideDisconnect"]["access"] == "RW"
+    bad = _write(tmp_path, "bad.toml", "[ocpp]\nHeartbeatIntervall = 30\n")
+    r = run_cli("keys", "--config", str(bad))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"ocpp-station: {bad}: ocpp.HeartbeatIntervall: unknown OCPP configuration key (did you mean HeartbeatInterval?)\n"
+
+
 def test_cli_version():
     r = run_cli("--version")
     assert r.returncode == 0
@@ -102,6 +159,14 @@ def test_cli_bad_config_unknown_ocpp_value(tmp_path):
     cfg = _write(tmp_path, "station.toml", '[ocpp]\nMeterValueSampleInterval = "x"\n')
     line = _one_line(run_cli("run", "--config", str(cfg)))
     assert line == f'ocpp-station: {cfg}: ocpp.MeterValueSampleInterval: expected an integer >= 0, got "x"'
+
+
+def test_cli_bad_ca_file(tmp_path):
+    cfg = _write(tmp_path, "station.toml", '[station]\ncsms_url = "wss://csms.example/ocpp"\nca_file = "ca.pem"\n')
+    r = run_cli("run", "--config", str(cfg))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f'ocpp-station: {cfg}: station.ca_file: expected a readable PEM file of CA certificates, '
+                        'got "ca.pem" (no such file)\n')
 
 
 def test_cli_bad_config_invalid_toml(tmp_path):
@@ -280,6 +345,46 @@ async def test_cli_demo_power_cut_restarts_the_station_in_the_process(tmp_path):
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 10)
         assert proc.returncode == 0
+    finally:
+        await reap(proc)
+
+
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf"])
+def test_cli_demo_speed_must_be_positive(speed):
+    r = run_cli("demo", "--speed", speed, "--control", "127.0.0.1:0")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"ocpp-station: --speed: expected a number > 0, got {float(speed):g}\n"
+
+
+async def test_cli_demo_control_port_0_prints_the_port_bound_and_sigint_stops_it_at_once(tmp_path):
+    """--control 127.0.0.1:0: the printed URLs carry the port the system chose (it answers); Ctrl-C in
+    the middle of the session ends the demo at once with exit status 0."""
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "demo", "--speed", "1", "--control", "127.0.0.1:0",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    out = _Lines(proc.stdout)
+    try:
+        line = await out.until(r"^HMI page: ")
+        port = int(re.match(r"HMI page: http://127\.0\.0\.1:(\d+)/ ", line).group(1))
+        assert port != 0
+        assert (await out.until(r"^Control API: ")) == f"Control API: http://127.0.0.1:{port}/api/state\n"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/api/state") as r:
+                assert r.status == 200
+                assert (await r.json())["identity"] == "DEMO001"
+        await out.until(r"CSMS → station  StartTransaction\.conf")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        proc.send_signal(signal.SIGINT)
+        rest, err = await asyncio.wait_for(proc.communicate(), 10)
+        elapsed = loop.time() - t0
+        assert proc.returncode == 0, err.decode()
+        assert elapsed < 3, elapsed  # not a stalled script waiting for its next frame (15 s)
+        assert "Stopped before the end of the scripted session." in rest.decode()
+        assert "stalled" not in err.decode()
     finally:
         await reap(proc)
 

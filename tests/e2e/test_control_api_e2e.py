@@ -43,10 +43,10 @@ async def test_control_api_every_endpoint_valid_input(csms, booted):
     sn = (await link.expect("StatusNotification")).payload
     assert (sn["connectorId"], sn["status"], sn["errorCode"]) == (1, "Available", "NoError")
 
-    # lock failures (fixed cable: no OCPP effect)
-    status, doc = await st.api("POST", "/api/connectors/1/lock", {"failLock": False, "failUnlock": False})
-    assert status == 200
-    assert_state_doc(doc)
+    # a fixed cable has no lock to make fail: 409 saying why
+    status, doc = await st.api("POST", "/api/connectors/1/lock", {"failLock": True})
+    assert (status, doc) == (409, {"error": "this station has no connector lock (hardware.fixed_cable = true: the "
+                                            "cable is attached to the station, there is no socket to lock)"})
 
     # a session: plug-in, card, EV pauses and resumes
     doc = await st.plug_in(1)
@@ -116,11 +116,38 @@ async def test_control_api_every_endpoint_valid_input(csms, booted):
 async def test_control_api_plug_out_two_step(booted):
     """plug-out side "ev" then side "station" (the two-step unplug of a socket outlet)."""
     st, link = await booted(hardware={"fixed_cable": False, "connector_lock": True})
+    doc = await st.ok("POST", "/api/connectors/1/lock", {"failLock": False, "failUnlock": False})
+    assert doc["connectors"][-1]["hardware"]["locked"] is False
     await st.plug_in(1)
     assert (await link.expect("StatusNotification")).payload["status"] == "Preparing"
     assert_state_doc(await st.plug_out(1, side="ev"))
     assert_state_doc(await st.plug_out(1, side="station"))
     assert (await link.expect("StatusNotification")).payload["status"] == "Available"
+    assert await st.stop() == 0
+
+
+async def test_control_api_lock_without_a_lock_mechanism_is_409(booted):
+    """A socket outlet without a lock (connector_lock = false): nothing to make fail."""
+    st, link = await booted(hardware={"fixed_cable": False, "connector_lock": False})
+    status, doc = await st.api("POST", "/api/connectors/1/lock", {"failUnlock": True})
+    assert (status, doc) == (409, {"error": "this station has no connector lock (hardware.connector_lock = false)"})
+    assert await st.stop() == 0
+
+
+@pytest.mark.parametrize("body, close_code", [(None, 1006), ({"mode": "drop"}, 1006), ({"mode": "close"}, 1000)],
+                         ids=["default", "drop", "close"])
+async def test_control_api_network_disconnect_drop_or_close(csms, booted, body, close_code):
+    """"drop" is a lost link (no close frame: the CSMS sees an abnormal closure, 1006), "close" a proper
+    websocket close (1000); either way the station stays offline until /api/network/connect."""
+    st, link = await booted()
+    ws = link.ws
+    before = link.connections
+    status, doc = await st.api("POST", "/api/network/disconnect", body)
+    assert status == 200 and doc["network"] == "down"
+    await link.wait_disconnected()
+    assert ws.close_code == close_code
+    await st.ok("POST", "/api/network/connect")
+    await csms.wait_connected("CP001", after=before)
     assert await st.stop() == 0
 
 
@@ -169,6 +196,8 @@ BAD_REQUESTS = [
     ("POST", "/api/connectors/1/plug-in", {"foo": 1}, 422, "foo"),
     ("POST", "/api/connectors/1/lock", {"failLock": "yes"}, 422, "failLock"),
     ("POST", "/api/network/disconnect", {"now": True}, 422, "now"),
+    ("POST", "/api/network/disconnect", {"mode": "unplug"}, 422, "mode"),
+    ("POST", "/api/network/disconnect", {"mode": 1}, 422, "mode"),
     ("POST", "/api/power-cut", {"backupPower": "no"}, 422, "backupPower"),
     ("POST", "/api/power-cut", {"backup": True}, 422, "backup"),
 ]

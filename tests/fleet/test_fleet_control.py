@@ -80,6 +80,17 @@ async def test_one_station_of_twenty_driven_through_the_control_api(tmp_path):
                             if any(c.action == "StartTransaction" for c in link.calls)]
                 assert starters == ["CT007"]
 
+                # the network: "drop" (the default) loses the link without a close frame, "close" closes it
+                for identity, body, code in (("CT003", None, 1006), ("CT004", {"mode": "close"}, 1000)):
+                    link = csms.link(identity)
+                    ws = link.ws
+                    async with http.post(f"{base}/{identity}/network/disconnect", json=body) as r:
+                        assert r.status == 200 and (await r.json())["network"] == "down"
+                    await link.wait_disconnected()
+                    assert ws.close_code == code, identity
+                async with http.post(f"{base}/CT003/network/disconnect", json={"mode": "cut"}) as r:
+                    assert (r.status, (await r.json())["field"]) == (422, "mode")
+
                 # power cut: the station restarts on its store, the process lives on
                 async with http.post(f"{base}/CT007/power-cut") as r:
                     assert r.status == 200

@@ -1,4 +1,4 @@
-"""The control API of INTERFACE.md on aiohttp.
+"""The control API (docs/control-api.md) on aiohttp.
 
 aiohttp was chosen over Starlette/uvicorn because it runs inside the
 runtime's own event loop through ``AppRunner`` (no server owning the loop or
@@ -8,7 +8,8 @@ exposes thousands of stations under ``/api/stations/{identity}/``.
 
 Every call returns at once: 200 with the station document (``GET /api/state``),
 404 for an unknown connector or station, 400 for a body that is not a JSON
-object, 422 naming the field that is wrong, 413 for an oversize body.
+object, 422 naming the field that is wrong, 409 for an action this station's
+hardware cannot do, 413 for an oversize body. docs/control-api.md is the reference.
 
 The HMI (``GET /``, static files under ``/hmi/``) is one page driving these
 same endpoints; it follows the station through ``GET /api/events``, a stream
@@ -144,12 +145,21 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
     async def lock(rt, request):
         cid = _connector(rt, request)
         body = await read_body(request, {"failLock": (bool,), "failUnlock": (bool,)})
+        st = rt.settings.station
+        if st.fixed_cable or not st.connector_lock:
+            why = ("hardware.fixed_cable = true: the cable is attached to the station, there is no socket to lock"
+                   if st.fixed_cable else "hardware.connector_lock = false")
+            raise BodyError(409, None, f"this station has no connector lock ({why})")
         hw = rt.hardware.connectors[cid]
         rt.hardware.set_lock_failures(cid, body.get("failLock", hw.fail_lock), body.get("failUnlock", hw.fail_unlock))
 
     async def net_down(rt, request):
-        await read_body(request, {})
-        rt.network_disconnect()
+        body = await read_body(request, {"mode": (str,)})
+        mode = body.get("mode", "drop")
+        if mode not in ("drop", "close"):
+            raise BodyError(422, "mode", f'mode must be "drop" (the link is lost, no close frame) or "close" '
+                            f"(a websocket close, code 1000), got {mode!r}"[:200])
+        rt.network_disconnect(mode)
 
     async def net_up(rt, request):
         await read_body(request, {})
@@ -458,5 +468,7 @@ async def start_control(rt: Any, listen: tuple[str, int]) -> web.AppRunner:
     except BaseException:
         await runner.cleanup()
         raise
-    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", listen[0], listen[1], listen[0], listen[1])
+    host, port = runner.addresses[0][:2] if runner.addresses else listen  # the real port when port 0 was asked
+    host = f"[{host}]" if ":" in host else host
+    log.info("control API on http://%s:%s/ (HMI page: http://%s:%s/)", host, port, host, port)
     return runner

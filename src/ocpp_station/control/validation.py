@@ -36,13 +36,25 @@ class BodyError(Exception):
         return web.json_response(body, status=self.status)
 
 
-async def read_body(request: web.Request, allowed: dict[str, tuple]) -> dict[str, Any]:
-    """Parse a JSON object body; ``allowed`` maps field -> accepted Python types. Empty body = {}."""
+async def read_raw(request: web.Request) -> bytes:
+    """The whole body, however many TCP segments or chunks it came in; 413 past ``MAX_BODY`` bytes.
+
+    One ``read(n)`` returns only what has arrived so far: a body split over two segments would be
+    cut, and an oversize chunked body would look like a short, malformed one."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BodyError(413, None, f"body of {request.content_length} bytes exceeds {MAX_BODY}")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise BodyError(413, None, f"body exceeds {MAX_BODY} bytes")
+    buf = bytearray()
+    while len(buf) <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - len(buf))
+        if not chunk:  # end of the body
+            return bytes(buf)
+        buf += chunk
+    raise BodyError(413, None, f"body exceeds {MAX_BODY} bytes")
+
+
+async def read_body(request: web.Request, allowed: dict[str, tuple]) -> dict[str, Any]:
+    """Parse a JSON object body; ``allowed`` maps field -> accepted Python types. Empty body = {}."""
+    raw = await read_raw(request)
     if not raw.strip():
         return {}
     try:

@@ -69,8 +69,8 @@ class StationControl:
     def feed(self, events: list[Event]) -> None:
         self.fs.feed(events, self.now())
 
-    def network_disconnect(self) -> None:
-        self.fs.network_disconnect()
+    def network_disconnect(self, mode: str = "drop") -> None:
+        self.fs.network_disconnect(mode)
 
     def network_connect(self) -> None:
         self.fs.network_connect()

@@ -438,9 +438,13 @@ class FleetStation:
 
     # -- control API (--control) --------------------------------------------------
 
-    def network_disconnect(self) -> None:
+    def network_disconnect(self, mode: str = "drop") -> None:
+        """The link goes down: ``"drop"`` without a closing handshake, ``"close"`` with one (1000)."""
         self.unplugged = True
-        self._abort()
+        if mode == "close":
+            self._close()
+        else:
+            self._abort()
 
     def network_connect(self) -> None:
         self.unplugged = False

@@ -25,6 +25,7 @@ import logging
 import os
 import random
 import signal
+import ssl
 import time
 from typing import Any
 
@@ -39,9 +40,13 @@ from ..core.station import Station
 from ..hardware.simulated import SimulatedHardware
 from ..store.base import Store
 from .timing import SteadyClock, reconnect_delay
-from .framelog import FrameLog
+from .framelog import FrameFile, FrameLog
+from .linklog import close_description, connect_failure
+from .sessionlog import SessionLog
 
 log = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 10.0  # s, for the TCP connection, TLS and the websocket handshake together
 
 
 class StationRuntime:
@@ -63,6 +68,9 @@ class StationRuntime:
         )  # simulated meter, lock, relay, cable
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
+        if getattr(settings, "frame_log", None) is not None:  # every frame to a rotating file
+            self.frames.file = FrameFile(settings.frame_log, settings.frame_log_max_bytes, settings.frame_log_backups)
+        self.session_log = SessionLog()  # the session steps at INFO
         self.network_up = asyncio.Event()  # the simulated link (POST /api/network/...)
         self.network_up.set()
         self.boots = 1  # how many times the station has booted in this process
@@ -78,8 +86,9 @@ class StationRuntime:
         # False (``run``): a power cut ends the process as kill -9 would. True (``demo``): the station
         # restarts in the process on its same store, as when the power comes back.
         self.power_cut_restarts = power_cut_restarts
-        self._link_cut = False  # the current link was dropped by a power cut (not a failure to report)
+        self._link_cut = ""  # why the current link was cut on purpose ("power cut", "network down"), not a failure
         self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
+        self._ssl_context: Any = None  # ssl.SSLContext of wss:// links, made on the first connection
 
     def _new_station(self) -> Station:
         return build_station(self.settings.station, self.store, self.hardware, self.rng)
@@ -95,7 +104,7 @@ class StationRuntime:
 
     def flush(self) -> None:
         for frame in self.station.data_to_send():
-            self.frames.add("out", frame, time.time())
+            self.session_log.frame(self.frames.add("out", frame, time.time()))
             if self._outq is not None:
                 self._outq.put_nowait(frame)
             else:
@@ -109,6 +118,8 @@ class StationRuntime:
                 self._drop_connection(after_flush=True)
             elif isinstance(cmd, Reconnect):
                 self._drop_connection(after_flush=True)
+        if self.session_log.log.isEnabledFor(logging.INFO):
+            self.session_log.state(self.station.state(self.now()))
         self._wake.set()
         self._progress.set()
 
@@ -129,6 +140,7 @@ class StationRuntime:
     def feed(self, events: list[Event]) -> None:
         now = self.now()
         for ev in events:
+            self.session_log.event(ev)
             self.station.handle_event(ev, now)
         self.flush()
 
@@ -179,6 +191,8 @@ class StationRuntime:
         finally:
             await self._close_control()
             self.store.close()
+            if self.frames.file is not None:
+                self.frames.file.close()
         return 0
 
     def stop(self) -> None:
@@ -265,10 +279,30 @@ class StationRuntime:
         except OSError as exc:
             raise ControlListenError(listen, exc) from exc
 
+    @property
+    def control_address(self) -> tuple[str, int] | None:
+        """Where the control API listens: the bound address (the real port when port 0 was asked), None
+        when it is not serving."""
+        runner = self._control_runner
+        if runner is None or not runner.addresses:
+            return None
+        host, port = runner.addresses[0][:2]
+        return host, port
+
     async def _close_control(self) -> None:
         runner, self._control_runner = self._control_runner, None
         if runner is not None:
             await runner.cleanup()
+
+    def _tls(self) -> Any:
+        """The TLS context of a wss:// link: the CAs of ``[station] ca_file`` when set, else the system's
+        trust store (websockets' default); None for ws://."""
+        if not self.url.startswith("wss://"):
+            return None
+        if self._ssl_context is None:
+            ca = getattr(self.settings, "ca_file", None)
+            self._ssl_context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+        return self._ssl_context
 
     def _headers(self) -> dict[str, str]:
         key = self.station.config.text("AuthorizationKey")
@@ -294,7 +328,8 @@ class StationRuntime:
                     ping_interval=self._ping_interval or None,
                     ping_timeout=self._ping_interval or None,
                     max_size=max(4 * self.settings.station.max_frame_bytes, 1 << 20),
-                    open_timeout=10,
+                    ssl=self._tls(),
+                    open_timeout=OPEN_TIMEOUT,
                     close_timeout=2,
                 ) as ws:
                     if ws.subprotocol != "ocpp1.6":
@@ -309,14 +344,16 @@ class StationRuntime:
                     if connected:
                         failures = 0
             except InvalidStatus as exc:
-                log.warning("CSMS refused the connection: HTTP %s", exc.response.status_code)  # [JERRATA] 3.4
+                status = exc.response.status_code
+                hint = " (check station.identity and ocpp.AuthorizationKey)" if status in (401, 403) else ""
+                log.warning("CSMS at %s refused the connection: HTTP %s%s", self.url, status, hint)  # [JERRATA] 3.4
             except (OSError, WebSocketException, TimeoutError, ConnectionError, ValueError) as exc:
                 # ValueError: a URL or redirect websockets cannot use (UnicodeError for a bad host name)
                 if self._link_cut:
-                    log.info("link to %s dropped by the power cut", self.url)
+                    log.info("link to %s cut (%s)", self.url, self._link_cut)
                 else:
-                    log.warning("connection to %s failed: %s", self.url, exc)
-            self._link_cut = False
+                    log.warning("connection to %s failed: %s", self.url, connect_failure(exc, OPEN_TIMEOUT))
+            self._link_cut = ""
             if self._reboot_requested:
                 continue
             if not connected:
@@ -327,6 +364,7 @@ class StationRuntime:
 
     async def _backoff(self, failures: int) -> None:
         delay = reconnect_delay(failures, self.settings.reconnect_min, self.settings.reconnect_max, self.rng.random())
+        log.info("reconnecting in %.1f s", delay)
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)
         except TimeoutError:
@@ -343,12 +381,12 @@ class StationRuntime:
         self.flush()
         writer = asyncio.create_task(self._writer(ws, self._outq))
         try:
-            async for message in ws:
+            async for message in self._messages(ws):
                 if self.station is not station:
                     break  # the power went: frames still buffered on the dead link are lost
                 answered = True
                 now = self.now()
-                self.frames.add("in", message, now)
+                self.session_log.frame(self.frames.add("in", message, now))
                 station.receive(message, now)
                 self.flush()
                 if not self.network_up.is_set():
@@ -365,8 +403,18 @@ class StationRuntime:
             if self.station is station:
                 station.connection_lost(self.now())
                 self.flush()
-            log.info("disconnected from %s", self.url)
+            how = f"cut on purpose ({self._link_cut}), no close frame" if self._link_cut else close_description(ws)
+            log.info("disconnected from %s: %s", self.url, how)
         return answered
+
+    @staticmethod
+    async def _messages(ws: Any) -> Any:
+        """The link's messages until it ends, however it ends (the end is logged by :meth:`_serve`)."""
+        try:
+            async for message in ws:
+                yield message
+        except ConnectionClosed:
+            return
 
     async def _writer(self, ws: Any, q: asyncio.Queue[str]) -> None:
         while True:
@@ -388,9 +436,18 @@ class StationRuntime:
 
     # -- simulated network and power (control API) -------------------------------------
 
-    def network_disconnect(self) -> None:
+    def network_disconnect(self, mode: str = "drop") -> None:
+        """The simulated link goes down. ``"drop"``: as a pulled cable or a dead modem, the socket goes
+        without a closing handshake (the CSMS sees an abnormal closure, 1006); ``"close"``: the station
+        closes the websocket properly (code 1000)."""
         self.network_up.clear()
-        self._drop_connection()
+        if mode == "close":
+            self._drop_connection()
+            return
+        ws = self._ws
+        if ws is not None:
+            self._link_cut = "network down"
+            ws.transport.abort()  # no close frame: the reader loop ends, the link is lost
 
     def network_connect(self) -> None:
         self.network_up.set()
@@ -434,7 +491,7 @@ class StationRuntime:
         self._outq = None  # nothing more goes out on the dead link
         self._reboot_requested = None
         if ws is not None:
-            self._link_cut = True
+            self._link_cut = "power cut"
             ws.transport.abort()  # the reader loop ends; the connection loop reconnects after its back-off
         for cid in self.hardware.connectors:
             self.hardware.set_relay(cid, False, self.now())  # no power, every contactor opens

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import logging.handlers
 from collections import deque
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -41,9 +44,12 @@ class FrameLog:
         self._seq = itertools.count(1)  # record numbers
         self._actions: dict[tuple[str, str], str] = {}  # (sender direction, id) -> action of a CALL awaiting its answer
         self.listeners: list[Callable[[FrameRecord], None]] = []  # called for each new record
+        self.file: FrameFile | None = None  # the full frames to a rotating file, when configured
 
     def add(self, direction: str, data: str | bytes, now: float) -> FrameRecord:
         text = data if isinstance(data, str) else f"<binary frame of {len(data)} bytes>"
+        if self.file is not None:
+            self.file.write(direction, text, now)
         kind, action, uid = "?", None, None
         if isinstance(data, str) and len(data) < 1_000_000:
             try:
@@ -65,3 +71,23 @@ class FrameLog:
         for fn in list(self.listeners):
             fn(rec)
         return rec
+
+
+class FrameFile:
+    """Every OCPP frame, in full, to a size-rotated file (``[logging] frame_log``): one line per frame,
+    ``<UTC time> <in|out> <frame>``, ``in`` being from the CSMS. When the file reaches ``max_bytes`` it
+    becomes ``<path>.1`` (the older ones ``.2`` ... up to ``backups``) and a new one starts."""
+
+    def __init__(self, path: Any, max_bytes: int, backups: int) -> None:
+        self.handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+        )
+        self.handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def write(self, direction: str, text: str, wall: float) -> None:
+        stamp = datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        line = f"{stamp} {direction} {' '.join(text.splitlines())}"
+        self.handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
+
+    def close(self) -> None:
+        self.handler.close()

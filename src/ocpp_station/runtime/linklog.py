@@ -1,0 +1,75 @@
+"""What the log says about the websocket link: why a connection attempt failed, how a link ended.
+
+A station maker reads these lines to tell a wrong URL from a refused password, a TLS trust problem
+or a CSMS that closes the link, so each names its cause rather than an exception's (often empty) text.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any
+
+from websockets.exceptions import InvalidMessage, InvalidStatus, InvalidURI
+
+_CLOSE_NAMES = {
+    1000: "normal closure", 1001: "going away", 1002: "protocol error", 1003: "unsupported data",
+    1005: "no status", 1006: "abnormal closure", 1007: "invalid data", 1008: "policy violation",
+    1009: "message too big", 1010: "extension required", 1011: "internal error", 1012: "service restart",
+    1013: "try again later", 1014: "bad gateway", 1015: "TLS handshake failure",
+}
+
+
+def _one(exc: BaseException, open_timeout: float | None) -> str:
+    if isinstance(exc, InvalidStatus):
+        return f"the CSMS answered the handshake with HTTP {exc.response.status_code}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the CSMS certificate is not trusted ({exc.verify_message or exc.reason})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc.strerror or exc}"
+    if isinstance(exc, TimeoutError):
+        within = f" within {open_timeout:g} s" if open_timeout else ""
+        return f"timed out: no answer to the opening handshake{within}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens on that host and port)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name ({exc.strerror or exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    if isinstance(exc, InvalidURI):
+        return f"unusable URL: {exc.msg}"
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def connect_failure(exc: BaseException, open_timeout: float | None = None) -> str:
+    """The cause of a failed connection attempt, in words, with what caused it in turn (e.g. an
+    InvalidMessage caused by an EOFError: the server closed the connection during the handshake)."""
+    parts = [_one(exc, open_timeout)]
+    seen = {id(exc)}
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen and len(parts) < 4:
+        seen.add(id(cause))
+        text = _one(cause, open_timeout)
+        if text not in parts[-1]:
+            parts.append(text)
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, InvalidMessage) and len(parts) == 1:
+        parts.append("the server closed the connection during the handshake")
+    return ": ".join(parts)
+
+
+def close_description(ws: Any) -> str:
+    """How a link ended: who closed it, the close code (named) and the reason given."""
+    code = ws.close_code if ws.close_code is not None else 1006
+    reason = ws.close_reason or ""
+    name = _CLOSE_NAMES.get(code, "")
+    what = f"code {code}" + (f" ({name})" if name else "") + (f", reason {reason!r}" if reason else "")
+    protocol = getattr(ws, "protocol", None)
+    rcvd = getattr(protocol, "close_rcvd", None)
+    sent = getattr(protocol, "close_sent", None)
+    if rcvd is None and sent is None:
+        return f"link lost without a close frame, {what}"
+    if sent is None or getattr(protocol, "close_rcvd_then_sent", None):
+        return f"closed by the CSMS, {what}"
+    return f"closed by the station, {what}"

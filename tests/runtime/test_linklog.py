@@ -1,0 +1,51 @@
+"""runtime/linklog.py: a failed connection attempt and the end of a link, named in words."""
+
+from __future__ import annotations
+
+import ssl
+from types import SimpleNamespace
+
+from websockets.exceptions import InvalidMessage
+
+from ocpp_station.runtime.linklog import close_description, connect_failure
+
+
+def test_an_exception_without_text_still_names_its_cause():
+    assert str(TimeoutError()) == ""  # what the log printed after "failed:" before
+    assert connect_failure(TimeoutError(), 10) == "timed out: no answer to the opening handshake within 10 s"
+    assert connect_failure(ConnectionRefusedError(111, "Connection refused")) == (
+        "connection refused (nothing listens on that host and port)")
+
+
+def test_the_cause_of_a_handshake_failure_is_followed():
+    try:
+        try:
+            raise EOFError("connection closed while reading HTTP status line")
+        except EOFError as eof:
+            raise InvalidMessage("did not receive a valid HTTP response") from eof
+    except InvalidMessage as exc:
+        assert connect_failure(exc) == ("did not receive a valid HTTP response: "
+                                        "connection closed while reading HTTP status line")
+
+
+def test_tls_errors_say_tls():
+    err = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    err.verify_message = "self-signed certificate"
+    err.reason = "CERTIFICATE_VERIFY_FAILED"
+    assert connect_failure(err) == "TLS: the CSMS certificate is not trusted (self-signed certificate)"
+
+
+def _ws(code, reason, rcvd, sent, rcvd_then_sent=None):
+    return SimpleNamespace(close_code=code, close_reason=reason,
+                           protocol=SimpleNamespace(close_rcvd=rcvd, close_sent=sent,
+                                                    close_rcvd_then_sent=rcvd_then_sent))
+
+
+def test_how_a_link_ended():
+    assert close_description(_ws(1006, "", None, None)) == (
+        "link lost without a close frame, code 1006 (abnormal closure)")
+    assert close_description(_ws(1001, "maintenance", object(), object(), True)) == (
+        "closed by the CSMS, code 1001 (going away), reason 'maintenance'")
+    assert close_description(_ws(1000, "", object(), object(), False)) == (
+        "closed by the station, code 1000 (normal closure)")
+    assert close_description(_ws(4000, "x", object(), None)) == "closed by the CSMS, code 4000, reason 'x'"
