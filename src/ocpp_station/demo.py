@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from .runtime.framelog import FrameRecord
 from .store import MemoryStore
 
 ID_TAG = DEMO_CARD  # the HMI's saved cards are DEMO_CARD and the test cards, answered by the dev CSMS's policy
+RESERVATION_ID = 1  # the CSMS reserves connector 1 for ID_TAG before the driver arrives
 
 
 class Timeline:
@@ -140,6 +142,14 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
         try:
             await wait(booted)
             await pause(1)
+            tl.note(f"the CSMS reserves connector 1 for card {ID_TAG} (Reservation profile)")
+            reserved = tl.expect(_call("StatusNotification", "Reserved"))
+            link = await csms.wait_connected(settings.station.identity)
+            expiry = datetime.now(timezone.utc) + timedelta(minutes=15)
+            await link.call("ReserveNow", {"connectorId": 1, "idTag": ID_TAG, "reservationId": RESERVATION_ID,
+                                           "expiryDate": expiry.isoformat(timespec="milliseconds").replace("+00:00", "Z")})
+            await wait(reserved)
+            await pause(1)
             tl.note("the driver plugs the car in")
             preparing = tl.expect(_call("StatusNotification", "Preparing"))
             rt.feed(rt.hardware.plug_in(1, rt.now()))
@@ -175,8 +185,9 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
             await wait(available)
             p = orjson.loads(stop.text)[3]
             start = orjson.loads(next(r.text for r in rt.frames.records if r.action == "StartTransaction" and r.kind == "CALL"))[3]
+            used = f", reservation {start['reservationId']} used" if "reservationId" in start else ""
             print(f"\nSession done: transaction {p['transactionId']}, {p['meterStop'] - start['meterStart']} Wh "
-                  f"delivered, reason {p.get('reason', 'Local')}.")
+                  f"delivered, reason {p.get('reason', 'Local')}{used}.")
             if keep_running:
                 where = f" — HMI page http://{host}:{control[1]}/" if control else ""
                 print(f"Still running (--keep-running){where}; Ctrl-C to stop.")

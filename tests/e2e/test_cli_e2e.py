@@ -283,13 +283,15 @@ async def test_cli_demo_session(tmp_path):
         await reap(proc)
     text = out.decode()
     assert proc.returncode == 0, (text, err.decode())
-    for word in ("BootNotification", "StartTransaction", "MeterValues", "StopTransaction", "Session done"):
+    steps = ("BootNotification", "ReserveNow", '"status":"Reserved"', "StartTransaction", "MeterValues",
+             "StopTransaction", "Session done")
+    for word in steps:
         assert word in text, (word, text)
     # in order
-    positions = [text.index(w) for w in ("BootNotification", "StartTransaction", "MeterValues", "StopTransaction",
-                                         "Session done")]
+    positions = [text.index(w) for w in steps]
     assert positions == sorted(positions), text
     assert f"http://127.0.0.1:{port}/" in text
+    assert '"reservationId":1' in text and "reservation 1 used." in text  # the reserved card's session
 
 
 class _Lines:
