@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
+from ocpp_station.assembly import build_station
 from ocpp_station.core.settings import StationSettings
-from ocpp_station.core.station import Station
-from ocpp_station.hardware.simulated import SimulatedHardware
 from ocpp_station.keylist import format_table, key_rows
 from ocpp_station.store import MemoryStore
 
@@ -14,7 +13,7 @@ from ocpp_station.store import MemoryStore
 def test_every_key_of_the_station_registry_with_type_access_and_default():
     settings = StationSettings()
     store = MemoryStore()
-    station = Station(settings, store, SimulatedHardware(1, True, store=store), random.Random(0))
+    station = build_station(settings, store, rng=random.Random(0))
     rows = key_rows(settings)
     assert [r["key"] for r in rows] == list(station.config.specs)
     by_key = {r["key"]: r for r in rows}

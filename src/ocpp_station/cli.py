@@ -109,15 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
         "are answered Accepted except the test cards INVALID01, BLOCKED01, EXPIRED01. A bad option exits 2 "
         "with one line naming it.",
     )
-    csms.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    csms.add_argument("--port", type=_port, default=9000, help="listen port, 0 = any free one (default 9000)")
+    csms.add_argument("--host", default="127.0.0.1", help="listen address (default: 127.0.0.1)")
+    csms.add_argument("--port", type=_port, default=9000, help="listen port, 0 = any free one (default: 9000)")
     csms.add_argument("--operator-listen", metavar="HOST:PORT|off",
                       help="where the operator API listens; port 0 = any free one (printed); 'off' = no operator API "
-                      "(default 127.0.0.1:9001, or 127.0.0.1:0 with --port 0)")
+                      "(default: 127.0.0.1:9001, or 127.0.0.1:0 with --port 0)")
     csms.add_argument("--boot-status", choices=["Accepted", "Pending", "Rejected"],
-                      help="status in BootNotification.conf (default Accepted)")
+                      help="status in BootNotification.conf (default: Accepted)")
     csms.add_argument("--boot-interval", type=_interval, metavar="S",
-                      help="interval in BootNotification.conf, integer seconds >= 0 (default 10)")
+                      help="interval in BootNotification.conf, integer seconds >= 0 (default: 10)")
     csms.add_argument("--id-tag", action="append", type=_id_tag_rule, metavar="TAG=STATUS", default=[],
                       help="answer idTag TAG with STATUS (Accepted, Blocked, Expired, Invalid, ConcurrentTx); "
                       "repeatable; wins over --policy")
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "stations); --boot-status, --boot-interval and --id-tag win over it")
     csms.add_argument("--message-log", type=_count, default=10_000, metavar="N",
                       help="frames kept for the operator API's messages endpoint, all stations together "
-                      "(default 10000, 0 = none)")
+                      "(default: 10000, 0 = none)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
     _log_level(csms)
 

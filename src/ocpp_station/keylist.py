@@ -25,14 +25,12 @@ def _access(spec: KeySpec) -> str:
 def key_rows(settings: StationSettings | None = None) -> list[dict[str, Any]]:
     """One dict per key, in the registry's order: key, type, access, default, profile, and when they
     apply minimum, maximum, maxItems, rebootRequired, and value (the config file's [ocpp] value)."""
-    from .core.station import Station
-    from .hardware.simulated import SimulatedHardware
+    from .assembly import build_station
     from .store import MemoryStore
 
     settings = settings or StationSettings()
     store = MemoryStore()
-    hardware = SimulatedHardware(settings.connectors, settings.fixed_cable, store=store)
-    station = Station(settings, store, hardware, random.Random(0))
+    station = build_station(settings, store, rng=random.Random(0))
     rows = []
     for name, spec in station.config.specs.items():
         row: dict[str, Any] = {

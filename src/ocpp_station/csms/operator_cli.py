@@ -25,7 +25,7 @@ URL_ENV = "OCPP_OPERATOR_URL"
 
 def add_operator_parser(sub: Any) -> None:
     """Add the ``operator`` subcommand to the ``ocpp-station`` parser's subparsers ``sub``."""
-    url_help = (f"the operator API of `ocpp-station csms` (default ${URL_ENV}, else {DEFAULT_URL}); "
+    url_help = (f"the operator API of `ocpp-station csms` (default: ${URL_ENV}, else {DEFAULT_URL}); "
                 "as printed by csms ('Operator API on ...'), with or without /api")
     op = sub.add_parser(
         "operator",
@@ -55,9 +55,9 @@ def add_operator_parser(sub: Any) -> None:
     call.add_argument("identity", metavar="ID")
     call.add_argument("action", metavar="ACTION", help="e.g. Reset, TriggerMessage, SendLocalList")
     call.add_argument("payload", metavar="PAYLOAD", nargs="?", default="{}",
-                      help="the payload as a JSON object (default {}), or @FILE to read it from FILE")
+                      help="the payload as a JSON object (default: {}), or @FILE to read it from FILE")
     call.add_argument("--timeout", type=_timeout, default=30.0, metavar="S",
-                      help="how long to wait for the station's answer, 0 < S <= 300 (default 30)")
+                      help="how long to wait for the station's answer, 0 < S <= 300 (default: 30)")
     call.add_argument("--no-validate", action="store_true",
                       help="send the payload even when it breaks the schema (to test the station's CALLERROR)")
 
@@ -66,7 +66,7 @@ def add_operator_parser(sub: Any) -> None:
                            "(GET /api/stations/ID/messages); pass the answer's next as --since to get only later ones.")
     msgs.add_argument("identity", metavar="ID")
     msgs.add_argument("--since", type=_non_negative, default=0, metavar="N", help="only frames after sequence number N")
-    msgs.add_argument("--limit", type=_non_negative, metavar="N", help="at most N frames (default 500, at most 5000)")
+    msgs.add_argument("--limit", type=_non_negative, metavar="N", help="at most N frames (default: 500, at most 5000)")
     msgs.add_argument("--action", metavar="ACTION", help="only the CALLs of ACTION and their answers")
     msgs.add_argument("--wait", type=_non_negative, metavar="S",
                       help="when there is none yet, wait up to S seconds (at most 60) for one to come")
