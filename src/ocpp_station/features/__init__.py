@@ -59,6 +59,12 @@ def _reservation() -> list[type]:
     return [Reservations]
 
 
+def _smart_charging() -> list[type]:
+    from .smart_charging import SmartCharging
+
+    return [SmartCharging]
+
+
 def _remote_trigger() -> list[type]:
     from .trigger import RemoteTrigger
 
@@ -70,6 +76,7 @@ _PROFILES = {
     "Core": _core,
     "LocalAuthListManagement": _local_auth_list,
     "Reservation": _reservation,
+    "SmartCharging": _smart_charging,
     "RemoteTrigger": _remote_trigger,
 }
 
