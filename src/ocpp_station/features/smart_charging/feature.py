@@ -325,8 +325,12 @@ class SmartCharging(Feature):
         t = st.clock.wall(now)
         # a Relative profile without a transaction changes nothing physical: -inf keeps it out of the plan
         starts = self._tx_starts()
-        nxt = self.profile_set.breakpoints(t, t + HORIZON, starts, -math.inf)
-        at = nxt[0] if nxt else t + HORIZON
+        at = t + HORIZON
+        for ahead in (3600, 86_400, HORIZON):  # look a little ahead first: most schedules change within the hour
+            nxt = self.profile_set.breakpoints(t, t + ahead, starts, -math.inf)
+            if nxt:
+                at = nxt[0]
+                break
         st.timers.set(TIMER, st.clock.to_now(at), self._boundary)
 
     def _boundary(self, now: float) -> None:
