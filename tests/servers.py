@@ -91,16 +91,26 @@ class FtpFiles:
             handler = type("H", (FTPHandler,), {})
         handler.authorizer = auth
         handler.passive_ports = None
-        self.server = ThreadedFTPServer(("127.0.0.1", 0), handler)
+        from pyftpdlib.ioloop import IOLoop
+
+        self.server = ThreadedFTPServer(("127.0.0.1", 0), handler, ioloop=IOLoop())
         self.port = self.server.address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.server.serve_forever(timeout=0.2, blocking=False, handle_exit=False)
+        finally:
+            self.server.close_all()
 
     def start(self) -> "FtpFiles":
         self.thread.start()
         return self
 
     def stop(self) -> None:
-        self.server.close_all()
+        self._stop.set()
         self.thread.join(5)
 
     def url(self, path: str, user: str = "user", password: str = "pass", scheme: str = "ftp") -> str:

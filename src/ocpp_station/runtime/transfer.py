@@ -202,7 +202,7 @@ def _ftp_connect(url: str, settings: TransferSettings, secure: bool) -> tuple[ft
         raise TransferError(f"{host}:{port} refused: {text}") from None
     except (OSError, EOFError, ftplib.Error) as exc:
         ftp.close()
-        raise TransferError(f"FTP session with {host}:{port} failed: {exc}") from None
+        raise TransferError(f"FTP session with {host}:{port} failed: {exc or type(exc).__name__}") from None
     return ftp, unquote(parts.path) or "/"
 
 
