@@ -180,3 +180,15 @@ async def test_upload_failures(http, ftp, tmp_path):
 def test_redact_hides_the_password():
     assert redact("ftp://user:secret@host:21/x") == "ftp://user:***@host:21/x"
     assert redact("http://host/x") == "http://host/x"
+
+
+async def test_disk_full_is_named(http, tmp_path, monkeypatch):
+    import errno
+    import ocpp_station.runtime.transfer as transfer
+
+    def full(f, data, part):
+        raise transfer._disk(OSError(errno.ENOSPC, "No space left on device"), part)
+
+    monkeypatch.setattr(transfer, "_write", full)
+    with pytest.raises(TransferError, match="disk full writing .*fw.bin.part"):
+        await download(http.url("/files/fw.bin"), tmp_path / "fw.bin", settings())
