@@ -224,9 +224,14 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
         "control": {},
         "logging": {"frame_log": run.frame_log, "frame_log_max_bytes": run.frame_log_max_bytes,
                     "frame_log_backups": run.frame_log_backups},
+        "firmware": {"installer": run.installer, "command": run.install_command or None,
+                     # whole seconds are written without ".0"
+                     "install_timeout": int(run.install_timeout) if run.install_timeout.is_integer() else run.install_timeout,
+                     "transfer_timeout": int(run.transfer_timeout) if run.transfer_timeout.is_integer() else run.transfer_timeout,
+                     "http_upload": run.http_upload},
     }
     keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS,
-            "logging": config._LOGGING_KEYS}
+            "logging": config._LOGGING_KEYS, "firmware": config._FIRMWARE_KEYS}
     assert set(config._TABLES) == {*keys, "ocpp"}
     assert "### `[ocpp]`" in text
     for table, names in keys.items():

@@ -12,6 +12,9 @@ transactions    local tx id -> open transaction record       features.transactio
 finishing       connector id -> True (session ended, cable   features.transactions
                 still in: Finishing after a reboot)
 registration    "acceptedOnce" -> True (ever Accepted)       features.boot
+firmware        "job" -> the update under way;               features.firmware
+                "version" -> the version it installed
+diagnostics     "job" -> the upload under way                features.diagnostics
 meta            name -> value                                core.station
 ==============  ===========================================  ===================
 
