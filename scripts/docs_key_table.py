@@ -42,6 +42,7 @@ NOTES = {
     "StopTransactionMaxMeterValues": "unreadable in the seed (`511.05`); errata 3.91",
     "StopTxnAlignedDataMaxLength": "orphan `10` row of the seed",
     "SupportedFeatureProfiles": "the profiles implemented; not settable in `[ocpp]`",
+    "SupportedFileTransferProtocols": "errata 3.90 (§9.5.1); the protocols of firmware download and diagnostics upload ([firmware](firmware.md))",
     "TransactionMessageRetryInterval": "retry n waits n × this",
     "UnlockConnectorOnEVSideDisconnect": "R and always false with a fixed cable, RW without (errata 3.84/3.85)",
     "WebSocketPingInterval": "0 = no pings; applies to the open link at once",
@@ -87,6 +88,8 @@ def _values(spec, specs: dict) -> str:
             items = "phase rotations"
         elif name == "_rate_unit_item":
             items = "`Current`, `Power`"
+        elif name == "_transfer_protocol":
+            items = "`FTP`, `FTPS`, `HTTP`, `HTTPS`"
         else:
             raise ValueError(f"{spec.name}: describe its item check {name!r} in scripts/docs_key_table.py")
         limit = spec.name + "MaxLength"

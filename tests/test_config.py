@@ -421,7 +421,7 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),
         ("ocpp = \"x\"\n", 'ocpp: expected a table, got "x"'),
-        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control], [logging])"),
+        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control], [logging], [firmware])"),
     ],
 )
 def test_file_errors(tmp_path, text, tail):
@@ -624,5 +624,32 @@ def test_logging_table(tmp_path):
 )
 def test_bad_logging_keys(tmp_path, text, tail):
     p = write(tmp_path, f"[logging]\n{text}\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}: {tail}"), msg
+
+
+def test_firmware_table(tmp_path):
+    s = load_settings(write(tmp_path, '[firmware]\ninstaller = "command"\ncommand = ["/opt/maker/flash", "--yes"]\n'
+                                      'install_timeout = 600\ntransfer_timeout = 5\nhttp_upload = "POST"\n'))
+    assert (s.installer, s.install_command, s.install_timeout, s.transfer_timeout, s.http_upload) == (
+        "command", ["/opt/maker/flash", "--yes"], 600.0, 5.0, "POST")
+    s = load_settings(write(tmp_path, ""))
+    assert (s.installer, s.install_command, s.install_timeout, s.transfer_timeout, s.http_upload) == (
+        "simulated", [], 300.0, 30.0, "PUT")
+
+
+@pytest.mark.parametrize(
+    "text, tail",
+    [
+        ('installer = "flash"', 'firmware.installer: expected "simulated" or "command", got "flash"'),
+        ('installer = "command"', 'firmware.command: installer = "command" needs the program to run'),
+        ('command = "flash.sh"', "firmware.command: expected a non-empty list of strings"),
+        ("install_timeout = 0", "firmware.install_timeout: expected a number of seconds > 0, got 0"),
+        ('http_upload = "GET"', 'firmware.http_upload: expected "PUT" or "POST", got "GET"'),
+        ("shell = true", "firmware.shell: unknown key"),
+    ],
+)
+def test_bad_firmware_keys(tmp_path, text, tail):
+    p = write(tmp_path, f"[firmware]\n{text}\n")
     msg = error_of(p)
     assert msg.startswith(f"{p}: {tail}"), msg

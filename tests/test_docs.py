@@ -224,9 +224,14 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
         "control": {},
         "logging": {"frame_log": run.frame_log, "frame_log_max_bytes": run.frame_log_max_bytes,
                     "frame_log_backups": run.frame_log_backups},
+        "firmware": {"installer": run.installer, "command": run.install_command or None,
+                     # whole seconds are written without ".0"
+                     "install_timeout": int(run.install_timeout) if run.install_timeout.is_integer() else run.install_timeout,
+                     "transfer_timeout": int(run.transfer_timeout) if run.transfer_timeout.is_integer() else run.transfer_timeout,
+                     "http_upload": run.http_upload},
     }
     keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS,
-            "logging": config._LOGGING_KEYS}
+            "logging": config._LOGGING_KEYS, "firmware": config._FIRMWARE_KEYS}
     assert set(config._TABLES) == {*keys, "ocpp"}
     assert "### `[ocpp]`" in text
     for table, names in keys.items():
@@ -250,18 +255,11 @@ def test_the_example_station_files_load(doc, tmp_path):
         assert run.station.identity == "CP001"
 
 
-def test_keys_listed_as_not_implemented_are_not_in_the_registry_yet():
-    text = (DOCS / "configuration.md").read_text(encoding="utf-8")
-    rows = _table_after(text, "### Keys of profiles not implemented yet")
-    planned = {key for row in rows for key in re.findall(r"`(\w+)`", row[0])}
-    assert planned and not planned & set(GEN.registry()), "a profile landed: move its keys to the generated table"
-
-
 def test_the_measurand_list_is_the_simulated_meter():
     from ocpp_station.hardware import simulated
 
     text = (DOCS / "configuration.md").read_text(encoding="utf-8")
-    section = text[text.index("### Measurands") : text.index("### Keys of profiles not implemented yet")]
+    section = text[text.index("### Measurands") : text.index("### Reading the seed's table")]
     named = set(re.findall(r"`([\w.-]+)`", section))
     assert simulated.MEASURANDS | simulated.PHASED <= named
     assert {n[1:] for n in named if n.startswith(".")} == simulated.PHASES

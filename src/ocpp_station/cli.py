@@ -128,6 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="frames kept for the operator API's messages endpoint, all stations together "
                       "(default: 10000, 0 = none)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
+    csms.add_argument("--files-dir", type=Path, metavar="DIR",
+                      help="serve the firmware files in DIR and store diagnostics uploads in DIR/diagnostics "
+                      "(docs/dev-csms.md#firmware-files-and-diagnostics-uploads) (default: no file server)")
+    csms.add_argument("--files-listen", metavar="HOST:PORT",
+                      help="where the file server's HTTP(S) listens, with --files-dir; port 0 = any free one "
+                      "(printed) (default: HOST of --host, port 0)")
+    csms.add_argument("--ftp", metavar="HOST:PORT",
+                      help="serve --files-dir over FTP too (FTPS with --https-cert); port 0 = any free one "
+                      "(default: no FTP)")
+    csms.add_argument("--ftp-user", metavar="USER:PASSWORD", default="ocpp:ocpp",
+                      help="the FTP server's login (default: ocpp:ocpp)")
+    csms.add_argument("--https-cert", type=Path, metavar="PEM",
+                      help="certificate chain: the file server speaks HTTPS (and FTPS) (default: plain HTTP)")
+    csms.add_argument("--https-key", type=Path, metavar="PEM",
+                      help="the private key of --https-cert, if not in the same file (default: none)")
     _log_level(csms)
 
     from .csms.operator_cli import add_operator_parser
@@ -328,7 +343,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
     from .config import parse_host_port
     from .csms.errors import RequestError
     from .csms.policy import parse_policy
-    from .csms.server import OperatorListenError, serve_forever
+    from .csms.server import FilesListenError, OperatorListenError, serve_forever
 
     operator: tuple[str, int] | None
     if args.operator_listen is None:
@@ -358,6 +373,29 @@ def cmd_csms(args: argparse.Namespace) -> int:
     except RequestError as exc:
         print(f"ocpp-station: --policy: {args.policy}: {exc}", file=sys.stderr)
         return 2
+    files: dict[str, Any] = {}
+    for name in ("files_listen", "ftp"):
+        if getattr(args, name) is not None:
+            try:
+                files[name] = parse_host_port(getattr(args, name))
+            except ValueError as exc:
+                print(f"ocpp-station: --{name.replace('_', '-')}: {exc}", file=sys.stderr)
+                return 2
+    user, sep, password = args.ftp_user.partition(":")
+    if not sep or not user:
+        print(f"ocpp-station: --ftp-user: expected USER:PASSWORD, got {args.ftp_user!r}", file=sys.stderr)
+        return 2
+    if args.files_dir is None and (files or args.https_cert is not None):
+        print("ocpp-station: --files-listen, --ftp and --https-cert need --files-dir", file=sys.stderr)
+        return 2
+    if args.files_dir is not None and not args.files_dir.is_dir():
+        print(f"ocpp-station: --files-dir: {str(args.files_dir)!r} is not a directory", file=sys.stderr)
+        return 2
+    for name in ("https_cert", "https_key"):
+        f = getattr(args, name)
+        if f is not None and not f.is_file():
+            print(f"ocpp-station: --{name.replace('_', '-')}: cannot read {str(f)!r}", file=sys.stderr)
+            return 2
     boot = policy.setdefault("boot", {})
     boot.setdefault("status", "Accepted")
     boot.setdefault("interval", 10)
@@ -389,7 +427,9 @@ def cmd_csms(args: argparse.Namespace) -> int:
         serving = asyncio.ensure_future(
             serve_forever(args.host, args.port, boot_status=boot["status"], boot_interval=boot["interval"],
                           print_frames=not args.quiet, operator_listen=operator, policy=policy,
-                          message_log=args.message_log))
+                          message_log=args.message_log, files_dir=args.files_dir,
+                          files_listen=files.get("files_listen"), ftp_listen=files.get("ftp"),
+                          ftp_user=(user, password), https_cert=args.https_cert, https_key=args.https_key))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
             loop.add_signal_handler(sig, serving.cancel)
@@ -402,6 +442,9 @@ def cmd_csms(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except OperatorListenError as exc:
         print(f"ocpp-station: --operator-listen: {exc}", file=sys.stderr)
+        return 2
+    except FilesListenError as exc:
+        print(f"ocpp-station: {exc.option}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         what = (f"address {args.host}:{args.port} is in use" if exc.errno == errno.EADDRINUSE

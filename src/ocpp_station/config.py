@@ -21,7 +21,7 @@ import difflib
 import json
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -48,7 +48,7 @@ _DERIVED_KEYS = {
 # the CLI option that carries each override (named in error messages instead of the file)
 _OPTIONS = {"csms_url": "--csms", "identity": "--identity", "data_dir": "--data-dir", "control": "--control"}
 
-_TABLES = ("station", "hardware", "ocpp", "control", "logging")
+_TABLES = ("station", "hardware", "ocpp", "control", "logging", "firmware")
 _STATION_KEYS = (
     "identity",
     "csms_url",
@@ -73,6 +73,8 @@ MAX_CURRENT_RANGE = (1, 1000)  # A per phase
 MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
 _CONTROL_KEYS = ("listen",)
 _LOGGING_KEYS = ("frame_log", "frame_log_max_bytes", "frame_log_backups")
+_FIRMWARE_KEYS = ("installer", "command", "install_timeout", "transfer_timeout", "http_upload")
+_INSTALLERS = ("simulated", "command")
 _ENCODINGS = ("raw", "hex")
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message
@@ -98,6 +100,11 @@ class RunSettings:
     frame_log: Path | None = None  # every OCPP frame to this rotating file ([logging] frame_log); None: off
     frame_log_max_bytes: int = 10 * 1024 * 1024  # size at which the frame log rotates
     frame_log_backups: int = 5  # rotated frame logs kept (<file>.1 ... <file>.N)
+    installer: str = "simulated"  # [firmware] installer: "simulated" | "command"
+    install_command: list[str] = field(default_factory=list)  # [firmware] command: the maker's install program
+    install_timeout: float = 300.0  # s the install program may run ([firmware] install_timeout)
+    transfer_timeout: float = 30.0  # s for connecting and each read of a transfer ([firmware] transfer_timeout)
+    http_upload: str = "PUT"  # diagnostics over HTTP(S): "PUT" to location/fileName or "POST" multipart
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -494,6 +501,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         raise where.expected("ocpp", "a table", ocpp_t)
     control_t = _check_keys(where, "control", doc.get("control", {}), _CONTROL_KEYS)
     logging_t = _check_keys(where, "logging", doc.get("logging", {}), _LOGGING_KEYS)
+    firmware_t = _check_keys(where, "firmware", doc.get("firmware", {}), _FIRMWARE_KEYS)
 
     st = StationSettings()
     run = RunSettings(station=st, csms_url=DEFAULT_CSMS_URL, data_dir=None, control_listen=None, config_path=path)
@@ -580,6 +588,29 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         run.frame_log_max_bytes = _get_int(where, "logging.frame_log_max_bytes", logging_t["frame_log_max_bytes"], 4096)
     if "frame_log_backups" in logging_t:
         run.frame_log_backups = _get_int(where, "logging.frame_log_backups", logging_t["frame_log_backups"], 1, 1000)
+
+    # [firmware]
+    if "installer" in firmware_t:
+        if firmware_t["installer"] not in _INSTALLERS:
+            raise where.expected("firmware.installer", '"simulated" or "command"', firmware_t["installer"])
+        run.installer = firmware_t["installer"]
+    if "command" in firmware_t:
+        cmd = firmware_t["command"]
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) and a for a in cmd):
+            raise where.expected("firmware.command", "a non-empty list of strings (the program, its arguments)", cmd)
+        run.install_command = list(cmd)
+    if run.installer == "command" and not run.install_command:
+        raise where.error("firmware.command", 'installer = "command" needs the program to run (command = [...])')
+    for name in ("install_timeout", "transfer_timeout"):
+        if name in firmware_t:
+            v = firmware_t[name]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise where.expected(f"firmware.{name}", "a number of seconds > 0", v)
+            setattr(run, name, float(v))
+    if "http_upload" in firmware_t:
+        if firmware_t["http_upload"] not in ("PUT", "POST"):
+            raise where.expected("firmware.http_upload", '"PUT" or "POST"', firmware_t["http_upload"])
+        run.http_upload = firmware_t["http_upload"]
 
     # command-line options win over the file
     if "identity" in overrides:

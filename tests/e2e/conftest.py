@@ -192,6 +192,7 @@ async def station_factory(tmp_path, csms):
         control_port: int | None = None,
         config_name: str | None = None,
         logging: dict[str, Any] | None = None,
+        firmware: dict[str, Any] | None = None,
     ) -> StationProcess:
         port = control_port or free_port()
         st = {
@@ -209,6 +210,8 @@ async def station_factory(tmp_path, csms):
         lines += ["[control]", f'listen = "127.0.0.1:{port}"']
         if logging:
             lines += ["[logging]"] + [f"{k} = {_toml_value(v)}" for k, v in logging.items()]
+        if firmware:
+            lines += ["[firmware]"] + [f"{k} = {_toml_value(v)}" for k, v in firmware.items()]
         cfg = tmp_path / (config_name or f"{identity}.toml")
         cfg.write_text("\n".join(lines) + "\n")
         p = StationProcess(cfg, identity, port, tmp_path / f"{identity}.log")

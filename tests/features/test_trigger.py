@@ -85,9 +85,19 @@ def test_connector_id_is_ignored_where_it_does_not_matter():
 
 
 def test_firmware_and_diagnostics_status_without_firmware_management_are_not_implemented():
-    h = booted()
+    from ocpp_station.core.settings import StationSettings
+
+    h = booted(StationSettings(profiles=("Core", "RemoteTrigger")))
     for what in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
         assert trigger(h, what)[0][2] == {"status": "NotImplemented"}
+    h.no_call()
+
+
+def test_firmware_and_diagnostics_status_with_firmware_management_are_idle():
+    h = booted()  # every implemented profile, FirmwareManagement among them
+    for what in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+        assert trigger(h, what)[0][2] == {"status": "Accepted"}
+        assert h.respond(what, {}).payload == {"status": "Idle"}  # [SPEC] §4.4/§4.5: nothing under way
     h.no_call()
 
 

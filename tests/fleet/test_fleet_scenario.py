@@ -259,3 +259,14 @@ def test_a_scenario_file_error_names_the_file_and_the_key(tmp_path):
         load_scenario(path)
     assert str(info.value) == (f"{path}: faults.network_drop_probabilty: unknown key "
                                "(did you mean network_drop_probability?)")
+
+
+def test_fleet_stations_do_not_advertise_firmware_management():
+    from ocpp_station.assembly import build_station
+    from ocpp_station.store.memory import MemoryStore
+
+    sc = load_scenario(None)
+    st = build_station(sc.settings("CP1"), MemoryStore())
+    profiles = st.config.text("SupportedFeatureProfiles").split(",")
+    assert "FirmwareManagement" not in profiles and "Core" in profiles  # the fleet performs no transfers
+    assert "UpdateFirmware" not in st.handlers and "GetDiagnostics" not in st.handlers

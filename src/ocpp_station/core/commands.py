@@ -20,4 +20,32 @@ class Reconnect:
     reason: str  # drop the websocket and connect again
 
 
-Command = SetPingInterval | Reboot | Reconnect
+@dataclass(frozen=True, slots=True)
+class DownloadFirmware:
+    job: str  # names the transfer; the FirmwareDownloaded event carries it back
+    location: str  # the UpdateFirmware location (ftp, ftps, http or https URL)
+    resume: bool = False  # a partial file of this job may be there (after a restart): continue it
+
+
+@dataclass(frozen=True, slots=True)
+class InstallFirmware:
+    job: str  # the downloaded file of this job; the FirmwareInstalled event carries the result
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardFirmware:
+    job: str  # the job is over: its files (partial or complete) may go
+
+
+@dataclass(frozen=True, slots=True)
+class UploadDiagnostics:
+    job: str  # names the transfer; the DiagnosticsUploaded event carries it back
+    location: str  # the GetDiagnostics location: a directory URL
+    file_name: str  # the archive's name, as given in GetDiagnostics.conf
+    start_time: float | None = None  # wall-clock epoch seconds: log lines from then on (None: all)
+    stop_time: float | None = None  # and up to then (None: up to now)
+
+
+Command = (
+    SetPingInterval | Reboot | Reconnect | DownloadFirmware | InstallFirmware | DiscardFirmware | UploadDiagnostics
+)

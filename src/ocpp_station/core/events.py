@@ -1,4 +1,4 @@
-"""Events from the hardware into the core (past tense: what happened)."""
+"""Events from the hardware and the runtime into the core (past tense: what happened)."""
 
 from __future__ import annotations
 
@@ -42,4 +42,29 @@ class FaultCleared:
     connector_id: int
 
 
-Event = CablePlugged | CableUnplugged | CardPresented | EVStateChanged | FaultDetected | FaultCleared
+@dataclass(frozen=True, slots=True)
+class FirmwareDownloaded:
+    job: str  # the DownloadFirmware command's job
+    ok: bool  # the whole file is in data_dir
+    error: str | None = None  # why not, for the log
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareInstalled:
+    job: str  # the InstallFirmware command's job
+    ok: bool  # the installer accepted the image
+    version: str | None = None  # the new firmwareVersion, when the installer knows it
+    error: str | None = None  # why not, for the log
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsUploaded:
+    job: str  # the UploadDiagnostics command's job
+    ok: bool  # the archive is at the location
+    error: str | None = None  # why not, for the log
+
+
+Event = (
+    CablePlugged | CableUnplugged | CardPresented | EVStateChanged | FaultDetected | FaultCleared
+    | FirmwareDownloaded | FirmwareInstalled | DiagnosticsUploaded
+)

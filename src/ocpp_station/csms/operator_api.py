@@ -210,8 +210,18 @@ class OperatorApi:
         self.csms.set_id_tag(tag, None)
         return _json(policy_of(self.csms))
 
+    async def files(self, request: web.Request) -> web.Response:
+        files = self.csms.files
+        if files is None:
+            return _json({"served": False, "uploads": []})
+        doc: dict[str, Any] = {"served": True, "http": files.http_url, "uploads": files.listing()}
+        if files.ftp_port:
+            doc["ftpPort"] = files.ftp_port
+        return _json(doc)
+
     def routes(self) -> list[web.RouteDef]:
         return [
+            web.get("/api/files", self.files),
             web.get("/api/stations", self.stations),
             web.get("/api/stations/{identity}", self.station),
             web.post("/api/stations/{identity}/call", self.call),

@@ -86,6 +86,31 @@ def add_operator_parser(sub: Any) -> None:
     tag.add_argument("--expiry-date", metavar="DATE", help="expiryDate of the idTagInfo (ISO 8601)")
     tag.add_argument("--delete", action="store_true", help="back to the default idTagInfo")
 
+    cmds.add_parser("files", parents=[common], help="the dev CSMS's file server and the uploads it received",
+                    description="Show the file server's address and the diagnostics uploads received (GET /api/files).")
+
+    fw = cmds.add_parser("update-firmware", parents=[common], help="send UpdateFirmware to a station",
+                         description="Send UpdateFirmware (POST /api/stations/ID/call) and print the answer; the "
+                         "station reports its progress with FirmwareStatusNotification (see messages).")
+    fw.add_argument("identity", metavar="ID")
+    fw.add_argument("location", metavar="URL",
+                    help="the firmware file: ftp://, ftps://, http:// or https://, e.g. the dev CSMS's "
+                    "http://127.0.0.1:PORT/firmware/manifest/2.0")
+    fw.add_argument("--retrieve-date", metavar="DATE", help="when to download, ISO 8601 (default: now)")
+    fw.add_argument("--retries", type=_non_negative, metavar="N", help="attempts after the first (default: the station's)")
+    fw.add_argument("--retry-interval", type=_non_negative, metavar="S", help="seconds between attempts (default: the station's)")
+
+    dg = cmds.add_parser("get-diagnostics", parents=[common], help="send GetDiagnostics to a station",
+                         description="Send GetDiagnostics (POST /api/stations/ID/call) and print the answer (its "
+                         "fileName); the station reports the upload with DiagnosticsStatusNotification.")
+    dg.add_argument("identity", metavar="ID")
+    dg.add_argument("location", metavar="URL",
+                    help="the directory to upload to, e.g. the dev CSMS's http://127.0.0.1:PORT/diagnostics")
+    dg.add_argument("--start-time", metavar="DATE", help="log from then on, ISO 8601 (default: all)")
+    dg.add_argument("--stop-time", metavar="DATE", help="log up to then, ISO 8601 (default: now)")
+    dg.add_argument("--retries", type=_non_negative, metavar="N", help="re-tries after the first attempt (default: the station's)")
+    dg.add_argument("--retry-interval", type=_non_negative, metavar="S", help="seconds between attempts (default: the station's)")
+
 
 def _timeout(text: str) -> float:
     try:
@@ -136,6 +161,25 @@ def _request(args: argparse.Namespace) -> tuple[str, str, Any, float]:
         if args.no_validate:
             body["validate"] = False
         return "POST", f"/api/stations/{q(args.identity, safe='')}/call", body, args.timeout + 10
+    if c in ("update-firmware", "get-diagnostics"):
+        payload: dict[str, Any] = {"location": args.location}
+        if c == "update-firmware":
+            from datetime import datetime, timezone
+
+            payload["retrieveDate"] = args.retrieve_date or datetime.now(timezone.utc).isoformat(
+                timespec="seconds").replace("+00:00", "Z")
+        else:
+            for opt, key in (("start_time", "startTime"), ("stop_time", "stopTime")):
+                if getattr(args, opt) is not None:
+                    payload[key] = getattr(args, opt)
+        if args.retries is not None:
+            payload["retries"] = args.retries
+        if args.retry_interval is not None:
+            payload["retryInterval"] = args.retry_interval
+        action = "UpdateFirmware" if c == "update-firmware" else "GetDiagnostics"
+        return "POST", f"/api/stations/{q(args.identity, safe='')}/call", {"action": action, "payload": payload}, 40
+    if c == "files":
+        return "GET", "/api/files", None, 10
     if c == "messages":
         query: dict[str, Any] = {"since": args.since}
         if args.limit is not None:

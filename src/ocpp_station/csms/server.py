@@ -33,12 +33,14 @@ import asyncio
 import inspect
 import itertools
 import logging
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -428,6 +430,7 @@ class DevCsms:
         self.default_id_tag_info: dict[str, Any] = {"status": "Accepted"}  # for idTags not in id_tags
         self.data_transfer: dict[str, dict[str, Any]] = {}  # vendorId -> DataTransfer.conf
         self.message_log = message_log  # recent frames of every station, for the operator API
+        self.files: Any = None  # the file server (csms/files.py) when serve_forever runs one
         self._id_tags: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-cased idTag -> (idTag, idTagInfo)
         for tag, info in (default_id_tags() if id_tags is None else id_tags).items():
             self.set_id_tag(tag, info)
@@ -895,6 +898,12 @@ async def serve_forever(
     operator_listen: tuple[str, int] | None = None,
     policy: dict[str, Any] | None = None,
     message_log: int = 10_000,
+    files_dir: Path | None = None,
+    files_listen: tuple[str, int] | None = None,
+    ftp_listen: tuple[str, int] | None = None,
+    ftp_user: tuple[str, str] = ("ocpp", "ocpp"),
+    https_cert: Path | None = None,
+    https_key: Path | None = None,
 ) -> None:
     """Run a :class:`DevCsms` until cancelled (``ocpp-station csms --port 9000``).
 
@@ -905,6 +914,9 @@ async def serve_forever(
     http://HOST:PORT/api`` (the port actually bound). ``policy`` is what
     :func:`~ocpp_station.csms.policy.parse_policy` returned, applied before any station connects;
     ``message_log`` frames are kept for the operator API's ``messages`` (0: none).
+    With ``files_dir`` the file server for Firmware Management (csms/files.py) serves that directory over
+    HTTP on ``files_listen`` (HTTPS with ``https_cert``/``https_key``) and, with ``ftp_listen``, over FTP;
+    its addresses are printed next.
     Raises :class:`OperatorListenError` when the operator address cannot be bound.
     """
     from .messages import MessageLog
@@ -936,14 +948,49 @@ async def serve_forever(
                 runner, bound = await start_operator_api(csms, operator_listen)
             except OSError as exc:
                 raise OperatorListenError(_listen_error(operator_listen, exc)) from None
+        files = None
         try:
             write(f"CSMS listening on {csms.url}/<identity>")
             if runner is not None:
                 write(f"Operator API on http://{_format_host(operator_listen[0])}:{bound}/api")  # type: ignore[index]
+            if files_dir is not None:
+                from .files import FileServer
+
+                ctx = None
+                if https_cert is not None:
+                    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    ctx.load_cert_chain(str(https_cert), str(https_key) if https_key else None)
+                files = FileServer(files_dir, ctx)
+                csms.files = files
+                listen = files_listen or (host, 0)
+                try:
+                    await files.start_http(*listen)
+                except OSError as exc:
+                    raise FilesListenError("--files-listen", _listen_error(listen, exc)) from None
+                write(f"Files on {files.http_url}/firmware/<name> (uploads: {files.http_url}/diagnostics/)")
+                if ftp_listen is not None:
+                    try:
+                        port = files.start_ftp(ftp_listen[0], ftp_listen[1], *ftp_user,
+                                               certfile=str(https_cert) if https_cert else None,
+                                               keyfile=str(https_key) if https_key else None)
+                    except OSError as exc:
+                        raise FilesListenError("--ftp", _listen_error(ftp_listen, exc)) from None
+                    write(f"FTP on ftp://{ftp_user[0]}:{ftp_user[1]}@{_format_host(ftp_listen[0])}:{port}/ "
+                          f"(uploads: /diagnostics/)")
             await asyncio.Future()  # until cancelled
         finally:
+            if files is not None:
+                await files.stop()
             if runner is not None:
                 await runner.cleanup()
+
+
+class FilesListenError(Exception):
+    """The file server's HTTP or FTP address could not be bound; ``option`` names the option."""
+
+    def __init__(self, option: str, text: str) -> None:
+        super().__init__(text)
+        self.option = option
 
 
 def _listen_error(listen: tuple[str, int], exc: OSError) -> str:
@@ -959,6 +1006,7 @@ __all__ = [
     "NO_ANSWER",
     "CallErrorReceived",
     "DevCsms",
+    "FilesListenError",
     "OperatorListenError",
     "ReceivedCall",
     "StationLink",

@@ -47,6 +47,13 @@ def _core() -> list[type]:
     ]
 
 
+def _firmware() -> list[type]:
+    from .diagnostics import Diagnostics
+    from .firmware import Firmware
+
+    return [Firmware, Diagnostics]
+
+
 def _local_auth_list() -> list[type]:
     from .local_list import LocalAuthList
 
@@ -74,6 +81,7 @@ def _remote_trigger() -> list[type]:
 # profile -> its feature classes (hook order within the profile); a profile not here is not implemented yet
 _PROFILES = {
     "Core": _core,
+    "FirmwareManagement": _firmware,
     "LocalAuthListManagement": _local_auth_list,
     "Reservation": _reservation,
     "SmartCharging": _smart_charging,

@@ -201,7 +201,8 @@ class Scenario:
 
     def settings(self, identity: str, template: Template | None = None) -> StationSettings:
         t = template or self.all_templates()[0]
-        s = StationSettings(identity=identity, ocpp={**self.ocpp, **t.ocpp})
+        # the fleet performs no file transfers: its stations do not advertise FirmwareManagement (docs/fleet.md)
+        s = StationSettings(identity=identity, ocpp={**self.ocpp, **t.ocpp}, profiles=fleet_profiles())
         s.vendor = "ocpp-station"
         s.model = "fleet-sim"
         for k, v in {**self.station, **t.station}.items():
@@ -585,3 +586,11 @@ class Driver:
                 out.append(ev)
         out.sort()
         return out
+
+
+def fleet_profiles() -> tuple[str, ...]:
+    """The profiles of a fleet station unless its scenario says otherwise: every implemented profile but
+    FirmwareManagement, whose transfers the fleet does not perform."""
+    from ..features import implemented_profiles
+
+    return tuple(p for p in implemented_profiles() if p != "FirmwareManagement")

@@ -39,6 +39,7 @@ from ..assembly import build_station, simulated_hardware
 from ..core.station import Station
 from ..hardware.simulated import SimulatedHardware
 from ..store.base import Store
+from .filejobs import COMMANDS as FILE_COMMANDS, FileJobs
 from .timing import SteadyClock, reconnect_delay
 from .framelog import FrameFile, FrameLog
 from .linklog import close_description, connect_failure
@@ -89,6 +90,7 @@ class StationRuntime:
         self._link_cut = ""  # why the current link was cut on purpose ("power cut", "network down"), not a failure
         self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
         self._ssl_context: Any = None  # ssl.SSLContext of wss:// links, made on the first connection
+        self.files = FileJobs(self)  # firmware downloads and installs, diagnostics uploads
 
     def _new_station(self) -> Station:
         return build_station(self.settings.station, self.store, self.hardware, self.rng)
@@ -118,6 +120,8 @@ class StationRuntime:
                 self._drop_connection(after_flush=True)
             elif isinstance(cmd, Reconnect):
                 self._drop_connection(after_flush=True)
+            elif isinstance(cmd, FILE_COMMANDS):
+                self.files.handle(cmd)
         if self.session_log.log.isEnabledFor(logging.INFO):
             self.session_log.state(self.station.state(self.now()))
         self._wake.set()
@@ -175,6 +179,7 @@ class StationRuntime:
         except ControlListenError:
             self.store.close()
             raise
+        self.files.attach()
         self.station.start(self.now())
         self.flush()
         try:
@@ -189,6 +194,7 @@ class StationRuntime:
         except* _Stopping:
             pass
         finally:
+            self.files.close()
             await self._close_control()
             self.store.close()
             if self.frames.file is not None:
@@ -427,6 +433,7 @@ class StationRuntime:
     async def _reboot(self) -> None:
         kind, self._reboot_requested = self._reboot_requested, None
         log.info("%s reset: restarting the station", kind)
+        self.files.cancel()  # the new boot asks again for what its store says is still to do
         for cid in self.hardware.connectors:
             self.hardware.set_relay(cid, False, self.now())  # a restart opens every contactor
         self.station = self._new_station()  # same store: what persists is what the store holds
@@ -493,6 +500,7 @@ class StationRuntime:
         if ws is not None:
             self._link_cut = "power cut"
             ws.transport.abort()  # the reader loop ends; the connection loop reconnects after its back-off
+        self.files.cancel()  # transfers die with the power
         for cid in self.hardware.connectors:
             self.hardware.set_relay(cid, False, self.now())  # no power, every contactor opens
         self.station = self._new_station()  # same store: what persists is what the store holds

@@ -14,6 +14,9 @@ finishing          connector id -> True (session ended, cable   features.transac
 registration       "acceptedOnce" -> True (ever Accepted)       features.boot
 charging_profiles  chargingProfileId -> {connectorId,           features.smart_charging
                    profile, received, tx}
+firmware           "job" -> the update under way;               features.firmware
+                   "version" -> the version it installed
+diagnostics        "job" -> the upload under way                features.diagnostics
 meta               name -> value                                core.station
 =================  ===========================================  =======================
 

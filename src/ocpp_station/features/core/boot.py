@@ -41,8 +41,11 @@ class Boot(Feature):
         if s.serial_number:
             p["chargePointSerialNumber"] = s.serial_number
             p["chargeBoxSerialNumber"] = s.serial_number
-        if s.firmware_version:
-            p["firmwareVersion"] = s.firmware_version
+        version = s.firmware_version
+        for f in self.station.features:  # a firmware update installed since (features/firmware.py)
+            version = getattr(f, "firmware_version", None) or version
+        if version:
+            p["firmwareVersion"] = version
         return p
 
     def on_connected(self, now: float) -> None:
