@@ -314,7 +314,8 @@ class SmartCharging(Feature):
             paused = c.tx is not None and w is not None and w <= 0
             if c.no_energy_offered != paused:
                 c.no_energy_offered = paused  # a 0 W limit: SuspendedEVSE ([SPEC] §4.9)
-                self.tx.refresh(cid, now)
+                if c.tx is not None:
+                    self.tx.refresh(cid, now)  # a transaction that just ended: its stop refreshes
         self._arm(now)
 
     def _arm(self, now: float) -> None:
