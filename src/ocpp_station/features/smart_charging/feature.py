@@ -223,9 +223,10 @@ class SmartCharging(Feature):
         if not 0 <= duration <= MAX_COMPOSITE_DURATION:
             return {"status": "Rejected"}  # a negative duration, or beyond what the station plans for
         unit = payload.get("chargingRateUnit") or self._native_unit()  # A or W: the schema checked the enum
-        t0 = float(math.floor(self.station.clock.wall(now)))  # [ERRATA] 3.28/3.29: the window starts at receipt
+        received = self.station.clock.wall(now)
+        t0 = float(math.floor(received))  # [ERRATA] 3.28/3.29: the window starts at receipt, in whole seconds
         self._purge(now)
-        periods = self.profile_set.composite(cid, t0, duration, unit, self._tx_starts())
+        periods = self.profile_set.composite(cid, t0, duration, unit, self._tx_starts(), at=received)
         # [ERRATA] 3.57: no startSchedule inside the composite; scheduleStart says when it starts
         return {
             "status": "Accepted",
