@@ -9,12 +9,13 @@ import copy
 import pytest
 from charging import ACCEPTED, booted, card, expect_status, plug, start_confs
 from harness import CoreHarness
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ocpp_station.core.clock import iso
 from ocpp_station.core.settings import StationSettings
 from ocpp_station.features.smart_charging.feature import NS
 from ocpp_station.store import MemoryStore
-
-from ocpp_station.core.clock import iso
 
 V = 230.0
 KW = {"MeterValueSampleInterval": 0}  # no sampled MeterValues between the CALLs these tests expect
@@ -369,9 +370,6 @@ def test_a_day_of_recurring_limits_at_core_level():
 
 
 # -- property: store invariants after random Set/Clear sequences (spec digest §9.2) ---------------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _set_op = st.tuples(
     st.just("set"), st.integers(0, 2), st.integers(1, 6), st.integers(0, 3),

@@ -39,10 +39,9 @@ from typing import Any
 from ...core.clock import iso
 from ...core.configuration import KeySpec
 from ...core.settings import StationSettings
-from ...ocpp.rpc import ErrorCode, OcppError
 from ..base import Feature
 from . import validation
-from .schedule import CP_MAX, TX, WEEK, Hardware, Profile, ProfileSet, allocate, periods_json
+from .schedule import TX, WEEK, Hardware, Profile, ProfileSet, allocate, periods_json
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +364,3 @@ class SmartCharging(Feature):
     def describe_connector(self, connector_id: int, entry: dict[str, Any], now: float) -> None:
         w = self.limit_w(connector_id, now)
         entry["limitW"] = None if w is None else round(w, 1)
-
-    def describe(self, doc: dict[str, Any], now: float) -> None:
-        return None
