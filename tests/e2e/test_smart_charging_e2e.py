@@ -67,11 +67,13 @@ async def composite(link, cid: int, duration: int, unit: str = "A"):
 
 
 def shifted(steps, start: float, t0: float, duration: int):
-    """The composite from ``t0`` of limits ``steps`` [(seconds from ``start``, limit)]: what began before ``t0``
-    is at 0, what begins at or after ``t0 + duration`` is not there, equal neighbours merged."""
+    """The composite from ``t0`` of limits ``steps`` [(seconds from ``start``, limit)]: what began before the
+    request (in the second ``t0`` truncates) is at 0, what begins at or after ``t0 + duration`` is not there,
+    equal neighbours merged."""
     out: list[tuple] = []
     for p, *rest in steps:
-        s = max(0, round(start + p - t0))
+        x = start + p - t0
+        s = 0 if x < 1 else round(x)
         if s >= max(duration, 1):
             break
         q = (s, *rest)

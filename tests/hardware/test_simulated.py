@@ -45,3 +45,27 @@ def test_no_current_while_not_charging():
     hw = SimulatedHardware(connectors=1, fixed_cable=True)
     s = hw.read(1, 0.0)
     assert s.current_a == 0.0 and set(s.currents.values()) == {0.0}
+
+
+def test_set_limit_caps_the_power_from_that_instant_and_is_offered():
+    """Hardware.set_limit: the EV takes min(its wish, the limit); energy integrates each part exactly; 0 W = none;
+    None = the station's own maximum again."""
+    hw, _ = charging(11000.0)
+    hw.set_limit(1, 4140.0, 3600.0)  # 1 h at 11 kW, then 6 A × 230 V × 3
+    s = hw.read(1, 7200.0)
+    assert (s.power_w, s.power_offered_w) == (4140.0, 4140.0)
+    assert s.current_offered_a == pytest.approx(6.0)
+    assert s.energy_wh == pytest.approx(1000.0 + 11000.0 + 4140.0)
+    hw.set_limit(1, 0.0, 7200.0)
+    assert (hw.read(1, 7300.0).power_w, hw.read(1, 7300.0).power_offered_w) == (0.0, 0.0)
+    hw.set_limit(1, None, 7300.0)
+    assert (hw.read(1, 7400.0).power_w, hw.read(1, 7400.0).power_offered_w) == (11000.0, 22000.0)
+
+
+def test_voltage_is_configurable():
+    hw = SimulatedHardware(connectors=1, fixed_cable=True, voltage=110.0)
+    hw.plug_in(1, 0.0)
+    hw.set_relay(1, True, 0.0)
+    s = hw.read(1, 1.0)
+    assert s.voltage_v == 110.0 and s.voltages["L1-L2"] == pytest.approx(110.0 * math.sqrt(3))
+    assert s.current_a == pytest.approx(11000.0 / (3 * 110.0))

@@ -9,12 +9,13 @@ import copy
 import pytest
 from charging import ACCEPTED, booted, card, expect_status, plug, start_confs
 from harness import CoreHarness
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ocpp_station.core.clock import iso
 from ocpp_station.core.settings import StationSettings
 from ocpp_station.features.smart_charging.feature import NS
 from ocpp_station.store import MemoryStore
-
-from ocpp_station.core.clock import iso
 
 V = 230.0
 KW = {"MeterValueSampleInterval": 0}  # no sampled MeterValues between the CALLs these tests expect
@@ -366,3 +367,59 @@ def test_a_day_of_recurring_limits_at_core_level():
     h.advance(86400)
     # CPMax 6 A caps everything: 6 A × 230 V × 3 for 24 h
     assert h.hardware.read(1, h.now).energy_wh - e0 == pytest.approx(6 * V * 3 * 24, rel=1e-9)
+
+
+# -- property: store invariants after random Set/Clear sequences (spec digest §9.2) ---------------------------------
+
+_set_op = st.tuples(
+    st.just("set"), st.integers(0, 2), st.integers(1, 6), st.integers(0, 3),
+    st.sampled_from(["TxDefaultProfile", "ChargePointMaxProfile", "TxProfile"]), st.integers(0, 40),
+)
+_clear_op = st.tuples(
+    st.just("clear"), st.one_of(st.none(), st.integers(0, 2)), st.one_of(st.none(), st.integers(0, 6)),
+    st.one_of(st.none(), st.integers(0, 3)),
+    st.one_of(st.none(), st.sampled_from(["TxDefaultProfile", "ChargePointMaxProfile", "TxProfile"])), st.none(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_set_op, _clear_op), max_size=25))
+def test_store_invariants_after_random_set_and_clear(ops):
+    """Against a dict model: ids unique, (connector, purpose, stackLevel) unique, at most MaxChargingProfilesInstalled,
+    Clear per [ERRATA] 3.25/3.26 (Accepted iff something went), and a restart brings back exactly the same set."""
+    store = MemoryStore()
+    h = booted(StationSettings(connectors=2), store=store, MaxChargingProfilesInstalled=5, **KW)
+    model: dict[int, tuple[int, str, int]] = {}  # id -> (connector, purpose, stack)
+    for op, cid, pid, stack, purpose, limit in ops:
+        if op == "set":
+            p = profile(pid=pid, purpose=purpose, stack=stack,
+                        kind="Absolute" if purpose == "ChargePointMaxProfile" else "Relative",
+                        sched=schedule((0, limit)))
+            valid = purpose == "TxDefaultProfile" or (purpose == "ChargePointMaxProfile" and cid == 0)
+            replaced = {i for i, k in model.items() if i == pid or k == (cid, purpose, stack)}
+            fits = len(model) - len(replaced) + 1 <= 5
+            got = status_of(h, cid, p)
+            assert got == ("Accepted" if valid and fits else "Rejected"), (op, cid, pid, stack, purpose)
+            if got == "Accepted":
+                for i in replaced:
+                    del model[i]
+                model[pid] = (cid, purpose, stack)
+        else:
+            fields = {k: v for k, v in (("connectorId", cid), ("id", pid), ("stackLevel", stack),
+                                        ("chargingProfilePurpose", purpose)) if v is not None}
+            if pid is not None:
+                gone = {pid} & set(model)
+            else:
+                gone = {i for i, (c, pu, s) in model.items()
+                        if (cid is None or c == cid) and (stack is None or s == stack) and (purpose is None or pu == purpose)}
+            assert h.csms_conf("ClearChargingProfile", fields) == {"status": "Accepted" if gone else "Unknown"}
+            for i in gone:
+                del model[i]
+        keys = {(r["connectorId"], r["profile"]["chargingProfilePurpose"], r["profile"]["stackLevel"])
+                for r in store.items(NS).values()}
+        assert {int(k) for k in store.items(NS)} == set(model)
+        assert len(keys) == len(model) <= 5
+    h2 = CoreHarness(StationSettings(connectors=2), store=store, now=h.now + 1, **KW)
+    h2.boot()
+    assert {p.profile_id: (p.connector_id, p.purpose, p.stack_level)
+            for p in h2.station.feature["SmartCharging"].profiles.values()} == model

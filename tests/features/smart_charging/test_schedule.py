@@ -302,3 +302,12 @@ def test_composite_equals_second_by_second_brute_force(case, connector, unit, du
             i += 1
         w, ph = naive_limit(profiles, [1, 2], connector, t0 + s, tx_starts, t0, hw)
         assert (got[i].limit, got[i].phases) == (from_watts(w, unit, ph, voltage), ph), (s, got)
+
+
+def test_the_first_period_is_the_limit_at_the_request_not_at_the_truncated_second():
+    """[ERRATA] 3.28: scheduleStart is the request's second; a transaction that started within that second, before
+    the request, is under its TxProfile from period 0 (not the hardware maximum for 0.7 s)."""
+    ps = ProfileSet([prof(1, "TxProfile", [(0, 6), (60, 10)], kind="Relative", start=None)], [1])
+    got = ps.composite(1, T0, 300, "A", {1: T0 + 0.7}, at=T0 + 0.9)
+    assert pairs(got) == [(0, 6), (61, 10)]
+    assert pairs(ps.composite(1, T0, 300, "A", {1: T0 + 0.7})) == [(0, 32), (1, 6), (61, 10)]

@@ -39,10 +39,9 @@ from typing import Any
 from ...core.clock import iso
 from ...core.configuration import KeySpec
 from ...core.settings import StationSettings
-from ...ocpp.rpc import ErrorCode, OcppError
 from ..base import Feature
 from . import validation
-from .schedule import CP_MAX, TX, WEEK, Hardware, Profile, ProfileSet, allocate, periods_json
+from .schedule import TX, WEEK, Hardware, Profile, ProfileSet, allocate, periods_json
 
 log = logging.getLogger(__name__)
 
@@ -223,9 +222,10 @@ class SmartCharging(Feature):
         if not 0 <= duration <= MAX_COMPOSITE_DURATION:
             return {"status": "Rejected"}  # a negative duration, or beyond what the station plans for
         unit = payload.get("chargingRateUnit") or self._native_unit()  # A or W: the schema checked the enum
-        t0 = float(math.floor(self.station.clock.wall(now)))  # [ERRATA] 3.28/3.29: the window starts at receipt
+        received = self.station.clock.wall(now)
+        t0 = float(math.floor(received))  # [ERRATA] 3.28/3.29: the window starts at receipt, in whole seconds
         self._purge(now)
-        periods = self.profile_set.composite(cid, t0, duration, unit, self._tx_starts())
+        periods = self.profile_set.composite(cid, t0, duration, unit, self._tx_starts(), at=received)
         # [ERRATA] 3.57: no startSchedule inside the composite; scheduleStart says when it starts
         return {
             "status": "Accepted",
@@ -314,7 +314,8 @@ class SmartCharging(Feature):
             paused = c.tx is not None and w is not None and w <= 0
             if c.no_energy_offered != paused:
                 c.no_energy_offered = paused  # a 0 W limit: SuspendedEVSE ([SPEC] §4.9)
-                self.tx.refresh(cid, now)
+                if c.tx is not None:
+                    self.tx.refresh(cid, now)  # a transaction that just ended: its stop refreshes
         self._arm(now)
 
     def _arm(self, now: float) -> None:
@@ -363,6 +364,3 @@ class SmartCharging(Feature):
     def describe_connector(self, connector_id: int, entry: dict[str, Any], now: float) -> None:
         w = self.limit_w(connector_id, now)
         entry["limitW"] = None if w is None else round(w, 1)
-
-    def describe(self, doc: dict[str, Any], now: float) -> None:
-        return None

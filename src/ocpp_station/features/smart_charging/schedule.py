@@ -314,15 +314,19 @@ class ProfileSet:
         duration: int,
         unit: str,
         tx_starts: Mapping[int, float | None],
+        at: float | None = None,
     ) -> list[Period]:
         """GetCompositeSchedule ([SPEC] §5.7; [ERRATA] 3.28-3.30): the limits over ``[t0, t0 + duration)`` as
         periods (startPeriod from ``t0``), neighbours with the same (limit, numberPhases) merged; the first at 0.
         ``duration`` 0 still gives the limit in force at ``t0``. A Relative profile without a transaction
-        starts at ``t0``."""
+        starts at ``t0``. ``at``: the instant of the request when ``t0`` is that instant truncated to the
+        second; the first period is the limit in force then (not in the part of a second before it, when a
+        transaction may not have started yet)."""
         out: list[Period] = []
-        for b in [t0, *self.breakpoints(t0, t0 + duration, tx_starts, t0)]:
+        first = t0 if at is None else at
+        for b in [first, *self.breakpoints(first, t0 + duration, tx_starts, t0)]:
             lim = self.limit(connector_id, b, tx_starts, t0)
-            q = Period(int(round(b - t0)), from_watts(lim.watts, unit, lim.phases, self.hw.voltage), lim.phases)
+            q = Period(0 if b == first else int(round(b - t0)), from_watts(lim.watts, unit, lim.phases, self.hw.voltage), lim.phases)
             if out and (out[-1].limit, out[-1].phases) == (q.limit, q.phases):
                 continue
             if out and out[-1].start == q.start:
