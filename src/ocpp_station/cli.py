@@ -128,6 +128,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="frames kept for the operator API's messages endpoint, all stations together "
                       "(default: 10000, 0 = none)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
+    tls = csms.add_argument_group("security extension (docs/security.md)")
+    tls.add_argument("--tls", action="store_true",
+                     help="serve wss:// with a CA and a server certificate for --host made at start; the CA's "
+                     "certificate is written to --ca-out, and the CA signs the stations' CSRs (default: ws://)")
+    tls.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve wss:// with this PEM certificate (chain)")
+    tls.add_argument("--tls-key", type=Path, metavar="FILE", help="the private key of --tls-cert (PEM)")
+    tls.add_argument("--ca-cert", type=Path, metavar="FILE",
+                     help="the CA (PEM) that signs the stations' CSRs and verifies their client certificates "
+                     "(security profile 3); with --ca-key")
+    tls.add_argument("--ca-key", type=Path, metavar="FILE", help="the private key of --ca-cert (PEM)")
+    tls.add_argument("--ca-out", type=Path, metavar="FILE",
+                     help="with --tls: where to write the CA's certificate, the stations' CSMS root certificate "
+                     "(default: csms-root-ca.pem in a new temporary directory, printed)")
+    tls.add_argument("--client-cert", choices=["optional", "required"], default="optional",
+                     help="with a CA: whether stations must present a client certificate (default: optional)")
+    tls.add_argument("--basic-auth", action="append", type=_basic_auth_rule, metavar="IDENTITY:KEY", default=[],
+                     help="accept station IDENTITY ('*' = any other) only with this AuthorizationKey (32 to 40 hex "
+                     "digits) as HTTP Basic password; repeatable (default: no Basic auth checked)")
     _log_level(csms)
 
     from .csms.operator_cli import add_operator_parser
@@ -322,6 +340,57 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed))
 
 
+class _OptionError(Exception):
+    """A bad option of ``csms``: ``str()`` names it."""
+
+
+def _basic_auth_rule(text: str) -> tuple[str, bytes]:
+    from .core.keys import authorization_key_ok
+
+    identity, sep, key = text.rpartition(":")
+    if not sep or not identity or not authorization_key_ok(key):
+        raise argparse.ArgumentTypeError(f"expected IDENTITY:KEY with KEY 32 to 40 hex digits, got {text!r}")
+    return identity, bytes.fromhex(key)
+
+
+def _csms_tls(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The TLS context and the CA of ``ocpp-station csms`` from its security options."""
+    from .csms.pki import DevCa, server_context
+
+    ca = None
+    if (args.ca_cert is None) != (args.ca_key is None):
+        raise _OptionError("--ca-cert and --ca-key go together")
+    if args.ca_cert is not None:
+        try:
+            ca = DevCa.load(args.ca_cert, args.ca_key)
+        except (OSError, ValueError) as exc:
+            raise _OptionError(f"--ca-cert/--ca-key: {getattr(exc, 'strerror', None) or exc}") from None
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise _OptionError("--tls-cert and --tls-key go together")
+    if args.tls and args.tls_cert is not None:
+        raise _OptionError("--tls makes its own certificate: leave out --tls-cert/--tls-key")
+    if not args.tls and args.tls_cert is None:
+        if ca is not None or args.ca_out is not None:
+            raise _OptionError("--ca-cert/--ca-out need --tls or --tls-cert")
+        return None, None
+    if args.tls:
+        import tempfile
+
+        ca = ca or DevCa()
+        directory = Path(tempfile.mkdtemp(prefix="ocpp-csms-tls-"))
+        cert, key = ca.server_files(args.host, directory)
+        out = args.ca_out or directory / "csms-root-ca.pem"
+        out.write_text(ca.pem)
+        print(f"CSMS root certificate (the stations' [security] csms_root_ca): {out}", flush=True)
+    else:
+        cert, key = args.tls_cert, args.tls_key
+    try:
+        ctx = server_context(cert, key, ca.pem if ca is not None else None, args.client_cert == "required")
+    except (OSError, ValueError) as exc:
+        raise _OptionError(f"--tls-cert/--tls-key: {getattr(exc, 'strerror', None) or exc}") from None
+    return ctx, ca
+
+
 def cmd_csms(args: argparse.Namespace) -> int:
     import resource
 
@@ -385,11 +454,18 @@ def cmd_csms(args: argparse.Namespace) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
         except (ValueError, OSError):
             pass
+    try:
+        ssl_context, ca = _csms_tls(args)
+    except _OptionError as exc:
+        print(f"ocpp-station: {exc}", file=sys.stderr)
+        return 2
+    basic_auth = dict(args.basic_auth) if args.basic_auth else None
+
     async def main() -> None:
         serving = asyncio.ensure_future(
             serve_forever(args.host, args.port, boot_status=boot["status"], boot_interval=boot["interval"],
                           print_frames=not args.quiet, operator_listen=operator, policy=policy,
-                          message_log=args.message_log))
+                          message_log=args.message_log, ssl=ssl_context, basic_auth=basic_auth, ca=ca))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
             loop.add_signal_handler(sig, serving.cancel)

@@ -397,3 +397,63 @@ def sign_subject(csr_pem: str) -> str:
     from cryptography import x509
 
     return x509.load_pem_x509_csr(csr_pem.encode()).subject.rfc4514_string()
+
+
+async def test_cli_csms_tls_basic_auth_and_ca_with_operator_trigger(tmp_path, stations):
+    """``ocpp-station csms --tls --basic-auth``: a real CSMS process serving wss:// with the CA it made; a station
+    at profile 2 trusts the written root; the operator API sends ExtendedTriggerMessage(SignChargePointCertificate)
+    and the CSMS's CA answers the CSR with a CertificateSigned the station accepts."""
+    import asyncio
+    import re
+    import sys
+
+    import aiohttp
+
+    from tests.e2e.test_cli_e2e import _Lines, reap, stop_gracefully
+
+    root = tmp_path / "root.pem"
+    op = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet", "--tls", "--ca-out", str(root),
+        "--basic-auth", f"{ID}:{KEY}", "--operator-listen", f"127.0.0.1:{op}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out = _Lines(proc.stdout)
+    try:
+        assert str(root) in await out.until(r"CSMS root certificate")
+        url = re.search(r"(wss://\S+)/<identity>", await out.until(r"CSMS listening on wss://")).group(1)
+        await out.until(r"Operator API on")
+        st = await start_station(tmp_path, url, security={"profile": 2, "csms_root_ca": str(root)},
+                                 ocpp={"AuthorizationKey": KEY, "CpoName": "Test CPO"})
+        stations.append(st)
+        await st.line(r"connected to wss://")
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{op}/api/stations/{ID}"
+
+            async def wait_for(action: str, frm: str, since: int = 0) -> tuple[dict, int]:
+                """The next message of ``action`` from ``frm`` (the operator API's long poll, no polling loop)."""
+                while True:
+                    async with http.get(base + "/messages", params={"since": since, "action": action,
+                                                                    "wait": 20}) as r:
+                        doc = await r.json()
+                    assert doc.get("messages"), f"no {action} within 20 s: {doc}"
+                    since = doc["next"]
+                    for m in doc["messages"]:
+                        if m["from"] == frm:
+                            return m, since
+
+            m, since = await wait_for("SecurityEventNotification", "station")
+            assert m["payload"]["type"] == "StartupOfTheDevice"
+            body = {"action": "ExtendedTriggerMessage", "payload": {"requestedMessage": "SignChargePointCertificate"}}
+            async with http.post(base + "/call", json=body) as r:
+                assert (await r.json())["payload"] == {"status": "Accepted"}
+            m, since = await wait_for("SignCertificate", "station", since)
+            assert "BEGIN CERTIFICATE REQUEST" in m["payload"]["csr"]
+            m, _ = await wait_for("CertificateSigned", "station", since)
+            assert m["type"] == "CALLRESULT" and m["payload"] == {"status": "Accepted"}
+        cert_file = tmp_path / "data" / "security" / "station-cert.pem"
+        leaf = certs.load_one(cert_file.read_text())
+        assert certs.common_name(leaf) == ID
+        assert leaf.issuer == certs.load_one(root.read_text()).subject
+        await stop_gracefully(proc, __import__("signal").SIGTERM)
+    finally:
+        await reap(proc)

@@ -53,6 +53,14 @@ class DevCa:
             .sign(self.key, hashes.SHA256())
         )
 
+    @classmethod
+    def load(cls, cert_file: Path | str, key_file: Path | str) -> "DevCa":
+        """A CA given as PEM files (its certificate and its unencrypted private key)."""
+        ca = cls.__new__(cls)
+        ca.cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+        ca.key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+        return ca
+
     @property
     def pem(self) -> str:
         return _pem(self.cert)

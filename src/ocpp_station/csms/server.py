@@ -964,6 +964,9 @@ async def serve_forever(
     operator_listen: tuple[str, int] | None = None,
     policy: dict[str, Any] | None = None,
     message_log: int = 10_000,
+    ssl: Any = None,
+    basic_auth: dict[str, bytes] | None = None,
+    ca: Any = None,
 ) -> None:
     """Run a :class:`DevCsms` until cancelled (``ocpp-station csms --port 9000``).
 
@@ -973,7 +976,9 @@ async def serve_forever(
     the operator API (docs/dev-csms.md) serves there and the second line is ``Operator API on
     http://HOST:PORT/api`` (the port actually bound). ``policy`` is what
     :func:`~ocpp_station.csms.policy.parse_policy` returned, applied before any station connects;
-    ``message_log`` frames are kept for the operator API's ``messages`` (0: none).
+    ``message_log`` frames are kept for the operator API's ``messages`` (0: none). ``ssl`` (an SSLContext)
+    serves wss://, ``basic_auth`` (identity or ``*`` -> password bytes) checks HTTP Basic auth, ``ca``
+    (a :class:`~.pki.DevCa`) signs the stations' CSRs.
     Raises :class:`OperatorListenError` when the operator address cannot be bound.
     """
     from .messages import MessageLog
@@ -995,6 +1000,9 @@ async def serve_forever(
         on_frame=on_frame if print_frames else None,
         keep_history=False,
         message_log=MessageLog(message_log) if message_log > 0 and operator_listen is not None else None,
+        ssl=ssl,
+        basic_auth=basic_auth,
+        ca=ca,
     )
     if policy:
         apply_policy(csms, policy)
