@@ -640,3 +640,8 @@ def _complete_security(where: _Where, st: StationSettings, run: RunSettings) -> 
             path = getattr(sec, item)
             if path is None or not path.is_file():
                 raise where.error(f"security.{item}", f"security profile 3 needs the station's {item} in {str(path)!r} (no such file)")
+    key = sec.key
+    if key is not None and key.is_file() and key.stat().st_mode & 0o077:
+        # a private key readable by others is refused, as ssh does: its certificate stands for this station
+        raise where.error("security.key", f"the private key {str(key)!r} is readable by others (mode "
+                          f"{key.stat().st_mode & 0o777:04o}); chmod 600 it")

@@ -457,3 +457,24 @@ async def test_cli_csms_tls_basic_auth_and_ca_with_operator_trigger(tmp_path, st
         await stop_gracefully(proc, __import__("signal").SIGTERM)
     finally:
         await reap(proc)
+
+
+async def test_critical_security_event_survives_kill_9(tmp_path, stations):
+    """A04.FR.02: a critical event raised offline is in SQLite before anything else; after kill -9 and a new
+    start it is delivered, before the new boot's own StartupOfTheDevice."""
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/ocpp"
+    st = await start_station(tmp_path, url, security={"profile": 0})
+    stations.append(st)
+    await st.line(r"connection to ws://127\.0\.0\.1:\d+/ocpp/CP001 failed")  # started, nothing to connect to
+    await st.kill()
+    async with DevCsms(port=port) as csms:
+        st2 = await start_station(tmp_path, url, security={"profile": 0}, name="st2")
+        stations.append(st2)
+        link = await csms.wait_connected(ID)
+        await link.expect("BootNotification")
+        await link.expect_unordered(["StatusNotification"] * 2)
+        first = await link.expect("SecurityEventNotification")
+        second = await link.expect("SecurityEventNotification")
+        assert first.payload["type"] == second.payload["type"] == "StartupOfTheDevice"
+        assert first.payload["timestamp"] < second.payload["timestamp"]

@@ -424,3 +424,29 @@ def test_security_profile_not_settable_in_ocpp_table(tmp_path):
     p.write_text('[security]\nprofile = 1\n[station]\ndata_dir = "d"\n')
     sec = load_settings(p).station.security
     assert sec.profile == 1 and sec.key == tmp_path / "d" / "security" / "station-key.pem"
+
+
+def test_config_refuses_a_private_key_readable_by_others(tmp_path):
+    from ocpp_station.config import ConfigError, load_settings
+
+    key = tmp_path / "k.pem"
+    key.write_text(certs.key_pem(certs.new_key()))
+    key.chmod(0o644)
+    p = tmp_path / "s.toml"
+    p.write_text(f'[security]\nkey = "{key}"\n')
+    with pytest.raises(ConfigError, match=r"security.key: the private key .* is readable by others \(mode 0644\); chmod 600"):
+        load_settings(p)
+    key.chmod(0o600)
+    assert load_settings(p).station.security.key == key
+
+
+def test_key_files_are_written_with_mode_0600(tmp_path):
+    from ocpp_station.features.security.files import SecurityFiles
+
+    files = SecurityFiles(SecuritySettings(key=tmp_path / "sec" / "key.pem", cert=tmp_path / "sec" / "cert.pem"))
+    files.write("new_key", "secret")
+    files.write("key", "secret")
+    files.write("cert", "public")
+    assert (tmp_path / "sec" / "key.pem").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "sec" / "key.pem.new").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "sec").stat().st_mode & 0o077 == 0
