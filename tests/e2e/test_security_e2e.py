@@ -478,3 +478,73 @@ async def test_critical_security_event_survives_kill_9(tmp_path, stations):
         second = await link.expect("SecurityEventNotification")
         assert first.payload["type"] == second.payload["type"] == "StartupOfTheDevice"
         assert first.payload["timestamp"] < second.payload["timestamp"]
+
+
+class _BlockingTlsServer:
+    """A TLS server on a thread with blocking OpenSSL sockets: unlike an asyncio server, which drops the TCP
+    connection when the handshake fails, it sends the TLS alert first, as a CSMS behind OpenSSL does."""
+
+    def __init__(self, ctx, port: int) -> None:
+        import socket
+        import threading
+
+        self.ctx = ctx
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self.handshakes = 0  # attempts seen
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.handshakes += 1
+            conn.settimeout(5)
+            try:
+                self.ctx.wrap_socket(conn, server_side=True).close()
+            except OSError:
+                conn.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("offer, event", [("tls1.1", "InvalidTLSVersion"), ("cbc-cipher", "InvalidTLSCipherSuite")])
+async def test_csms_offering_old_tls_or_a_forbidden_cipher_is_refused(tmp_path, stations, pki, offer, event):
+    """[SEC] A00.FR.315/.322: a CSMS offering only TLS 1.1, or only a cipher suite outside A00.FR.318, is refused
+    at the handshake; once a proper server answers, the station sends the matching security event."""
+    import ssl
+    import warnings
+
+    ca, cert, key, root = pki
+    bad = server_context(cert, key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1: the point of the test
+        if offer == "tls1.1":
+            bad.minimum_version = ssl.TLSVersion.TLSv1
+            bad.maximum_version = ssl.TLSVersion.TLSv1_1
+            bad.set_ciphers("DEFAULT:@SECLEVEL=0")
+        else:
+            bad.maximum_version = ssl.TLSVersion.TLSv1_2
+            bad.set_ciphers("AES128-SHA")  # CBC: not among the suites the white paper allows
+    port = free_port()
+    server = _BlockingTlsServer(bad, port)
+    try:
+        st = await start_station(tmp_path, f"wss://127.0.0.1:{port}/ocpp", security={
+            "profile": 2, "csms_root_ca": str(root)}, ocpp={"AuthorizationKey": KEY})
+        stations.append(st)
+        await st.line(r"connection to wss://127\.0\.0\.1:\d+/ocpp/CP001 failed: TLS")
+    finally:
+        server.close()
+    async with DevCsms(port=port, ssl=server_context(cert, key), basic_auth={ID: bytes.fromhex(KEY)}) as csms:
+        link = await csms.wait_connected(ID)
+        await link.expect("BootNotification")
+        got = await link.expect_unordered(["StatusNotification"] * 2 + ["SecurityEventNotification"] * 2)
+        assert sorted(c.payload["type"] for c in got if c.action == "SecurityEventNotification") == sorted(
+            [event, "StartupOfTheDevice"])

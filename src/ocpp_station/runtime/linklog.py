@@ -88,6 +88,8 @@ def failure_cause(exc: BaseException) -> str:
             return "certificate"
         if isinstance(e, ssl.SSLError):
             reason = (e.reason or "").upper()
+            if reason == "WRONG_VERSION_NUMBER":
+                return "tls"  # not TLS at all (a ws:// server behind a wss:// URL)
             if "VERSION" in reason or "UNSUPPORTED_PROTOCOL" in reason:
                 return "tls_version"  # [SEC] A00.FR.315: the CSMS offers only TLS < 1.2
             if "CIPHER" in reason or reason == "SSLV3_ALERT_HANDSHAKE_FAILURE":
