@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stay up after the scripted session (Ctrl-C ends), e.g. to use the HMI page")
     demo.add_argument("--speed", type=float, default=1.0,
                       help="divide the script's pauses by this factor, > 0")
+    demo.add_argument("--security-profile", type=int, choices=[0, 1, 2, 3], metavar="N",
+                      help="give the station the security extension at profile N (0-3): Basic auth (1, 2), wss:// "
+                      "with a CA made for the demo (2, 3), the station's own certificate (3) (default: none)")
     _log_level(demo)
 
     csms = sub.add_parser(
@@ -337,7 +340,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"ocpp-station: --speed: expected a number > 0, got {args.speed:g}", file=sys.stderr)
         return 2
     _logging(args.log_level, quiet=("ocpp_station.csms",))  # the demo prints the CSMS's side in its timeline
-    return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed))
+    return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed,
+                                security_profile=args.security_profile))
 
 
 class _OptionError(Exception):
