@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         "default 5, to reach the CSMS; what is not delivered stays queued for the next start; a second signal "
         "stops waiting; see docs/persistence.md). "
         "A bad config file or option exits with status 2 and one line naming the file, the key and what "
-        "was expected. The options win over the config file.",
+        "was expected. The options win over the config file. A [security] table in the config file gives the "
+        "station the OCPP 1.6 security extension (security profiles 0-3, certificates, security events; "
+        "docs/security.md).",
         epilog=f"The config file's keys, the control API and the log: {REFERENCE} in the source repository.",
     )
     run.add_argument("--config", type=Path, metavar="FILE",

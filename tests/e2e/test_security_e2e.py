@@ -316,14 +316,24 @@ async def test_tc_077_invalid_charge_point_certificate(tmp_path, stations, pki):
     client_files(ca_shim(ca), data, "SN-0001")
     async with DevCsms(ssl=server_context(cert, key, ca.pem, require_client_cert=True)) as csms:
         st = await start_station(tmp_path, csms.url, security={"profile": 3, "csms_root_ca": str(root)},
-                                 ocpp={"CpoName": "Test CPO"}, station={"serial_number": "SN-0001"})
+                                 ocpp={"CpoName": "Test CPO", "CertificateSignedMaxChainSize": 3000},
+                                 station={"serial_number": "SN-0001"})
         stations.append(st)
         link = await booted(csms)
         before = (data / "station-cert.pem").read_text()
         assert await link.call("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}) == {
             "status": "Accepted"}
         sign = await link.expect("SignCertificate")
-        bad = {"other key": DevCa("x").sign_csr(sign.payload["csr"]),  # untrusted issuer
+        from cryptography import x509
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        csr_key = x509.load_pem_x509_csr(sign.payload["csr"].encode()).public_key()
+        good = ca.sign_csr(sign.payload["csr"])
+        bad = {"untrusted issuer": DevCa("x").sign_csr(sign.payload["csr"]),
+               "wrong CN": certs.pem(ca._issue(csr_key, "SN-9999", None, ExtendedKeyUsageOID.CLIENT_AUTH)),
+               "not the station's key": certs.pem(ca._issue(DevCa().key.public_key(), "SN-0001", None,
+                                                            ExtendedKeyUsageOID.CLIENT_AUTH)),
+               "chain too long": good + "\n" * (3000 - len(good) + 1),  # CertificateSignedMaxChainSize
                "malformed": "-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n"}
         for why, chain in bad.items():
             assert await link.call("CertificateSigned", {"certificateChain": chain}) == {"status": "Rejected"}, why
@@ -331,6 +341,8 @@ async def test_tc_077_invalid_charge_point_certificate(tmp_path, stations, pki):
             assert ev.payload["type"] == "InvalidChargePointCertificate", why
         assert (data / "station-cert.pem").read_text() == before
         assert link.connections == 1
+        # the right one is still Accepted afterwards: the new key was kept through the refusals
+        assert await link.call("CertificateSigned", {"certificateChain": good}) == {"status": "Accepted"}
 
 
 async def test_tc_075_076_install_get_delete_certificates(tmp_path, stations, pki):
