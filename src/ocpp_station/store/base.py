@@ -13,10 +13,13 @@ finishing       connector id -> True (session ended, cable   features.transactio
                 still in: Finishing after a reboot)
 registration    "acceptedOnce" -> True (ever Accepted)       features.boot
 meta            name -> value                                core.station
+security        "fallback" -> previous SecurityProfile and     features.security
+                AuthorizationKey while new ones are tried
 ==============  ===========================================  ===================
 
 Queues (ordered by an increasing sequence number): ``outbox`` holds the
-transaction-related messages not yet acknowledged by the CSMS.
+transaction-related messages not yet acknowledged by the CSMS, and the critical
+SecurityEventNotifications (``tx`` = "security").
 """
 
 from __future__ import annotations
