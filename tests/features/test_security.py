@@ -450,3 +450,27 @@ def test_key_files_are_written_with_mode_0600(tmp_path):
     assert (tmp_path / "sec" / "key.pem").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "sec" / "key.pem.new").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "sec").stat().st_mode & 0o077 == 0
+
+
+def test_a_certificate_not_valid_yet_is_used_from_its_not_before(tmp_path):
+    """A02.FR.08: Accepted, kept aside, installed at its notBefore (the timer survives a restart); on profile 3
+    the station then reconnects with it."""
+    ca = CA()
+    d = tmp_path / "sec"
+    sec = SecuritySettings(profile=2, csms_root_ca=d / "root.pem", cert=d / "cert.pem", key=d / "key.pem")
+    st = StationSettings(security=sec, serial_number="SN-0001")
+    store = MemoryStore()
+    h = CoreHarness(st, store=store, now=NOW.timestamp(), AuthorizationKey=KEY, CpoName="Test CPO")
+    h.station.feature["Security"].files.write("csms_root_ca", ca.pem)
+    boot(h)
+    csr = _sign_flow(h)
+    later = ca.sign_csr(csr, not_before=NOW + dt.timedelta(hours=1), not_after=NOW + 10 * DAY)
+    assert h.csms_conf("CertificateSigned", {"certificateChain": pem(later)}) == {"status": "Accepted"}
+    assert not (d / "cert.pem").exists() and (d / "cert.pem.next").exists()
+    h2 = CoreHarness(st, store=store, now=h.now + 1800)  # a restart half-way: the timer comes back
+    h2.start(connect=False)
+    h2.advance(1799)
+    assert not (d / "cert.pem").exists()
+    h2.advance(2)
+    assert (d / "cert.pem").read_text() == pem(later) and not (d / "cert.pem.next").exists()
+    assert (d / "key.pem").exists() and not (d / "key.pem.new").exists()

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 NS = "security"  # store namespace: "fallback" -> the credentials to go back to
 FALLBACK_AFTER = 3  # failed connection attempts with new credentials before going back to the previous ones
+NEXT_CERT_TIMER = "security.next_cert"  # a signed certificate waiting for its notBefore
 CLOCK_STEP = 10.0  # s: a clock change by more than this is a SettingSystemTime event ([SEC] §8)
 
 # ConnectFailed.cause -> the security event it raises ([SEC] §8, A00.FR.309/.315/.322, A01)
@@ -124,6 +125,7 @@ class Security(Feature):
 
     def on_start(self, now: float) -> None:
         self.events.raise_event("StartupOfTheDevice", now, f"security profile {self.security_profile}")
+        self._schedule_next_cert(now)
 
     def on_connected(self, now: float) -> None:
         self._reported.clear()
@@ -166,9 +168,7 @@ class Security(Feature):
         log.warning("security: back to profile %s after %s failed attempts", fb["profile"], fb["failures"])
 
     def after_call(self, action: str, now: float) -> None:
-        after, self._after = self._after, []
-        for fn in after:
-            fn(now)
+        self._run_after(now)
         self._trigger.after_call(action, now)
         if action == "Reset" and self.station.feature["Reset"].under_way and not self._reset_raised:
             self._reset_raised = True
@@ -275,7 +275,9 @@ class Security(Feature):
             chain = certs.load_chain(chain_text)
             leaf = chain[0]
             key_item = self._key_for(leaf)
-            certs.check_chain(chain, self._roots("csms_root_ca"), self._wall(now))
+            # A02.FR.08: a certificate not valid yet is kept and used from its notBefore: check it as of then
+            at = max(self._wall(now), leaf.not_valid_before_utc)
+            certs.check_chain(chain, self._roots("csms_root_ca"), at)
             certs.check_key_strength(leaf)
             cn = certs.common_name(leaf)
             if cn != self._common_name():
@@ -284,6 +286,16 @@ class Security(Feature):
             # A02.FR.07: Rejected, discarded, InvalidChargePointCertificate (sent: TC_077)
             self.events.raise_event("InvalidChargePointCertificate", now, str(exc))
             return {"status": "Rejected"}
+        if at > self._wall(now):
+            self.files.write("next_cert", chain_text)
+            self.events.log(now, f"Charge Point certificate {leaf.subject.rfc4514_string()} kept until its notBefore")
+            self._schedule_next_cert(now)
+            return {"status": "Accepted"}
+        self._install_cert(chain_text, key_item, now)
+        return {"status": "Accepted"}
+
+    def _install_cert(self, chain_text: str, key_item: str, now: float) -> None:
+        leaf = certs.load_chain(chain_text)[0]
         if key_item == "new_key":
             self.files.write("key", self.files.read("new_key"))
         self.files.write("cert", chain_text)
@@ -292,7 +304,36 @@ class Security(Feature):
         self.events.log(now, f"new Charge Point certificate {leaf.subject.rfc4514_string()} installed")
         if self.security_profile == 3:
             self._after.append(lambda t: self._reconnect(t, "new Charge Point certificate"))  # TC_074 step 7
-        return {"status": "Accepted"}
+
+    def _schedule_next_cert(self, now: float) -> None:
+        """A02.FR.08: the kept certificate replaces the station's at its notBefore (also after a restart)."""
+        text = self.files.read("next_cert")
+        if not text:
+            return
+        try:
+            leaf = certs.load_chain(text)[0]
+        except certs.CertificateError:
+            self.files.delete("next_cert")
+            return
+        due = self.station.clock.to_now(leaf.not_valid_before_utc.timestamp())
+        self.station.timers.set(NEXT_CERT_TIMER, max(due, now), self._next_cert_due)
+
+    def _next_cert_due(self, now: float) -> None:
+        text = self.files.read("next_cert")
+        self.files.delete("next_cert")
+        try:
+            leaf = certs.load_chain(text)[0]
+            key_item = self._key_for(leaf)
+        except certs.CertificateError as exc:
+            self.events.log(now, f"the kept Charge Point certificate cannot be used: {exc}")
+            return
+        self._install_cert(text, key_item, now)
+        self._run_after(now)  # no confirmation to wait for: reconnect now
+
+    def _run_after(self, now: float) -> None:
+        after, self._after = self._after, []
+        for fn in after:
+            fn(now)
 
     def _key_for(self, leaf) -> str:
         for item in ("new_key", "key"):

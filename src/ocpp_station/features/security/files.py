@@ -15,7 +15,7 @@ from ...core.settings import SecuritySettings
 
 LOG_MAX_BYTES = 1024 * 1024  # the security log rolls over to <log>.1 at this size ([SEC] A04.FR.04 "rolling")
 
-ITEMS = ("csms_root_ca", "manufacturer_root_ca", "cert", "key", "new_key")
+ITEMS = ("csms_root_ca", "manufacturer_root_ca", "cert", "key", "new_key", "next_cert")
 SECRET = {"key", "new_key"}
 
 
@@ -28,6 +28,8 @@ class SecurityFiles:
             "key": settings.key,
             # the key of a CSR waiting for its certificate, beside the key
             "new_key": settings.key.with_name(settings.key.name + ".new") if settings.key is not None else None,
+            # a signed certificate waiting for its notBefore (A02.FR.08), beside the certificate
+            "next_cert": settings.cert.with_name(settings.cert.name + ".next") if settings.cert is not None else None,
         }  # item -> file, None = in memory
         self.log_path = settings.log  # the security log, None = in memory only
         self._memory: dict[str, str] = {}  # items without a path
