@@ -474,3 +474,13 @@ def test_a_certificate_not_valid_yet_is_used_from_its_not_before(tmp_path):
     h2.advance(2)
     assert (d / "cert.pem").read_text() == pem(later) and not (d / "cert.pem.next").exists()
     assert (d / "key.pem").exists() and not (d / "key.pem.new").exists()
+
+
+def test_a_new_key_on_profile_0_keeps_the_link():
+    """Profiles 0 and 3 send no password: a new AuthorizationKey is stored (for a later upgrade), no reconnect."""
+    h = harness(profile=0)
+    boot(h)
+    assert h.csms_conf("ChangeConfiguration", {"key": "AuthorizationKey", "value": KEY}) == {"status": "Accepted"}
+    assert commands(h) == []
+    assert h.station.store.get("security", "fallback") is None
+    assert h.take("SecurityEventNotification").payload["type"] == "ReconfigurationOfSecurityParameters"

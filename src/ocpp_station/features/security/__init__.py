@@ -207,8 +207,13 @@ class Security(Feature):
         return None
 
     def _accept_key(self, key: str) -> str | None:
-        self._keep_fallback()
         # A01.FR.11/12: the change is logged, never the value
+        if not self.basic_auth:
+            # profiles 0 and 3 send no password: the key waits for an upgrade to 1 or 2, the link stays
+            self._after.append(lambda t: self.events.raise_event(
+                "ReconfigurationOfSecurityParameters", t, "new AuthorizationKey (not used on this profile)"))
+            return None
+        self._keep_fallback()
         self._after.append(lambda t: self._reconnect(t, "new AuthorizationKey"))
         return None
 
