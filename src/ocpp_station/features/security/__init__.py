@@ -58,11 +58,12 @@ class Security(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
         cfg = station.settings.security or SecuritySettings()
-        self.files = SecurityFiles(cfg)  # certificates, keys, the security log
+        self.files = SecurityFiles(cfg, on_write=self._files_changed)  # certificates, keys, the security log
         self.events = SecurityEvents(station, self.files)  # the security log + SecurityEventNotification
         self._after: list[Any] = []  # what to do once the current CALL's confirmation is queued
         self._reported: set[str] = set()  # ConnectFailed causes reported since the last connection (libocpp #1156)
         self._reset_raised = False  # ResetOrReboot raised for the reset under way
+        self._files_summary: dict[str, Any] | None = None  # the state document's view of the files (cached)
         self._clock_offset = station.clock.offset  # to tell a clock step from a Heartbeat's small correction
         from ..trigger import RemoteTrigger
 
@@ -70,6 +71,9 @@ class Security(Feature):
         station.config.specs["SecurityProfile"].accept = self._accept_profile
         station.config.specs["AuthorizationKey"].accept = self._accept_key
         station.clock.on_change.append(self._clock_changed)
+
+    def _files_changed(self) -> None:
+        self._files_summary = None
 
     @staticmethod
     def keys(settings: StationSettings) -> list[KeySpec]:
@@ -177,13 +181,16 @@ class Security(Feature):
     def describe(self, doc: dict[str, Any], now: float) -> None:
         entry: dict[str, Any] = {"securityProfile": self.security_profile}
         entry["fallbackPending"] = self.station.store.get(NS, "fallback") is not None
-        try:
-            leaf = certs.load_chain(self.files.read("cert"))[0]
-            entry["certificate"] = {"subject": leaf.subject.rfc4514_string(),
-                                    "notAfter": leaf.not_valid_after_utc.isoformat()}
-        except certs.CertificateError:
-            entry["certificate"] = None
-        entry["installedRoots"] = {t: len(self._roots(item)) for t, item in _ROOT_ITEM.items()}
+        if self._files_summary is None:  # the files change only through this feature: parse them once
+            try:
+                leaf = certs.load_chain(self.files.read("cert"))[0]
+                cert: dict[str, Any] | None = {"subject": leaf.subject.rfc4514_string(),
+                                               "notAfter": leaf.not_valid_after_utc.isoformat()}
+            except certs.CertificateError:
+                cert = None
+            roots = {t: len(self._roots(item)) for t, item in _ROOT_ITEM.items()}
+            self._files_summary = {"certificate": cert, "installedRoots": roots}
+        entry.update(self._files_summary)
         doc["security"] = entry  # never a key, a password or a certificate's PEM
 
     # -- credential changes (ChangeConfiguration) ---------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from ...core.settings import SecuritySettings
 
@@ -20,7 +21,8 @@ SECRET = {"key", "new_key"}
 
 
 class SecurityFiles:
-    def __init__(self, settings: SecuritySettings) -> None:
+    def __init__(self, settings: SecuritySettings, on_write: Callable[[], None] | None = None) -> None:
+        self.on_write = on_write  # called after every write or delete (the feature's caches)
         self.paths: dict[str, Path | None] = {
             "csms_root_ca": settings.csms_root_ca,
             "manufacturer_root_ca": settings.manufacturer_root_ca,
@@ -46,6 +48,8 @@ class SecurityFiles:
 
     def write(self, item: str, text: str) -> None:
         path = self.paths[item]
+        if self.on_write is not None:
+            self.on_write()
         if path is None:
             self._memory[item] = text
             return
@@ -63,6 +67,8 @@ class SecurityFiles:
 
     def delete(self, item: str) -> None:
         path = self.paths[item]
+        if self.on_write is not None:
+            self.on_write()
         if path is None:
             self._memory.pop(item, None)
             return
