@@ -484,3 +484,35 @@ def test_a_new_key_on_profile_0_keeps_the_link():
     assert commands(h) == []
     assert h.station.store.get("security", "fallback") is None
     assert h.take("SecurityEventNotification").payload["type"] == "ReconfigurationOfSecurityParameters"
+
+
+def test_the_station_renews_a_certificate_that_ends_within_30_days():
+    """A03.FR.02: with a certificate ending in 10 days, the station sends its own SignCertificate once Accepted,
+    and again a day later if no certificate came (never in a quick loop); a renewed one stops it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca = CA()
+    st = StationSettings(security=SecuritySettings(profile=2), serial_number="SN-0001")
+    h = CoreHarness(st, now=NOW.timestamp(), AuthorizationKey=KEY, CpoName="Test CPO")
+    files = h.station.feature["Security"].files
+    files.write("csms_root_ca", ca.pem)
+    key = ec.generate_private_key(ec.SECP256R1())
+    files.write("key", certs.key_pem(key))
+    files.write("cert", pem(ca.issue(key.public_key(), "SN-0001", client=True, not_after=NOW + 10 * DAY)))
+    h.start()
+    h.respond("BootNotification", {"status": "Accepted", "interval": 100000, "currentTime": _iso(h.now)})
+    for _ in range(2):
+        h.respond("StatusNotification", {})
+    first = h.respond_unordered({"SignCertificate": {"status": "Accepted"}, "SecurityEventNotification": {}})[
+        "SignCertificate"]
+    h.advance(86399)
+    h.no_call()
+    h.advance(2)
+    h.answer_all("Heartbeat", {"currentTime": _iso(h.now)})
+    again = h.respond("SignCertificate", {"status": "Accepted"})
+    assert again.payload["csr"] != first.payload["csr"]  # a fresh key pair each time
+    renewed = ca.sign_csr(again.payload["csr"], not_after=NOW + 365 * DAY)
+    assert h.csms_conf("CertificateSigned", {"certificateChain": pem(renewed)}) == {"status": "Accepted"}
+    h.advance(86401)
+    h.answer_all("Heartbeat", {"currentTime": _iso(h.now)})
+    h.no_call()

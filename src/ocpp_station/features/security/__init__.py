@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 NS = "security"  # store namespace: "fallback" -> the credentials to go back to
 FALLBACK_AFTER = 3  # failed connection attempts with new credentials before going back to the previous ones
 NEXT_CERT_TIMER = "security.next_cert"  # a signed certificate waiting for its notBefore
+RENEW_TIMER = "security.renew"  # the next look at the station certificate's end date (A03)
+RENEW_BEFORE = 30 * 86400.0  # s: a certificate ending within this is renewed by the station itself (A03.FR.02)
+RENEW_RETRY = 86400.0  # s between two renewal attempts without an answer (no quick retry: libocpp #970)
 CLOCK_STEP = 10.0  # s: a clock change by more than this is a SettingSystemTime event ([SEC] §8)
 
 # ConnectFailed.cause -> the security event it raises ([SEC] §8, A00.FR.309/.315/.322, A01)
@@ -130,6 +133,26 @@ class Security(Feature):
     def on_start(self, now: float) -> None:
         self.events.raise_event("StartupOfTheDevice", now, f"security profile {self.security_profile}")
         self._schedule_next_cert(now)
+
+    def on_accepted(self, now: float) -> None:
+        if RENEW_TIMER not in self.station.timers:
+            self._check_renewal(now)
+
+    def _check_renewal(self, now: float) -> None:
+        """A03.FR.02: a station certificate that ends within 30 days is renewed by the station itself (a new
+        key pair and a CSR, as A02), once a day until a certificate comes."""
+        st = self.station
+        st.timers.set(RENEW_TIMER, now + RENEW_RETRY, self._check_renewal)
+        if not (st.accepted and st.connected) or not st.config.text("CpoName"):
+            return
+        try:
+            leaf = certs.load_chain(self.files.read("cert"))[0]
+        except certs.CertificateError:
+            return  # no certificate of its own: the CSMS asks for one with ExtendedTriggerMessage
+        left = leaf.not_valid_after_utc.timestamp() - st.clock.wall(now)
+        if left < RENEW_BEFORE and not self.files.read("next_cert"):
+            self.events.log(now, f"the Charge Point certificate ends in {left / 86400:.1f} days: renewing it")
+            self._send_csr(now)
 
     def on_connected(self, now: float) -> None:
         self._reported.clear()
