@@ -455,6 +455,10 @@ async def test_cli_csms_tls_basic_auth_and_ca_with_operator_trigger(tmp_path, st
 
             m, since = await wait_for("SecurityEventNotification", "station")
             assert m["payload"]["type"] == "StartupOfTheDevice"
+            async with http.get(base) as r:
+                doc = await r.json()
+            assert doc["tls"]["version"] in ("TLSv1.2", "TLSv1.3") and doc["authFailures"] == 0
+            assert doc["clientCertificate"] is None  # profile 2: Basic auth, no client certificate
             body = {"action": "ExtendedTriggerMessage", "payload": {"requestedMessage": "SignChargePointCertificate"}}
             async with http.post(base + "/call", json=body) as r:
                 assert (await r.json())["payload"] == {"status": "Accepted"}
