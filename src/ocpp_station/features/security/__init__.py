@@ -33,6 +33,7 @@ from ..base import Feature
 from . import certificates as certs
 from .events import SecurityEvents
 from .files import SecurityFiles
+from .roots import ROOT_ITEM as _ROOT_ITEM, RootStore
 from .profiles import Credentials, authorization_key_ok, profile_change, uses_basic_auth, uses_tls
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,6 @@ _CAUSE_EVENT = {
     "tls_version": "InvalidTLSVersion",
     "cipher": "InvalidTLSCipherSuite",
 }
-_ROOT_ITEM = {"CentralSystemRootCertificate": "csms_root_ca", "ManufacturerRootCertificate": "manufacturer_root_ca"}
 
 
 class Security(Feature):
@@ -63,6 +63,7 @@ class Security(Feature):
         cfg = station.settings.security or SecuritySettings()
         self.files = SecurityFiles(cfg, on_write=self._files_changed)  # certificates, keys, the security log
         self.events = SecurityEvents(station, self.files)  # the security log + SecurityEventNotification
+        self.roots = RootStore(self)  # InstallCertificate, DeleteCertificate, GetInstalledCertificateIds
         self._after: list[Any] = []  # what to do once the current CALL's confirmation is queued
         self._reported: set[str] = set()  # ConnectFailed causes reported since the last connection (libocpp #1156)
         self._reset_raised = False  # ResetOrReboot raised for the reset under way
@@ -95,9 +96,9 @@ class Security(Feature):
         return {
             "ExtendedTriggerMessage": self.extended_trigger_message,
             "CertificateSigned": self.certificate_signed,
-            "InstallCertificate": self.install_certificate,
-            "DeleteCertificate": self.delete_certificate,
-            "GetInstalledCertificateIds": self.get_installed_certificate_ids,
+            "InstallCertificate": self.roots.install_certificate,
+            "DeleteCertificate": self.roots.delete_certificate,
+            "GetInstalledCertificateIds": self.roots.get_installed_certificate_ids,
         }
 
     # -- what the runtime connects with -------------------------------------------------------
@@ -384,72 +385,13 @@ class Security(Feature):
         except certs.CertificateError:
             return False
 
-    # -- the CA store: Install / Get / Delete (M03-M05) ------------------------------------------
+    # -- the CA store: Install / Get / Delete (M03-M05), in .roots ------------------------------------
 
     def _roots(self, item: str) -> list:
-        text = self.files.read(item)
-        if not text.strip():
-            return []
-        try:
-            return certs.load_chain(text)
-        except certs.CertificateError:
-            log.error("security: %s holds a malformed certificate; none of it is trusted", self.files.path(item))
-            return []
+        return self.roots.certificates(item)
 
     def _wall(self, now: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.station.clock.wall(now), dt.timezone.utc)
-
-    def install_certificate(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        kind = payload["certificateType"]
-        item = _ROOT_ITEM[kind]
-        try:
-            cert = certs.load_one(payload["certificate"])
-            certs.check_root(cert, self._wall(now))
-        except certs.CertificateError as exc:
-            # M05.FR.03: an invalid certificate is Rejected (EVerest's TC_078 variant); the event says why
-            if kind == "CentralSystemRootCertificate":
-                self.events.raise_event("InvalidCentralSystemCertificate", now, f"InstallCertificate: {exc}")
-            else:
-                self.events.log(now, f"InstallCertificate {kind} rejected: {exc}")
-            return {"status": "Rejected"}
-        roots = self._roots(item)
-        if any(r == cert for r in roots):
-            return {"status": "Accepted"}  # already installed
-        total = sum(len(self._roots(i)) for i in _ROOT_ITEM.values())
-        if total >= self.station.config["CertificateStoreMaxLength"]:
-            return {"status": "Rejected"}  # M05.FR.06: the store is full
-        try:
-            self.files.write(item, "".join(certs.pem(c) for c in roots + [cert]))
-        except OSError as exc:
-            log.error("security: cannot write %s: %s", self.files.path(item), exc)
-            return {"status": "Failed"}  # M05.FR.05: a valid certificate the station could not store
-        self.events.log(now, f"{kind} {cert.subject.rfc4514_string()} installed")
-        return {"status": "Accepted"}
-
-    def get_installed_certificate_ids(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        roots = self._roots(_ROOT_ITEM[payload["certificateType"]])
-        if not roots:
-            return {"status": "NotFound"}  # M03.FR.02; the array has minItems 1 (libocpp PR #1035)
-        return {"status": "Accepted", "certificateHashData": [certs.hash_data(c, certs.issuer_of(c, roots)) for c in roots]}
-
-    def delete_certificate(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        wanted = payload["certificateHashData"]
-        algorithm = wanted["hashAlgorithm"]
-        for kind, item in _ROOT_ITEM.items():
-            roots = self._roots(item)
-            for cert in roots:
-                if not certs.same_hash_data(certs.hash_data(cert, certs.issuer_of(cert, roots), algorithm), wanted):
-                    continue
-                rest = [c for c in roots if c != cert]
-                if kind == "CentralSystemRootCertificate" and uses_tls(self.security_profile) and not rest:
-                    return {"status": "Failed"}  # M04.FR.06: it validates the current connection
-                try:
-                    self.files.write(item, "".join(certs.pem(c) for c in rest))
-                except OSError:
-                    return {"status": "Failed"}
-                self.events.log(now, f"{kind} {cert.subject.rfc4514_string()} deleted")
-                return {"status": "Accepted"}
-        return {"status": "NotFound"}
 
 
 __all__ = ["Security", "FALLBACK_AFTER"]
