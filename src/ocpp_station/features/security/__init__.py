@@ -6,6 +6,7 @@ no name to SupportedFeatureProfiles ([SEC] §7). What lives where:
 * :mod:`.profiles` — the security profiles' rules (which upgrade is allowed, the AuthorizationKey rule,
   the Basic-auth header, the cipher suites); the runtime builds the TLS context from :meth:`Security.link`.
 * :mod:`.certificates` — the crypto: chains, hash data, keys, CSRs.
+* :mod:`.roots` — the root certificate store: InstallCertificate, GetInstalledCertificateIds, DeleteCertificate.
 * :mod:`.events` — security events: the security log and SecurityEventNotification.
 * :mod:`.files` — the certificate bundles, the station's certificate and key (mode 0600), the log.
 
@@ -16,6 +17,11 @@ first connection that opens commits them (the fallback is forgotten: TC_083 fail
 after that, digest §10 item 22). If :data:`FALLBACK_AFTER` attempts in a row fail first, the station goes
 back to the fallback values (A05.FR.08) and raises ReconfigurationOfSecurityParameters: a bad push never
 leaves a station unable to reach its CSMS.
+
+The station's own certificate (A02/A03): ExtendedTriggerMessage(SignChargePointCertificate) or a certificate
+ending within 30 days makes a new key pair (kept as ``new_key``) and a CSR; a CertificateSigned that passes
+every check replaces certificate and key (a not-yet-valid one waits for its notBefore as ``next_cert``), and
+on profile 3 the station reconnects with it.
 """
 
 from __future__ import annotations
