@@ -277,35 +277,59 @@ async def test_upgrade_falls_back_when_the_new_profile_cannot_connect(tmp_path, 
         assert got["configurationKey"][0]["value"] == "1"
 
 
-async def test_tc_087_and_tc_074_client_certificate_and_renewal(tmp_path, stations, pki):
-    """TC_087: profile 3, mutual TLS with the station's certificate (CN = its serial number), no Basic header.
-    TC_074: ExtendedTriggerMessage(SignChargePointCertificate) Accepted; a new key pair; SignCertificate with
-    its CSR; the CSMS's CertificateSigned Accepted; the station reconnects with the new certificate."""
+async def _profile_3(tmp_path, stations, pki, csms_ca=None):
+    """A station at profile 3 with a certificate (CN SN-0001) from the test's CA, booted against a CSMS that
+    requires client certificates; returns (csms, station, link, data directory)."""
     ca, cert, key, root = pki
     data = tmp_path / "data" / "security"
     client_files(ca_shim(ca), data, "SN-0001")
-    async with DevCsms(ssl=server_context(cert, key, ca.pem, require_client_cert=True), ca=ca) as csms:
-        st = await start_station(tmp_path, csms.url, security={"profile": 3, "csms_root_ca": str(root)},
-                                 ocpp={"CpoName": "Test CPO"}, station={"serial_number": "SN-0001"})
-        stations.append(st)
-        link = await booted(csms)
+    csms = await DevCsms(ssl=server_context(cert, key, ca.pem, require_client_cert=True), ca=csms_ca).start()
+    st = await start_station(tmp_path, csms.url, security={"profile": 3, "csms_root_ca": str(root)},
+                             ocpp={"CpoName": "Test CPO"}, station={"serial_number": "SN-0001"})
+    stations.append(st)
+    return csms, st, await booted(csms), data
+
+
+async def test_tc_087_tls_client_certificate_valid(tmp_path, stations, pki):
+    """TC_087: profile 3, TLS >= 1.2 with one of the required cipher suites, the station's certificate presented
+    (PEM, serial number, CN = the station's serial number, an EC key >= 224 bits), no Basic header."""
+    csms, st, link, data = await _profile_3(tmp_path, stations, pki)
+    try:
         assert "Authorization" not in link.request.headers
         assert "commonName=SN-0001" in link.client_subject
-        old_cert = (data / "station-cert.pem").read_text()
+        assert link.tls["version"] in ("TLSv1.2", "TLSv1.3")
+        leaf = certs.load_one((data / "station-cert.pem").read_text())
+        assert leaf.serial_number > 0 and leaf.public_key().curve.key_size >= 224
         assert stat.S_IMODE((data / "station-key.pem").stat().st_mode) == 0o600
+    finally:
+        await csms.stop()
+
+
+async def test_tc_074_update_charge_point_certificate_by_request_of_csms(tmp_path, stations, pki):
+    """TC_074: ExtendedTriggerMessage(SignChargePointCertificate) Accepted; a new key pair; SignCertificate with
+    its CSR (CN = serial number, O = CpoName); the CSMS's CertificateSigned Accepted; the station reconnects with
+    the new certificate; the key stays 0600 and never leaves the station."""
+    ca = pki[0]
+    csms, st, link, data = await _profile_3(tmp_path, stations, pki, csms_ca=ca)
+    try:
+        old_cert = (data / "station-cert.pem").read_text()
         n = link.connections
         assert await link.call("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}) == {
             "status": "Accepted"}
         sign = await link.expect("SignCertificate")
-        assert "CN=SN-0001" in sign_subject(sign.payload["csr"]) and "O=Test CPO" in sign_subject(sign.payload["csr"])
-        link = await csms.wait_connected(ID, after=n)
+        subject = sign_subject(sign.payload["csr"])
+        assert "CN=SN-0001" in subject and "O=Test CPO" in subject
+        assert "PRIVATE" not in sign.payload["csr"]
+        link = await csms.wait_connected(ID, after=n)  # step 7: reconnects with the new certificate
         new_cert = (data / "station-cert.pem").read_text()
-        assert new_cert != old_cert
-        assert certs.load_one(new_cert).issuer == ca.cert.subject
+        assert new_cert != old_cert and certs.load_one(new_cert).issuer == ca.cert.subject
+        assert link.client_subject is not None and "commonName=SN-0001" in link.client_subject
         assert stat.S_IMODE((data / "station-key.pem").stat().st_mode) == 0o600
         assert not (data / "station-key.pem.new").exists()
         state = await st.state()
         assert "PRIVATE" not in repr(state) and state["security"]["securityProfile"] == 3
+    finally:
+        await csms.stop()
 
 
 async def test_tc_077_invalid_charge_point_certificate(tmp_path, stations, pki):
@@ -345,37 +369,93 @@ async def test_tc_077_invalid_charge_point_certificate(tmp_path, stations, pki):
         assert await link.call("CertificateSigned", {"certificateChain": good}) == {"status": "Accepted"}
 
 
-async def test_tc_075_076_install_get_delete_certificates(tmp_path, stations, pki):
-    """TC_075_1/TC_075_2: InstallCertificate Accepted, GetInstalledCertificateIds lists the hash data the test
-    computes itself; TC_076: DeleteCertificate with each hash algorithm Accepted, then the list is without it."""
+def ocsp_hash_data(cert, algorithm: str = "SHA256") -> dict:
+    """The certificateHashData a test tool computes itself: RFC 6960 CertID of a self-signed root (cryptography's
+    OCSP request builder), hex in lower case, serial without leading zeros."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    h = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}[algorithm]()
+    req = ocsp.OCSPRequestBuilder().add_certificate(cert, cert, h).build()
+    return {"hashAlgorithm": algorithm, "issuerNameHash": req.issuer_name_hash.hex(),
+            "issuerKeyHash": req.issuer_key_hash.hex(), "serialNumber": format(req.serial_number, "x")}
+
+
+async def _profile_2(tmp_path, stations, pki):
     ca, cert, key, root = pki
-    async with DevCsms(ssl=server_context(cert, key), basic_auth={ID: bytes.fromhex(KEY)}) as csms:
-        st = await start_station(tmp_path, csms.url, security={"profile": 2, "csms_root_ca": str(root)},
-                                 ocpp={"AuthorizationKey": KEY})
-        stations.append(st)
-        link = await booted(csms)
-        for kind in ("ManufacturerRootCertificate", "CentralSystemRootCertificate"):
-            new = CA(f"new {kind}")
+    csms = await DevCsms(ssl=server_context(cert, key), basic_auth={ID: bytes.fromhex(KEY)}).start()
+    st = await start_station(tmp_path, csms.url, security={"profile": 2, "csms_root_ca": str(root)},
+                             ocpp={"AuthorizationKey": KEY})
+    stations.append(st)
+    return csms, await booted(csms)
+
+
+@pytest.mark.parametrize("case, kind", [("tc_075_1", "ManufacturerRootCertificate"),
+                                        ("tc_075_2", "CentralSystemRootCertificate")])
+async def test_tc_075_install_certificate(tmp_path, stations, pki, case, kind):
+    """TC_075_1 / TC_075_2: InstallCertificate Accepted; GetInstalledCertificateIds Accepted with the hash data
+    the test computes itself (installing the same one again changes nothing)."""
+    csms, link = await _profile_2(tmp_path, stations, pki)
+    try:
+        new = CA(f"new {kind}")
+        for _ in range(2):
             assert await link.call("InstallCertificate", {"certificateType": kind, "certificate": new.pem}) == {
                 "status": "Accepted"}
-            got = await link.call("GetInstalledCertificateIds", {"certificateType": kind})
-            assert got["status"] == "Accepted"
-            assert certs.hash_data(new.cert, new.cert) in got["certificateHashData"]
-            for algorithm in ("SHA384", "SHA512", "SHA256"):
-                hd = certs.hash_data(new.cert, new.cert, algorithm)
-                expect = "Accepted" if algorithm == "SHA384" else "NotFound"
-                assert await link.call("DeleteCertificate", {"certificateHashData": hd}) == {"status": expect}
-            got = await link.call("GetInstalledCertificateIds", {"certificateType": kind})
-            assert certs.hash_data(new.cert, new.cert) not in got.get("certificateHashData", [])
+        got = await link.call("GetInstalledCertificateIds", {"certificateType": kind})
+        assert got["status"] == "Accepted"
+        expected = [ocsp_hash_data(new.cert)]
+        if kind == "CentralSystemRootCertificate":
+            expected.insert(0, ocsp_hash_data(pki[0].cert))  # the root this link was made with
+        assert got["certificateHashData"] == expected
+    finally:
+        await csms.stop()
+
+
+@pytest.mark.parametrize("algorithm", ["SHA256", "SHA384", "SHA512"])
+async def test_tc_076_delete_a_specific_certificate(tmp_path, stations, pki, algorithm):
+    """TC_076 (the 2025-11 list loops over the algorithms): GetInstalledCertificateIds; DeleteCertificate with
+    hash data in ``algorithm`` Accepted; the list is without it; deleting it again NotFound. The root that
+    validates the link cannot go (M04.FR.06: Failed)."""
+    csms, link = await _profile_2(tmp_path, stations, pki)
+    try:
+        a, b = CA("A"), CA("B")
+        for c in (a, b):
+            assert await link.call("InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
+                                                          "certificate": c.pem}) == {"status": "Accepted"}
         got = await link.call("GetInstalledCertificateIds", {"certificateType": "ManufacturerRootCertificate"})
-        assert got == {"status": "NotFound"}
-        # the root that validates this link cannot go (M04.FR.06)
-        hd = certs.hash_data(ca.cert, ca.cert)
-        assert await link.call("DeleteCertificate", {"certificateHashData": hd}) == {"status": "Failed"}
-        garbage = {"certificateType": "CentralSystemRootCertificate", "certificate": "-----BEGIN CERTIFICATE-----"}
-        assert await link.call("InstallCertificate", garbage) == {"status": "Rejected"}
+        assert len(got["certificateHashData"]) == 2
+        hd = ocsp_hash_data(a.cert, algorithm)
+        hd["issuerKeyHash"] = hd["issuerKeyHash"].upper()  # CiString: compared in any case
+        assert await link.call("DeleteCertificate", {"certificateHashData": hd}) == {"status": "Accepted"}
+        got = await link.call("GetInstalledCertificateIds", {"certificateType": "ManufacturerRootCertificate"})
+        assert got["certificateHashData"] == [ocsp_hash_data(b.cert)]
+        assert await link.call("DeleteCertificate", {"certificateHashData": hd}) == {"status": "NotFound"}
+        root = ocsp_hash_data(pki[0].cert, algorithm)
+        assert await link.call("DeleteCertificate", {"certificateHashData": root}) == {"status": "Failed"}
+    finally:
+        await csms.stop()
+
+
+@pytest.mark.parametrize("bad", ["-----BEGIN CERTIFICATE-----", "expired", "leaf"])
+async def test_install_certificate_invalid_is_rejected(tmp_path, stations, pki, bad):
+    """Bad input (M05.FR.03, EVerest's TC_078 variant): a malformed, expired or non-CA certificate is Rejected with
+    InvalidCentralSystemCertificate, and the installed roots stay as they were."""
+    csms, link = await _profile_2(tmp_path, stations, pki)
+    try:
+        if bad == "expired":
+            bad = CA(not_before=NOW - 10 * DAY, not_after=NOW - DAY).pem
+        elif bad == "leaf":
+            other = CA()
+            bad = certs.pem(other.issue(CA().key.public_key(), "not a CA"))
+        before = await link.call("GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"})
+        conf = await link.call("InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                                      "certificate": bad})
+        assert conf == {"status": "Rejected"}
         ev = await link.expect("SecurityEventNotification")
         assert ev.payload["type"] == "InvalidCentralSystemCertificate"
+        assert await link.call("GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"}) == before
+    finally:
+        await csms.stop()
 
 
 async def test_tc_088_subprotocol_offered_on_tls(tmp_path, stations, pki):
