@@ -644,3 +644,31 @@ async def test_csms_offering_old_tls_or_a_forbidden_cipher_is_refused(tmp_path, 
         got = await link.expect_unordered(["StatusNotification"] * 2 + ["SecurityEventNotification"] * 2)
         assert sorted(c.payload["type"] for c in got if c.action == "SecurityEventNotification") == sorted(
             [event, "StartupOfTheDevice"])
+
+
+async def test_csms_refusing_the_station_certificate_is_failed_authentication(tmp_path, stations, pki):
+    """Profile 3 against a CSMS that does not trust the station's certificate (TLS 1.2): the TLS handshake is refused
+    with an alert (the station says so); once a CSMS that trusts it answers, FailedToAuthenticateAtCentralSystem."""
+    ca, cert, key, root = pki
+    data = tmp_path / "data" / "security"
+    client_files(ca_shim(ca), data, "SN-0001")
+    port = free_port()
+    refusing = server_context(cert, key, DevCa("another CA").pem, require_client_cert=True)
+    # TLS 1.2: the alert comes inside the handshake. Over TLS 1.3 the client's handshake ends before the server
+    # has judged its certificate, and an asyncio client only sees the connection close (no event then)
+    refusing.maximum_version = __import__("ssl").TLSVersion.TLSv1_2
+    server = _BlockingTlsServer(refusing, port)
+    try:
+        st = await start_station(tmp_path, f"wss://127.0.0.1:{port}/ocpp", security={
+            "profile": 3, "csms_root_ca": str(root)}, station={"serial_number": "SN-0001"})
+        stations.append(st)
+        line = await st.line(r"connection to wss://127\.0\.0\.1:\d+/ocpp/CP001 failed")
+        assert "ALERT" in line.upper(), line
+    finally:
+        server.close()
+    async with DevCsms(port=port, ssl=server_context(cert, key, ca.pem, require_client_cert=True)) as csms:
+        link = await csms.wait_connected(ID)
+        await link.expect("BootNotification")
+        got = await link.expect_unordered(["StatusNotification"] * 2 + ["SecurityEventNotification"] * 2)
+        assert sorted(c.payload["type"] for c in got if c.action == "SecurityEventNotification") == [
+            "FailedToAuthenticateAtCentralSystem", "StartupOfTheDevice"]

@@ -76,6 +76,8 @@ def test_failure_cause_names_what_the_security_events_need():
     assert failure_cause(_ssl_error(ssl.SSLError, "SSLV3_ALERT_HANDSHAKE_FAILURE")) == "cipher"
     assert failure_cause(_ssl_error(ssl.SSLError, "WRONG_VERSION_NUMBER")) == "tls"  # no TLS server at all
     assert failure_cause(ConnectionRefusedError(111, "Connection refused")) == "network"
+    assert failure_cause(_ssl_error(ssl.SSLError, "TLSV1_ALERT_UNKNOWN_CA")) == "auth"  # our certificate refused
+    assert failure_cause(_ssl_error(ssl.SSLError, "TLSV13_ALERT_CERTIFICATE_REQUIRED")) == "auth"
     try:
         try:
             raise _ssl_error(ssl.SSLCertVerificationError, "CERTIFICATE_VERIFY_FAILED")

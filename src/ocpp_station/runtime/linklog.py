@@ -75,8 +75,14 @@ def close_description(ws: Any) -> str:
     return f"closed by the station, {what}"
 
 
+# TLS alerts a CSMS sends when it refuses the station's client certificate
+_CLIENT_CERT_ALERTS = ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_REQUIRED", "CERTIFICATE_EXPIRED",
+                       "CERTIFICATE_UNKNOWN", "CERTIFICATE_REVOKED", "UNSUPPORTED_CERTIFICATE", "ACCESS_DENIED")
+
+
 def failure_cause(exc: BaseException) -> str:
-    """The ``ConnectFailed.cause`` of a failed attempt: ``auth`` (HTTP 401/403), ``certificate`` (the CSMS's
+    """The ``ConnectFailed.cause`` of a failed attempt: ``auth`` (HTTP 401/403, or a TLS alert refusing the
+    station's certificate), ``certificate`` (the CSMS's
     certificate was refused), ``tls_version``, ``cipher``, ``tls`` (another TLS failure) or ``network``."""
     seen: set[int] = set()
     e: BaseException | None = exc
@@ -88,6 +94,8 @@ def failure_cause(exc: BaseException) -> str:
             return "certificate"
         if isinstance(e, ssl.SSLError):
             reason = (e.reason or "").upper()
+            if "ALERT" in reason and any(k in reason for k in _CLIENT_CERT_ALERTS):
+                return "auth"  # the CSMS refused the station's certificate (profile 3)
             if reason == "WRONG_VERSION_NUMBER":
                 return "tls"  # not TLS at all (a ws:// server behind a wss:// URL)
             if "VERSION" in reason or "UNSUPPORTED_PROTOCOL" in reason:
