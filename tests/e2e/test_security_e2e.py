@@ -16,8 +16,8 @@ import pytest
 from ocpp_station.csms import DevCsms
 from ocpp_station.csms.pki import DevCa, server_context
 from ocpp_station.features.security import certificates as certs
-from tests.e2e.conftest import StationProcess, _toml_value, free_port
-from tests.pki import CA, DAY, NOW, client_files
+from e2e.conftest import StationProcess, _toml_value, free_port
+from pki import CA, DAY, NOW, client_files
 
 KEY = "4F43415F4F4354545F61646D696E5F74657374"  # TC_073/TC_085: "OCA_OCTT_admin_test"
 KEY2 = "00112233445566778899aabbccddeeff00112233"
@@ -172,7 +172,7 @@ async def test_tc_078_invalid_central_system_certificate(tmp_path, stations, pki
         bad_cert, bad_key = d / "c.pem", d / "k.pem"
         d.mkdir()
         bad_cert.write_text(other.pem)
-        from tests.pki import key_pem
+        from pki import key_pem
 
         bad_key.write_text(key_pem(other.key))
     elif problem == "wrong-host":
@@ -501,7 +501,7 @@ async def test_cli_csms_tls_basic_auth_and_ca_with_operator_trigger(tmp_path, st
 
     import aiohttp
 
-    from tests.e2e.test_cli_e2e import _Lines, reap, stop_gracefully
+    from e2e.test_cli_e2e import _Lines, reap, stop_gracefully
 
     root = tmp_path / "root.pem"
     op = free_port()

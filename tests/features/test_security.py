@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings as hsettings, strategies as hs
@@ -17,8 +16,8 @@ from ocpp_station.core.events import ConnectFailed
 from ocpp_station.core.settings import SecuritySettings, StationSettings
 from ocpp_station.features.security import FALLBACK_AFTER, certificates as certs
 from ocpp_station.store import MemoryStore
-from tests.harness import CoreHarness
-from tests.pki import CA, NOW, DAY, pem
+from harness import CoreHarness
+from pki import CA, NOW, DAY, pem
 
 KEY = "4F43415F4F4354545F61646D696E5F74657374"  # OCTT's TC_073 key: "OCA_OCTT_admin_test" (19 bytes)
 KEY2 = "00112233445566778899aabbccddeeff00112233"
@@ -139,8 +138,8 @@ def test_upgrade_needs_its_credentials():
 @given(requests=hs.lists(hs.integers(min_value=0, max_value=3), max_size=8))
 def test_profile_never_decreases(requests):
     """Digest §9.2: any sequence of requested values leaves the profile non-decreasing; <= current Rejected."""
-    ca = CA.__new__(CA)  # no crypto needed: a root is only counted
     h = harness(profile=0, AuthorizationKey=KEY)
+    # no crypto needed here: a CSMS root is only counted
     h.station.feature["Security"]._roots = lambda item: [object()] if item == "csms_root_ca" else []
     boot(h)
     for r in requests:

@@ -19,7 +19,6 @@ leaves whatever is still queued in the store for the next start
 from __future__ import annotations
 
 import asyncio
-import base64
 import errno
 import logging
 import os
@@ -319,7 +318,8 @@ class StationRuntime:
         if link is not None and link["tls"]:
             from ..features.security.profiles import CIPHERS
 
-            ctx = ssl.create_default_context(cadata=link["ca_pem"] or None) if link["ca_pem"] else ssl.SSLContext(
+            # without an installed root nothing is trusted (the handshake fails: InvalidCentralSystemCertificate)
+            ctx = ssl.create_default_context(cadata=link["ca_pem"]) if link["ca_pem"] else ssl.SSLContext(
                 ssl.PROTOCOL_TLS_CLIENT)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # [SEC] A00.FR.315
             ctx.set_ciphers(CIPHERS)
