@@ -46,23 +46,30 @@ NOTES = {
     "TransactionMessageRetryInterval": "retry n waits n × this",
     "UnlockConnectorOnEVSideDisconnect": "R and always false with a fixed cable, RW without (errata 3.84/3.85)",
     "WebSocketPingInterval": "0 = no pings; applies to the open link at once",
+    "SecurityProfile": "with `[security]`; only goes up, initial value `security.profile`; see [security.md](security.md)",
+    "CpoName": "with `[security]`; subject O of the station's CSRs; without it SignChargePointCertificate is Rejected",
+    "CertificateSignedMaxChainSize": "with `[security]`; a longer CertificateSigned chain is Rejected",
+    "CertificateStoreMaxLength": "with `[security]`; root certificates of both types together",
+    "AdditionalRootCertificateCheck": "with `[security]`; a new CSMS root is not checked against the old one",
 }
 
 KINDS = {"int": "integer", "bool": "boolean", "csl": "list", "str": "string"}
 
 
-def station(profiles: tuple[str, ...] | None = None):
-    """A default station (default settings, simulated hardware) with ``profiles`` (None: every implemented one)."""
+def station(profiles: tuple[str, ...] | None = None, security: bool = True):
+    """A default station (default settings, simulated hardware) with ``profiles`` (None: every implemented one)
+    and, with ``security``, the security extension (a ``[security]`` table)."""
     from ocpp_station.assembly import build_station
-    from ocpp_station.core.settings import StationSettings
+    from ocpp_station.core.settings import SecuritySettings, StationSettings
     from ocpp_station.store.memory import MemoryStore
 
-    return build_station(StationSettings(profiles=profiles), MemoryStore())
+    sec = SecuritySettings() if security else None
+    return build_station(StationSettings(profiles=profiles, security=sec), MemoryStore())
 
 
-def registry(profiles: tuple[str, ...] | None = None) -> dict:
+def registry(profiles: tuple[str, ...] | None = None, security: bool = True) -> dict:
     """The key specs of a default station, by name, in declaration order."""
-    return station(profiles).config.specs
+    return station(profiles, security).config.specs
 
 
 def _values(spec, specs: dict) -> str:
@@ -99,7 +106,7 @@ def _values(spec, specs: dict) -> str:
             return f"{items}, at most {spec.max_items}"
         return items
     if spec.name == "AuthorizationKey":
-        return "hex digits, even count, at most 40"
+        return "32 to 40 hex digits (16 to 20 bytes)"
     if spec.check is not None:
         raise ValueError(f"{spec.name}: describe its check in scripts/docs_key_table.py")
     return "any string"

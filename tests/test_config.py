@@ -324,11 +324,13 @@ def test_unlock_on_ev_disconnect_with_fixed_cable(tmp_path):
 
 
 def test_authorization_key_is_checked_but_never_echoed(tmp_path):
-    ok = write(tmp_path, '[ocpp]\nAuthorizationKey = "0123456789abcdef"\n', "ok.toml")
-    assert load_settings(ok, {}).station.ocpp == {"AuthorizationKey": "0123456789abcdef"}
+    ok = write(tmp_path, '[ocpp]\nAuthorizationKey = "0123456789abcdef0123456789abcdef"\n', "ok.toml")
+    assert load_settings(ok, {}).station.ocpp == {"AuthorizationKey": "0123456789abcdef0123456789abcdef"}
+    short = write(tmp_path, '[ocpp]\nAuthorizationKey = "0123456789abcdef"\n', "short.toml")  # 8 bytes: [SEC] A00.FR.205
+    assert error_of(short).startswith(f"{short}: ocpp.AuthorizationKey: expected 16 to 20 bytes as 32 to 40 hex digits")
     p = write(tmp_path, '[ocpp]\nAuthorizationKey = "my-secret-password"\n')
     msg = error_of(p)
-    assert msg.startswith(f"{p}: ocpp.AuthorizationKey: expected an even number of hex digits")
+    assert msg.startswith(f"{p}: ocpp.AuthorizationKey: expected 16 to 20 bytes as 32 to 40 hex digits")
     assert "my-secret-password" not in msg
 
 
@@ -421,7 +423,7 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),
         ("ocpp = \"x\"\n", 'ocpp: expected a table, got "x"'),
-        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control], [logging], [firmware])"),
+        ("[network]\nx = 1\n", "unknown table [network] (expected [station], [hardware], [ocpp], [control], [logging], [firmware], [security])"),
     ],
 )
 def test_file_errors(tmp_path, text, tail):

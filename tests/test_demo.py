@@ -69,3 +69,17 @@ async def test_demo_stall_with_keep_running_is_logged_and_the_station_stays_up(m
             demo.cancel()
         await asyncio.gather(demo, return_exceptions=True)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("profile", [2, 3])
+async def test_demo_at_security_profile(profile, monkeypatch):
+    """``demo --security-profile N``: the session runs over wss:// (TLS with a CA made for the demo; Basic auth on
+    profile 2, the station's own certificate on profile 3) and the station reports StartupOfTheDevice."""
+    out = Watched()
+    monkeypatch.setattr(sys, "stdout", out)
+    code = await asyncio.wait_for(run_demo(("127.0.0.1", 0), speed=20, security_profile=profile), 60)
+    text = out.getvalue()
+    assert code == 0, text
+    assert "Development CSMS on wss://127.0.0.1:" in text
+    assert re.search(r"station → CSMS  SecurityEventNotification +\{\"type\":\"StartupOfTheDevice\"", text), text
+    assert "Session done: transaction 1" in text

@@ -148,7 +148,7 @@ def _table_after(text: str, heading: str) -> list[list[str]]:
 def test_the_seed_page_agrees_with_the_registry_where_the_certificate_is_readable():
     rows = _table_after((DOCS / "seed-station.md").read_text(encoding="utf-8"), "## Configuration table")
     seed = {key: value for key, value in rows}
-    specs = GEN.registry(profiles=("Core",))  # the certified station is Core only
+    specs = GEN.registry(profiles=("Core",), security=False)  # the certified station is Core only
     assert set(specs) - set(seed) == {"AuthorizationKey"}  # every other key of the station is in the table
     for name, value in seed.items():
         if name in specs and value != "-" and not value.startswith("*damaged*"):
@@ -171,18 +171,22 @@ def test_the_profile_table_is_true_to_the_code():
     profiles = {p for _d, p in ACTIONS.values()}
     assert set(table) == profiles
     for profile, (status, to_cp, to_csms) in table.items():
-        assert status in ("implemented", "planned"), profile
+        # the security extension is "with `[security]`": part of a station whose config has that table
+        assert status in ("implemented", "planned", "with `[security]`"), profile
         assert to_cp == {a for a, (d, p) in ACTIONS.items() if p == profile and d != Direction.CP_TO_CSMS}, profile
         assert to_csms == {a for a, (d, p) in ACTIONS.items() if p == profile and d != Direction.CSMS_TO_CP}, profile
 
     implemented = {p for p, (status, _c, _s) in table.items() if status == "implemented"}
     assert implemented == {"Core"} | {cls.profile for cls in default_features()}
     specs = GEN.registry()
-    assert set(specs["SupportedFeatureProfiles"].default.split(",")) == implemented
+    assert set(specs["SupportedFeatureProfiles"].default.split(",")) == implemented  # Security adds no name
 
-    # the station answers exactly the CSMS actions of the implemented profiles
-    station = GEN.station()
-    assert set(station.handlers) == {a for p in implemented for a in table[p][1]}
+    # the station answers exactly the CSMS actions of the implemented profiles, and with [security] those of the
+    # extension but the ones that come with Firmware Management's transfers (named in the notes below the table)
+    assert set(GEN.station(security=False).handlers) == {a for p in implemented for a in table[p][1]}
+    later = {"GetLog", "SignedUpdateFirmware"}
+    assert later <= set(re.findall(r"`(\w+)`", text[text.index("<!-- profiles:end -->"):][:1500]))
+    assert set(GEN.station().handlers) == {a for p in implemented for a in table[p][1]} | (table["Security"][1] - later)
 
 
 # -- the station file ----------------------------------------------------------------------------
@@ -231,7 +235,11 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
                      "http_upload": run.http_upload},
     }
     keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS,
-            "logging": config._LOGGING_KEYS, "firmware": config._FIRMWARE_KEYS}
+            "logging": config._LOGGING_KEYS, "firmware": config._FIRMWARE_KEYS, "security": config._SECURITY_KEYS}
+    defaults["security"] = {"profile": 0}
+    for item, name in config._SECURITY_FILES.items():  # the file items default to <data_dir>/security/<name>
+        rows = _table_after(text, "### `[security]`")
+        assert {r[0].strip("`"): r[2] for r in rows}[item] == f"`<data_dir>/security/{name}`", item
     assert set(config._TABLES) == {*keys, "ocpp"}
     assert "### `[ocpp]`" in text
     for table, names in keys.items():

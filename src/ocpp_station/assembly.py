@@ -13,7 +13,7 @@ from typing import Any
 
 from .core.settings import StationSettings
 from .core.station import Station
-from .features import features_for
+from .features import features_of
 from .hardware.simulated import SimulatedHardware
 from .store.base import Store
 
@@ -41,6 +41,6 @@ def build_station(
         settings,
         store,
         hardware=hardware if hardware is not None else simulated_hardware(settings),
-        features=features if features is not None else features_for(settings.profiles),
+        features=features if features is not None else features_of(settings),
         rng=rng,
     )

@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         "default 5, to reach the CSMS; what is not delivered stays queued for the next start; a second signal "
         "stops waiting; see docs/persistence.md). "
         "A bad config file or option exits with status 2 and one line naming the file, the key and what "
-        "was expected. The options win over the config file.",
+        "was expected. The options win over the config file. A [security] table in the config file gives the "
+        "station the OCPP 1.6 security extension (security profiles 0-3, certificates, security events; "
+        "docs/security.md).",
         epilog=f"The config file's keys, the control API and the log: {REFERENCE} in the source repository.",
     )
     run.add_argument("--config", type=Path, metavar="FILE",
@@ -97,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stay up after the scripted session (Ctrl-C ends), e.g. to use the HMI page")
     demo.add_argument("--speed", type=float, default=1.0,
                       help="divide the script's pauses by this factor, > 0")
+    demo.add_argument("--security-profile", type=int, choices=[0, 1, 2, 3], metavar="N",
+                      help="give the station the security extension at profile N (0-3): Basic auth (1, 2), wss:// "
+                      "with a CA made for the demo (2, 3), the station's own certificate (3) (default: none)")
     _log_level(demo)
 
     csms = sub.add_parser(
@@ -143,6 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="certificate chain: the file server speaks HTTPS (and FTPS) (default: plain HTTP)")
     csms.add_argument("--https-key", type=Path, metavar="PEM",
                       help="the private key of --https-cert, if not in the same file (default: none)")
+    tls = csms.add_argument_group("security extension (docs/security.md)")
+    tls.add_argument("--tls", action="store_true",
+                     help="serve wss:// with a CA and a server certificate for --host made at start; the CA's "
+                     "certificate is written to --ca-out, and the CA signs the stations' CSRs (default: ws://)")
+    tls.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve wss:// with this PEM certificate (chain)")
+    tls.add_argument("--tls-key", type=Path, metavar="FILE", help="the private key of --tls-cert (PEM)")
+    tls.add_argument("--ca-cert", type=Path, metavar="FILE",
+                     help="the CA (PEM) that signs the stations' CSRs and verifies their client certificates "
+                     "(security profile 3); with --ca-key")
+    tls.add_argument("--ca-key", type=Path, metavar="FILE", help="the private key of --ca-cert (PEM)")
+    tls.add_argument("--ca-out", type=Path, metavar="FILE",
+                     help="with --tls: where to write the CA's certificate, the stations' CSMS root certificate "
+                     "(default: csms-root-ca.pem in a new temporary directory, printed)")
+    tls.add_argument("--client-cert", choices=["optional", "required"], default="optional",
+                     help="with a CA: whether stations must present a client certificate (default: optional)")
+    tls.add_argument("--basic-auth", action="append", type=_basic_auth_rule, metavar="IDENTITY:KEY", default=[],
+                     help="accept station IDENTITY ('*' = any other) only with this AuthorizationKey (32 to 40 hex "
+                     "digits) as HTTP Basic password; repeatable (default: no Basic auth checked)")
     _log_level(csms)
 
     from .csms.operator_cli import add_operator_parser
@@ -334,7 +357,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"ocpp-station: --speed: expected a number > 0, got {args.speed:g}", file=sys.stderr)
         return 2
     _logging(args.log_level, quiet=("ocpp_station.csms",))  # the demo prints the CSMS's side in its timeline
-    return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed))
+    return asyncio.run(run_demo(control=control, keep_running=args.keep_running, speed=args.speed,
+                                security_profile=args.security_profile))
+
+
+class _OptionError(Exception):
+    """A bad option of ``csms``: ``str()`` names it."""
+
+
+def _basic_auth_rule(text: str) -> tuple[str, bytes]:
+    from .core.keys import authorization_key_ok
+
+    identity, sep, key = text.rpartition(":")
+    if not sep or not identity or not authorization_key_ok(key):
+        raise argparse.ArgumentTypeError(f"expected IDENTITY:KEY with KEY 32 to 40 hex digits, got {text!r}")
+    return identity, bytes.fromhex(key)
+
+
+def _csms_tls(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The TLS context and the CA of ``ocpp-station csms`` from its security options."""
+    from .csms.pki import DevCa, server_context
+
+    ca = None
+    if (args.ca_cert is None) != (args.ca_key is None):
+        raise _OptionError("--ca-cert and --ca-key go together")
+    if args.ca_cert is not None:
+        try:
+            ca = DevCa.load(args.ca_cert, args.ca_key)
+        except (OSError, ValueError) as exc:
+            raise _OptionError(f"--ca-cert/--ca-key: {getattr(exc, 'strerror', None) or exc}") from None
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise _OptionError("--tls-cert and --tls-key go together")
+    if args.tls and args.tls_cert is not None:
+        raise _OptionError("--tls makes its own certificate: leave out --tls-cert/--tls-key")
+    if not args.tls and args.tls_cert is None:
+        if ca is not None or args.ca_out is not None:
+            raise _OptionError("--ca-cert/--ca-out need --tls or --tls-cert")
+        return None, None
+    if args.tls:
+        import tempfile
+
+        ca = ca or DevCa()
+        directory = Path(tempfile.mkdtemp(prefix="ocpp-csms-tls-"))
+        cert, key = ca.server_files(args.host, directory)
+        out = args.ca_out or directory / "csms-root-ca.pem"
+        out.write_text(ca.pem)
+        print(f"CSMS root certificate (the stations' [security] csms_root_ca): {out}", flush=True)
+    else:
+        cert, key = args.tls_cert, args.tls_key
+    try:
+        ctx = server_context(cert, key, ca.pem if ca is not None else None, args.client_cert == "required")
+    except (OSError, ValueError) as exc:
+        raise _OptionError(f"--tls-cert/--tls-key: {getattr(exc, 'strerror', None) or exc}") from None
+    return ctx, ca
 
 
 def cmd_csms(args: argparse.Namespace) -> int:
@@ -423,13 +498,21 @@ def cmd_csms(args: argparse.Namespace) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
         except (ValueError, OSError):
             pass
+    try:
+        ssl_context, ca = _csms_tls(args)
+    except _OptionError as exc:
+        print(f"ocpp-station: {exc}", file=sys.stderr)
+        return 2
+    basic_auth = dict(args.basic_auth) if args.basic_auth else None
+
     async def main() -> None:
         serving = asyncio.ensure_future(
             serve_forever(args.host, args.port, boot_status=boot["status"], boot_interval=boot["interval"],
                           print_frames=not args.quiet, operator_listen=operator, policy=policy,
                           message_log=args.message_log, files_dir=args.files_dir,
                           files_listen=files.get("files_listen"), ftp_listen=files.get("ftp"),
-                          ftp_user=(user, password), https_cert=args.https_cert, https_key=args.https_key))
+                          ftp_user=(user, password), https_cert=args.https_cert, https_key=args.https_key,
+                          ssl=ssl_context, basic_auth=basic_auth, ca=ca))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
             loop.add_signal_handler(sig, serving.cancel)

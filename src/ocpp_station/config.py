@@ -43,12 +43,13 @@ _STRING_LIMITS = {"vendor": 20, "model": 20, "serial_number": 25, "firmware_vers
 _DERIVED_KEYS = {
     "NumberOfConnectors": "may not be set in [ocpp]; it follows hardware.connectors",
     "SupportedFeatureProfiles": "may not be set in [ocpp]; it follows the feature profiles the station implements",
+    "SecurityProfile": "may not be set in [ocpp]; set security.profile",
 }
 
 # the CLI option that carries each override (named in error messages instead of the file)
 _OPTIONS = {"csms_url": "--csms", "identity": "--identity", "data_dir": "--data-dir", "control": "--control"}
 
-_TABLES = ("station", "hardware", "ocpp", "control", "logging", "firmware")
+_TABLES = ("station", "hardware", "ocpp", "control", "logging", "firmware", "security")
 _STATION_KEYS = (
     "identity",
     "csms_url",
@@ -76,6 +77,15 @@ _LOGGING_KEYS = ("frame_log", "frame_log_max_bytes", "frame_log_backups")
 _FIRMWARE_KEYS = ("installer", "command", "install_timeout", "transfer_timeout", "http_upload")
 _INSTALLERS = ("simulated", "command")
 _ENCODINGS = ("raw", "hex")
+_SECURITY_KEYS = ("profile", "tls_csms_url", "csms_root_ca", "manufacturer_root_ca", "cert", "key", "log")
+# [security] file items -> their default name under <data_dir>/security/ (docs/security.md)
+_SECURITY_FILES = {
+    "csms_root_ca": "csms-root-ca.pem",
+    "manufacturer_root_ca": "manufacturer-root-ca.pem",
+    "cert": "station-cert.pem",
+    "key": "station-key.pem",
+    "log": "security.log",
+}
 
 _MAX_SHOWN = 80  # characters of an offending value quoted in a message
 
@@ -105,6 +115,7 @@ class RunSettings:
     install_timeout: float = 300.0  # s the install program may run ([firmware] install_timeout)
     transfer_timeout: float = 30.0  # s for connecting and each read of a transfer ([firmware] transfer_timeout)
     http_upload: str = "PUT"  # diagnostics over HTTP(S): "PUT" to location/fileName or "POST" multipart
+    tls_csms_url: str | None = None  # the wss:// URL of security profiles 2 and 3; None: csms_url as wss://
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -198,7 +209,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
 
 def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None) -> dict[str, KeySpec]:
     """The key specs the station will have (core keys for this hardware shape + feature keys), by name."""
-    from .features import features_for
+    from .features import features_of
     from .hardware.simulated import SimulatedHardware
 
     hardware = SimulatedHardware(settings.connectors, settings.fixed_cable)
@@ -208,7 +219,7 @@ def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None
         measurand_ok=hardware.supports_measurand,
         feature_profiles="Core",
     )
-    for cls in features if features is not None else features_for(settings.profiles):
+    for cls in features if features is not None else features_of(settings):
         specs.extend(cls.keys(settings))
     return {s.name: s for s in specs}
 
@@ -227,7 +238,7 @@ def _spec_expectation(spec: KeySpec) -> str:
             what += " of supported items"
         return what
     if spec.name == "AuthorizationKey":
-        return "an even number of hex digits, at most 40"
+        return "16 to 20 bytes as 32 to 40 hex digits (an even number)"
     return "a valid value" if spec.check is not None else "a string"
 
 
@@ -502,6 +513,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
     control_t = _check_keys(where, "control", doc.get("control", {}), _CONTROL_KEYS)
     logging_t = _check_keys(where, "logging", doc.get("logging", {}), _LOGGING_KEYS)
     firmware_t = _check_keys(where, "firmware", doc.get("firmware", {}), _FIRMWARE_KEYS)
+    security_t = _check_keys(where, "security", doc["security"], _SECURITY_KEYS) if "security" in doc else None
 
     st = StationSettings()
     run = RunSettings(station=st, csms_url=DEFAULT_CSMS_URL, data_dir=None, control_listen=None, config_path=path)
@@ -565,6 +577,20 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         st.voltage = _get_number(where, "hardware.voltage", hardware_t["voltage"], *VOLTAGE_RANGE)
     if "max_current" in hardware_t:
         st.max_current = _get_number(where, "hardware.max_current", hardware_t["max_current"], *MAX_CURRENT_RANGE)
+    # [security]: its presence makes the extension part of the station; paths are completed below
+    if security_t is not None:
+        from .core.settings import SecuritySettings
+
+        st.security = SecuritySettings()
+        if "profile" in security_t:
+            st.security.profile = _get_int(where, "security.profile", security_t["profile"], 0, 3)
+        if "tls_csms_url" in security_t:
+            run.tls_csms_url = _check_url(where, "security.tls_csms_url", security_t["tls_csms_url"])
+            if not run.tls_csms_url.startswith("wss://"):
+                raise where.expected("security.tls_csms_url", "a wss:// URL", security_t["tls_csms_url"])
+        for item in _SECURITY_FILES:
+            if item in security_t:
+                setattr(st.security, item, _check_path(where, f"security.{item}", security_t[item], base))
 
     # [ocpp], against the registry of a station of this shape
     if ocpp_t:
@@ -627,4 +653,43 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         run.data_dir = _check_dir(where, "station.data_dir", station_t["data_dir"], base)
     else:
         run.data_dir = (base / "var" / st.identity).absolute()
+    if st.security is not None:
+        _complete_security(where, st, run)
     return run
+
+
+def _check_path(where: _Where, key: str, value: Any, base: Path) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise where.expected(key, "a file path", value)
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).absolute()
+
+
+def _complete_security(where: _Where, st: StationSettings, run: RunSettings) -> None:
+    """Default paths under <data_dir>/security/, and what the initial profile needs before anything starts
+    ([SEC] A05.FR.02-04: no profile without its credentials)."""
+    sec = st.security
+    assert sec is not None
+    for item, name in _SECURITY_FILES.items():
+        if getattr(sec, item) is None and run.data_dir is not None:
+            setattr(sec, item, run.data_dir / "security" / name)
+    if sec.profile >= 2:
+        from .features.security import certificates as certs
+
+        ca = sec.csms_root_ca
+        try:
+            certs.load_chain(ca.read_text("ascii") if ca is not None else "")
+        except (OSError, UnicodeDecodeError, certs.CertificateError) as e:
+            detail = "no such file" if isinstance(e, FileNotFoundError) else str(e)
+            raise where.error("security.csms_root_ca", f"security profile {sec.profile} needs the CSMS root "
+                              f"certificate(s) in {str(ca)!r} ({detail})") from None
+    if sec.profile == 3:
+        for item in ("cert", "key"):
+            path = getattr(sec, item)
+            if path is None or not path.is_file():
+                raise where.error(f"security.{item}", f"security profile 3 needs the station's {item} in {str(path)!r} (no such file)")
+    key = sec.key
+    if key is not None and key.is_file() and key.stat().st_mode & 0o077:
+        # a private key readable by others is refused, as ssh does: its certificate stands for this station
+        raise where.error("security.key", f"the private key {str(key)!r} is readable by others (mode "
+                          f"{key.stat().st_mode & 0o777:04o}); chmod 600 it")

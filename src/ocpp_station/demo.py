@@ -91,8 +91,49 @@ def _call(action: str, status: str | None = None):
     return cond
 
 
+DEMO_KEY = "4F43415F4F4354545F61646D696E5F74657374"  # the demo's AuthorizationKey ("OCA_OCTT_admin_test")
+
+
+def _demo_security(profile: int | None, ocpp: dict[str, str]) -> tuple[dict[str, Any], Any]:
+    """The dev CSMS's options and the station's [security] settings of a demo at ``profile`` (None: none)."""
+    if profile is None:
+        return {}, None
+    import tempfile
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from .core.settings import SecuritySettings
+    from .csms.pki import DevCa, _key_pem, _pem, server_context
+
+    directory = Path(tempfile.mkdtemp(prefix="ocpp-demo-security-"))
+    sec = SecuritySettings(profile=profile, csms_root_ca=directory / "csms-root-ca.pem",
+                           manufacturer_root_ca=directory / "manufacturer-root-ca.pem",
+                           cert=directory / "station-cert.pem", key=directory / "station-key.pem",
+                           log=directory / "security.log")
+    csms: dict[str, Any] = {}
+    if profile in (1, 2):
+        ocpp["AuthorizationKey"] = DEMO_KEY
+        csms["basic_auth"] = {"DEMO001": bytes.fromhex(DEMO_KEY)}
+    if profile >= 2:
+        ca = DevCa("ocpp-station demo CA")
+        cert, key = ca.server_files("127.0.0.1", directory / "csms")
+        sec.csms_root_ca.write_text(ca.pem)
+        csms["ssl"] = server_context(cert, key, ca.pem, require_client_cert=profile == 3)
+        csms["ca"] = ca
+        if profile == 3:
+            from cryptography.x509.oid import ExtendedKeyUsageOID
+
+            station_key = ec.generate_private_key(ec.SECP256R1())
+            sec.cert.write_text(_pem(ca._issue(station_key.public_key(), "DEMO001", None,
+                                               ExtendedKeyUsageOID.CLIENT_AUTH)))
+            sec.key.touch(mode=0o600)
+            sec.key.write_text(_key_pem(station_key))
+    return csms, sec
+
+
 async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_running: bool = False,
-                   speed: float = 1.0, stall_timeout: float = 15.0) -> int:
+                   speed: float = 1.0, stall_timeout: float = 15.0, security_profile: int | None = None) -> int:
     """Play the scripted session; 0 when it completed or was stopped (SIGINT/SIGTERM end it at once),
     1 when it stalled (a step's frame did not come within ``stall_timeout`` s), 2 when the control
     address cannot be bound. ``speed`` (> 0) divides the script's pauses.
@@ -100,13 +141,19 @@ async def run_demo(control: tuple[str, int] | None = ("127.0.0.1", 8180), keep_r
     With ``keep_running`` the station stays up afterwards (until SIGINT/SIGTERM), also after a stall:
     the page may well have caused it (network down, a fault...). A power cut from the page restarts
     the station in the process on its store instead of ending the process (which would end the dev
-    CSMS and the page's server with it)."""
+    CSMS and the page's server with it).
+
+    ``security_profile`` (0-3) gives the station the security extension at that profile: the CSMS then
+    checks the demo key with Basic auth (1, 2), serves wss:// with a CA made for the demo (2, 3) and wants
+    the station's certificate, signed by that CA (3). The files go to a temporary directory."""
     if not (speed > 0 and speed != float("inf")):
         raise ValueError(f"speed must be a number > 0, got {speed!r}")
-    async with DevCsms(log_frames=False, boot_interval=30) as csms:  # idTags: the test cards of csms.cards
+    ocpp = {"MeterValueSampleInterval": "4",
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC"}
+    csms_args, security = _demo_security(security_profile, ocpp)
+    async with DevCsms(log_frames=False, boot_interval=30, **csms_args) as csms:  # idTags: the test cards
         settings = RunSettings(
-            station=StationSettings(identity="DEMO001", ocpp={"MeterValueSampleInterval": "4",
-                                                             "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import,SoC"}),
+            station=StationSettings(identity="DEMO001", ocpp=ocpp, security=security),
             csms_url=csms.url,
             data_dir=None,
             control_listen=control,

@@ -31,3 +31,20 @@ def test_big_frame_is_written_whole(tmp_path):
     log.file.close()
     assert len(rec.text) < len(big)  # the in-memory record is cut for the HMI
     assert path.read_text() == "2025-11-24T16:00:00.500Z out " + big + "\n"
+
+
+
+def test_the_authorization_key_never_reaches_the_frame_log_or_its_file(tmp_path):
+    """[SEC] A01.FR.12: ChangeConfiguration(AuthorizationKey)'s value is hidden in the records (control API, HMI,
+    session log) and in the frame file; other frames stay as they were."""
+    from ocpp_station.runtime.framelog import FrameFile, FrameLog
+
+    log = FrameLog()
+    log.file = FrameFile(tmp_path / "frames.log", 1 << 20, 1)
+    secret = "4F43415F4F4354545F61646D696E5F74657374"
+    rec = log.add("in", f'[2,"c1","ChangeConfiguration",{{"key":"authorizationKey","value":"{secret}"}}]', 0.0)
+    assert secret not in rec.text and '"value":"<hidden>"' in rec.text and rec.action == "ChangeConfiguration"
+    other = '[2,"c2","ChangeConfiguration",{"key":"HeartbeatInterval","value":"30"}]'
+    assert log.add("in", other, 0.0).text == other
+    log.file.close()
+    assert secret not in (tmp_path / "frames.log").read_text()

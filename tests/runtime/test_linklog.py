@@ -49,3 +49,39 @@ def test_how_a_link_ended():
     assert close_description(_ws(1000, "", object(), object(), False)) == (
         "closed by the station, code 1000 (normal closure)")
     assert close_description(_ws(4000, "x", object(), None)) == "closed by the CSMS, code 4000, reason 'x'"
+
+
+def _ssl_error(cls, reason: str):
+    e = cls(1, reason)
+    e.reason = reason
+    return e
+
+
+def test_failure_cause_names_what_the_security_events_need():
+    """ConnectFailed.cause: 401/403 -> auth; a refused certificate -> certificate ([SEC] A00.FR.309); a TLS
+    version alert -> tls_version (.315); no shared cipher -> cipher (.322); the rest -> tls / network."""
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
+
+    from ocpp_station.runtime.linklog import failure_cause
+
+    assert failure_cause(InvalidStatus(Response(401, "Unauthorized", Headers()))) == "auth"
+    assert failure_cause(InvalidStatus(Response(403, "Forbidden", Headers()))) == "auth"
+    assert failure_cause(InvalidStatus(Response(404, "Not Found", Headers()))) == "network"
+    assert failure_cause(_ssl_error(ssl.SSLCertVerificationError, "CERTIFICATE_VERIFY_FAILED")) == "certificate"
+    assert failure_cause(_ssl_error(ssl.SSLError, "TLSV1_ALERT_PROTOCOL_VERSION")) == "tls_version"
+    assert failure_cause(_ssl_error(ssl.SSLError, "UNSUPPORTED_PROTOCOL")) == "tls_version"
+    assert failure_cause(_ssl_error(ssl.SSLError, "NO_SHARED_CIPHER")) == "cipher"
+    assert failure_cause(_ssl_error(ssl.SSLError, "SSLV3_ALERT_HANDSHAKE_FAILURE")) == "cipher"
+    assert failure_cause(_ssl_error(ssl.SSLError, "WRONG_VERSION_NUMBER")) == "tls"  # no TLS server at all
+    assert failure_cause(ConnectionRefusedError(111, "Connection refused")) == "network"
+    assert failure_cause(_ssl_error(ssl.SSLError, "TLSV1_ALERT_UNKNOWN_CA")) == "auth"  # our certificate refused
+    assert failure_cause(_ssl_error(ssl.SSLError, "TLSV13_ALERT_CERTIFICATE_REQUIRED")) == "auth"
+    try:
+        try:
+            raise _ssl_error(ssl.SSLCertVerificationError, "CERTIFICATE_VERIFY_FAILED")
+        except ssl.SSLError as inner:
+            raise OSError("handshake failed") from inner
+    except OSError as outer:
+        assert failure_cause(outer) == "certificate"  # the cause is followed

@@ -56,6 +56,9 @@ class KeySpec:
     write_only: bool = False  # never revealed by GetConfiguration (AuthorizationKey)
     profile: str = "Core"  # feature profile that defines it
     on_change: list[Callable[[str, Any], None]] = field(default_factory=list)  # observers (name, parsed)
+    # ChangeConfiguration only: the status to answer instead of Accepted for this parsed value (e.g. "Rejected"
+    # for a SecurityProfile downgrade), None to go ahead; set by the feature that owns the rule
+    accept: Callable[[Any], str | None] | None = None
 
     def parse(self, text: str) -> Any:
         if not isinstance(text, str):
@@ -149,7 +152,7 @@ class Configuration:
     def set_internal(self, name: str, text: str, persist: bool = True) -> None:
         """Set a value on the station's own account (e.g. HeartbeatInterval from BootNotification.conf)."""
         spec = self.specs[name]
-        value = spec.normalise(text)
+        value = text if text == spec.default else spec.normalise(text)  # a default need not pass its check ("")
         self._values[name] = value
         self._parsed.pop(name, None)
         if persist:
@@ -169,6 +172,10 @@ class Configuration:
             spec.normalise(value)
         except ConfigValueError:
             return "Rejected"  # wrong format or range, unsupported measurand: keep the old value
+        if spec.accept is not None:
+            verdict = spec.accept(spec.parse(value))
+            if verdict is not None:
+                return verdict  # refused by its owner's rule: nothing stored changes
         self.set_internal(name, value)
         return "RebootRequired" if spec.reboot_required else "Accepted"
 

@@ -64,7 +64,16 @@ class DiagnosticsUploaded:
     error: str | None = None  # why not, for the log
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """An attempt to open the link to the CSMS failed (reported by the runtime, not hardware)."""
+
+    cause: str  # "auth" (HTTP 401/403), "certificate" (the CSMS's TLS certificate was refused),
+    #             "tls_version", "cipher", "tls" (another TLS failure), "network" (anything else)
+    detail: str = ""  # what the runtime knows, one line (never a secret)
+
+
 Event = (
     CablePlugged | CableUnplugged | CardPresented | EVStateChanged | FaultDetected | FaultCleared
-    | FirmwareDownloaded | FirmwareInstalled | DiagnosticsUploaded
+    | FirmwareDownloaded | FirmwareInstalled | DiagnosticsUploaded | ConnectFailed
 )

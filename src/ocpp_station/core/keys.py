@@ -22,9 +22,10 @@ def _phase_rotation_item(item: str) -> bool:
     return item in PHASE_ROTATIONS
 
 
-def _hex_key(text: str) -> bool:
-    # [JERRATA] 3.12: AuthorizationKey travels as up to 40 hex characters (20 bytes)
-    return 0 < len(text) <= 40 and len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text)
+def authorization_key_ok(text: str) -> bool:
+    """AuthorizationKey: 16 to 20 bytes ([SEC] A00.FR.205/304) written as hex, at most 40 hex digits
+    ([JERRATA] 3.12), so 32 to 40 hex digits, an even number."""
+    return 32 <= len(text) <= 40 and len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def core_keys(
@@ -79,5 +80,5 @@ def core_keys(
         # [ERRATA] 3.84/3.85: R or RW; with a fixed cable always false and not changeable
         KeySpec("UnlockConnectorOnEVSideDisconnect", "bool", "false", readonly=fixed_cable),
         KeySpec("WebSocketPingInterval", "int", "10", minimum=0),  # [JERRATA] 3.11: negative -> Rejected
-        KeySpec("AuthorizationKey", "str", "", check=_hex_key, write_only=True),  # [OCPPJ] §6.2.2
+        KeySpec("AuthorizationKey", "str", "", check=authorization_key_ok, write_only=True),  # [OCPPJ] §6.2.2
     ]

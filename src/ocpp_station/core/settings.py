@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class SecuritySettings:
+    """The ``[security]`` table: the 1.6 security extension's initial profile and its files (docs/security.md).
+
+    A path of None keeps that item in memory only (tests, the fleet); ``run`` fills every path in, by default
+    under ``<data_dir>/security/``."""
+
+    profile: int = 0  # initial SecurityProfile (a value the CSMS raised later, kept in the store, wins)
+    csms_root_ca: Path | None = None  # PEM bundle: the installed CentralSystemRootCertificates
+    manufacturer_root_ca: Path | None = None  # PEM bundle: the installed ManufacturerRootCertificates
+    cert: Path | None = None  # PEM: the station's certificate (leaf first, then its sub-CAs), profile 3
+    key: Path | None = None  # PEM: the station's private key (mode 0600), profile 3
+    log: Path | None = None  # the security log (one line per security event)
 
 
 @dataclass(slots=True)
@@ -22,3 +38,4 @@ class StationSettings:
     voltage: float = 230.0  # V, nominal phase-to-neutral voltage ([hardware] voltage): A <-> W of charging limits
     max_current: float = 32.0  # A per phase a connector can deliver ([hardware] max_current)
     meter_save_interval: float = 5.0  # s between saves of a running transaction's energy register (power-cut bound)
+    security: SecuritySettings | None = None  # the security extension ([security]); None = not part of this station

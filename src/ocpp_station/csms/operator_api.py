@@ -94,6 +94,11 @@ def station_document(link: StationLink) -> dict[str, Any]:
         "boot": link.boot,
         "bootAt": iso_utc(link.boot_at) if link.boot_at is not None else None,
         "openTransactions": list(link.open_transactions.values()),
+        # the security extension: TLS version and cipher of the last connection (null over ws://), the subject
+        # of its client certificate (profile 3), handshakes refused for a wrong Basic-auth password
+        "tls": link.tls,
+        "clientCertificate": link.client_subject,
+        "authFailures": link.auth_failures,
     }
 
 

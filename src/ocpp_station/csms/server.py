@@ -127,6 +127,9 @@ class StationLink:
         "last_seen",
         "connected_at",
         "open_transactions",
+        "auth_failures",
+        "client_subject",
+        "tls",
         "_pending",
         "_raw",
         "_changed",
@@ -154,6 +157,9 @@ class StationLink:
         self.connected_at: float | None = None  # when the current (or last) connection opened (time.time())
         # transactionId -> StartTransaction.req fields, for transactions started and not yet stopped
         self.open_transactions: dict[int, dict[str, Any]] = {}
+        self.auth_failures = 0  # handshakes refused for a wrong or missing Basic-auth password (HTTP 401)
+        self.client_subject: str | None = None  # subject of the TLS client certificate of the last connection
+        self.tls: dict[str, Any] | None = None  # {"version", "cipher"} of the last connection over TLS
         # CALLs not yet consumed by expect()/next_call(); bounded when history is off
         self._pending: deque[ReceivedCall] = deque(maxlen=None if csms.keep_history else 64)
         self._raw: deque[str | bytes] | None = deque(maxlen=RAW_QUEUE_LENGTH) if csms.keep_history else None
@@ -415,6 +421,9 @@ class DevCsms:
         current_time: Callable[[], str] = utc_now_iso,
         id_tags: dict[str, dict[str, Any] | str] | None = None,
         message_log: MessageLog | None = None,
+        ssl: Any = None,
+        basic_auth: dict[str, bytes] | None = None,
+        ca: Any = None,
     ) -> None:
         self.host = host
         self._port = port
@@ -431,6 +440,11 @@ class DevCsms:
         self.data_transfer: dict[str, dict[str, Any]] = {}  # vendorId -> DataTransfer.conf
         self.message_log = message_log  # recent frames of every station, for the operator API
         self.files: Any = None  # the file server (csms/files.py) when serve_forever runs one
+        self.ssl = ssl  # ssl.SSLContext: serve wss:// (security profiles 2 and 3; see .pki)
+        # identity ("*" = any other) -> the Basic-auth password as bytes; None: no Basic auth checked
+        self.basic_auth: dict[str, bytes] | None = basic_auth
+        self.ca = ca  # a .pki.DevCa that signs the stations' CSRs (SignCertificate -> CertificateSigned)
+        self._then: list[Callable[[], Awaitable[Any]]] = []  # to run once the current CALL's answer is out
         self._id_tags: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-cased idTag -> (idTag, idTagInfo)
         for tag, info in (default_id_tags() if id_tags is None else id_tags).items():
             self.set_id_tag(tag, info)
@@ -452,7 +466,7 @@ class DevCsms:
             "LogStatusNotification": _empty,
             "MeterValues": _empty,
             "SecurityEventNotification": _empty,
-            "SignCertificate": _accepted,
+            "SignCertificate": self._on_sign_certificate,
             "SignedFirmwareStatusNotification": _empty,
             "StartTransaction": self._on_start,
             "StatusNotification": _empty,
@@ -468,6 +482,7 @@ class DevCsms:
             self._port,
             subprotocols=[SUBPROTOCOL],  # a client without ocpp1.6 gets HTTP 400 (websockets' negotiation)
             process_request=self._process_request,
+            ssl=self.ssl,
             compression=None,  # per-message deflate costs ~100 KiB per connection; OCPP frames are small
             ping_interval=self.ping_interval,
             max_size=self.max_size,
@@ -503,7 +518,8 @@ class DevCsms:
     @property
     def url(self) -> str:
         """The endpoint URL; stations append ``/<identity>``."""
-        return f"ws://{_format_host(self.host)}:{self.port}{self.path}"
+        scheme = "wss" if self.ssl is not None else "ws"
+        return f"{scheme}://{_format_host(self.host)}:{self.port}{self.path}"
 
     # -- links ------------------------------------------------------------------
 
@@ -648,13 +664,47 @@ class DevCsms:
         if status is not None:
             log.info("handshake of %r refused with HTTP %d", identity, status)
             return connection.respond(status, f"station {identity!r} refused\n")
+        if self.basic_auth is not None and not self._basic_auth_ok(identity, request.headers.get("Authorization")):
+            # [SEC] A00.FR.202-204: profiles 1 and 2 authenticate with Basic auth, user = the identity
+            self.link(identity).auth_failures += 1
+            self.link(identity)._notify()
+            log.info("handshake of %r refused: wrong or missing Basic-auth password (HTTP 401)", identity)
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "wrong or missing Basic-auth password\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
+            return response
         return None
+
+    def _basic_auth_ok(self, identity: str, header: str | None) -> bool:
+        assert self.basic_auth is not None
+        expected = self.basic_auth.get(identity, self.basic_auth.get("*"))
+        if expected is None:
+            return True  # no password for this identity: a profile 0 or 3 station
+        if not header or not header.startswith("Basic "):
+            return False
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(header[6:], validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        user, sep, password = raw.partition(b":")
+        # the password as the key's bytes (OCTT TC_085) or as its hex text (authorization_key_encoding = "hex")
+        return sep == b":" and user == identity.encode() and password in (expected, expected.hex().encode(),
+                                                                          expected.hex().upper().encode())
 
     async def _handler(self, ws: ServerConnection) -> None:
         identity = self._identity_of(ws.request.path if ws.request else "")
         if identity is None:  # cannot happen: _process_request refused it
             return
         link = self.link(identity)
+        ssl_object = ws.transport.get_extra_info("ssl_object") if self.ssl is not None else None
+        if ssl_object is not None:
+            link.tls = {"version": ssl_object.version(), "cipher": ssl_object.cipher()[0]}
+            peer = ssl_object.getpeercert()
+            link.client_subject = (
+                ",".join(f"{k}={v}" for rdn in peer.get("subject", ()) for k, v in rdn) if peer else None
+            )
         old = link.ws
         link.ws = ws
         link.connections += 1
@@ -738,6 +788,9 @@ class DevCsms:
             answer = self._answer(link, ws, call)
             if answer is not None:
                 await self._send_quietly(link, ws, answer)
+            then, self._then = self._then, []
+            for fn in then:
+                self._spawn(fn())
             return
         entry = link._answers.get(frame.unique_id) if link._answers else None
         if entry is None:
@@ -853,6 +906,26 @@ class DevCsms:
         id_tag = call.payload.get("idTag")
         return {"idTagInfo": self.id_tag_info(id_tag)} if id_tag is not None else {}
 
+    def _on_sign_certificate(self, link: StationLink, call: Call) -> dict[str, Any]:
+        """[SEC] A02: Accepted; with a CA, its CertificateSigned follows once the answer is out."""
+        if self.ca is None:
+            return {"status": "Accepted"}
+        try:
+            chain = self.ca.sign_csr(call.payload["csr"])
+        except ValueError as exc:
+            log.warning("%s: SignCertificate: %s", link.identity, exc)
+            return {"status": "Rejected"}
+
+        async def send() -> None:
+            try:
+                answer = await link.call("CertificateSigned", {"certificateChain": chain})
+                log.info("%s: CertificateSigned answered %s", link.identity, answer.get("status"))
+            except (ConnectionError, TimeoutError, CallErrorReceived, AssertionError) as exc:
+                log.warning("%s: CertificateSigned: %s", link.identity, exc)
+
+        self._then.append(send)
+        return {"status": "Accepted"}
+
     def _on_data_transfer(self, link: StationLink, call: Call) -> dict[str, Any]:
         # requirements digest §2.3 DataTransfer: an unknown vendorId is answered UnknownVendorId
         return self.data_transfer.get(call.payload["vendorId"], {"status": "UnknownVendorId"})
@@ -860,10 +933,6 @@ class DevCsms:
 
 def _empty(link: StationLink, call: Call) -> dict[str, Any]:
     return {}
-
-
-def _accepted(link: StationLink, call: Call) -> dict[str, Any]:
-    return {"status": "Accepted"}
 
 
 def _fail_answers(link: StationLink, ws: ServerConnection | None, exc: Exception) -> None:
@@ -904,6 +973,9 @@ async def serve_forever(
     ftp_user: tuple[str, str] = ("ocpp", "ocpp"),
     https_cert: Path | None = None,
     https_key: Path | None = None,
+    ssl: Any = None,
+    basic_auth: dict[str, bytes] | None = None,
+    ca: Any = None,
 ) -> None:
     """Run a :class:`DevCsms` until cancelled (``ocpp-station csms --port 9000``).
 
@@ -916,7 +988,9 @@ async def serve_forever(
     ``message_log`` frames are kept for the operator API's ``messages`` (0: none).
     With ``files_dir`` the file server for Firmware Management (csms/files.py) serves that directory over
     HTTP on ``files_listen`` (HTTPS with ``https_cert``/``https_key``) and, with ``ftp_listen``, over FTP;
-    its addresses are printed next.
+    its addresses are printed next. ``ssl`` (an SSLContext)
+    serves wss://, ``basic_auth`` (identity or ``*`` -> password bytes) checks HTTP Basic auth, ``ca``
+    (a :class:`~.pki.DevCa`) signs the stations' CSRs.
     Raises :class:`OperatorListenError` when the operator address cannot be bound.
     """
     from .messages import MessageLog
@@ -938,6 +1012,9 @@ async def serve_forever(
         on_frame=on_frame if print_frames else None,
         keep_history=False,
         message_log=MessageLog(message_log) if message_log > 0 and operator_listen is not None else None,
+        ssl=ssl,
+        basic_auth=basic_auth,
+        ca=ca,
     )
     if policy:
         apply_policy(csms, policy)

@@ -116,6 +116,17 @@ def features_for(profiles: list[str] | tuple[str, ...] | None = None) -> list[ty
     return classes
 
 
+def features_of(settings) -> list[type]:
+    """The feature classes of a station with these settings: its profiles, and the security extension when
+    ``settings.security`` is set (a ``[security]`` table; it adds no profile name, [SEC] §7)."""
+    classes = features_for(settings.profiles)
+    if settings.security is not None:
+        from .security import Security
+
+        classes.append(Security)
+    return classes
+
+
 def default_features() -> list[type]:
     """The features of a station with every implemented profile, in hook order."""
     return features_for(None)

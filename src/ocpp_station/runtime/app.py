@@ -19,7 +19,6 @@ leaves whatever is still queued in the store for the next start
 from __future__ import annotations
 
 import asyncio
-import base64
 import errno
 import logging
 import os
@@ -34,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from ..config import station_url
 from ..core.commands import Reboot, Reconnect, SetPingInterval
-from ..core.events import Event
+from ..core.events import ConnectFailed, Event
 from ..assembly import build_station, simulated_hardware
 from ..core.station import Station
 from ..hardware.simulated import SimulatedHardware
@@ -42,7 +41,7 @@ from ..store.base import Store
 from .filejobs import COMMANDS as FILE_COMMANDS, FileJobs
 from .timing import SteadyClock, reconnect_delay
 from .framelog import FrameFile, FrameLog
-from .linklog import close_description, connect_failure
+from .linklog import close_description, connect_failure, failure_cause
 from .sessionlog import SessionLog
 
 log = logging.getLogger(__name__)
@@ -96,8 +95,19 @@ class StationRuntime:
         return build_station(self.settings.station, self.store, self.hardware, self.rng)
 
     @property
+    def security(self) -> Any:
+        """The security extension's feature, None when the station has none ([security] absent)."""
+        return self.station.feature.get("Security")
+
+    @property
     def url(self) -> str:
-        return station_url(self.settings.csms_url, self.settings.station.identity)
+        base = self.settings.csms_url
+        sec = self.security
+        if sec is not None and sec.tls:
+            # security profiles 2 and 3 speak wss:// ([SEC] §2.3): [security] tls_csms_url, else csms_url as wss://
+            tls_url = getattr(self.settings, "tls_csms_url", None)
+            base = tls_url or ("wss://" + base.removeprefix("ws://").removeprefix("wss://"))
+        return station_url(base, self.settings.station.identity)
 
     # -- the driving core ------------------------------------------------------------
 
@@ -301,23 +311,52 @@ class StationRuntime:
             await runner.cleanup()
 
     def _tls(self) -> Any:
-        """The TLS context of a wss:// link: the CAs of ``[station] ca_file`` when set, else the system's
-        trust store (websockets' default); None for ws://."""
+        """The TLS context of a wss:// link; None for ws://.
+
+        Security profiles 2 and 3: trust only the installed CentralSystemRootCertificates, TLS ≥ 1.2 and the
+        cipher suites of [SEC] A00.FR.318, no compression; profile 3 presents the station's certificate
+        (made anew each attempt: the credentials may have changed). Otherwise the CAs of ``[station] ca_file``
+        when set, else the system's trust store (websockets' default)."""
         if not self.url.startswith("wss://"):
             return None
+        sec = self.security
+        link = sec.link() if sec is not None else None
+        if link is not None and link["tls"]:
+            from ..features.security.profiles import CIPHERS
+
+            # without an installed root nothing is trusted (the handshake fails: InvalidCentralSystemCertificate)
+            ctx = ssl.create_default_context(cadata=link["ca_pem"]) if link["ca_pem"] else ssl.SSLContext(
+                ssl.PROTOCOL_TLS_CLIENT)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # [SEC] A00.FR.315
+            ctx.set_ciphers(CIPHERS)
+            ctx.options |= ssl.OP_NO_COMPRESSION  # [SEC] A00.FR.320
+            if link["client_cert"] is not None:
+                ctx.load_cert_chain(str(link["client_cert"]), str(link["client_key"]))  # [SEC] A00.FR.401
+            return ctx
         if self._ssl_context is None:
             ca = getattr(self.settings, "ca_file", None)
             self._ssl_context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
         return self._ssl_context
 
     def _headers(self) -> dict[str, str]:
+        sec = self.security
+        if sec is not None and not sec.basic_auth:
+            return {}  # profiles 0 and 3 send no Basic header ([SEC] §2.2, §2.4)
         key = self.station.config.text("AuthorizationKey")
         if not key:
             return {}
-        # [OCPPJ] §6.2.2: Basic auth, user = identity, password = the 20-byte key (raw) or its hex text
-        password = bytes.fromhex(key) if self.settings.basic_auth_password_encoding == "raw" else key.encode()
-        token = base64.b64encode(self.settings.station.identity.encode() + b":" + password).decode()
-        return {"Authorization": f"Basic {token}"}
+        from ..features.security.profiles import basic_auth_header
+
+        # [OCPPJ] §6.2.2, [SEC] A00.FR.202: Basic auth, user = identity, password = the key's bytes (raw) or its hex
+        return {"Authorization": basic_auth_header(self.settings.station.identity, key,
+                                                   self.settings.basic_auth_password_encoding)}
+
+    def _connect_failed(self, exc: BaseException, detail: str) -> None:
+        """Tell the station an attempt failed (security events, the fallback of new credentials)."""
+        if self.security is None or self._link_cut:
+            return
+        self.station.handle_event(ConnectFailed(failure_cause(exc), detail[:200]), self.now())
+        self.flush()
 
     async def _connection_loop(self) -> None:
         failures = 0
@@ -327,6 +366,7 @@ class StationRuntime:
                 await self._reboot()
             connected = False
             try:
+                ssl_context = self._tls()
                 async with connect(
                     self.url,
                     subprotocols=["ocpp1.6"],
@@ -334,7 +374,7 @@ class StationRuntime:
                     ping_interval=self._ping_interval or None,
                     ping_timeout=self._ping_interval or None,
                     max_size=max(4 * self.settings.station.max_frame_bytes, 1 << 20),
-                    ssl=self._tls(),
+                    ssl=ssl_context,
                     open_timeout=OPEN_TIMEOUT,
                     close_timeout=2,
                 ) as ws:
@@ -353,12 +393,15 @@ class StationRuntime:
                 status = exc.response.status_code
                 hint = " (check station.identity and ocpp.AuthorizationKey)" if status in (401, 403) else ""
                 log.warning("CSMS at %s refused the connection: HTTP %s%s", self.url, status, hint)  # [JERRATA] 3.4
+                self._connect_failed(exc, f"HTTP {status}")
             except (OSError, WebSocketException, TimeoutError, ConnectionError, ValueError) as exc:
                 # ValueError: a URL or redirect websockets cannot use (UnicodeError for a bad host name)
                 if self._link_cut:
                     log.info("link to %s cut (%s)", self.url, self._link_cut)
                 else:
-                    log.warning("connection to %s failed: %s", self.url, connect_failure(exc, OPEN_TIMEOUT))
+                    text = connect_failure(exc, OPEN_TIMEOUT)
+                    log.warning("connection to %s failed: %s", self.url, text)
+                    self._connect_failed(exc, text)
             self._link_cut = ""
             if self._reboot_requested:
                 continue

@@ -36,6 +36,23 @@ class FrameRecord:
 
 
 _KINDS = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
+HIDDEN = "<hidden>"  # what a secret's value becomes in the logs, the control API and the HMI
+
+
+def hide_secrets(text: str) -> str:
+    """The frame with the value of a ChangeConfiguration(AuthorizationKey) replaced by ``<hidden>``: the key is
+    never written to a log or shown by the control API ([SEC] A01.FR.12)."""
+    if "authorizationkey" not in text.lower():
+        return text
+    try:
+        msg = orjson.loads(text)
+        payload = msg[3]
+        if msg[0] == 2 and msg[2] == "ChangeConfiguration" and str(payload["key"]).lower() == "authorizationkey":
+            payload["value"] = HIDDEN
+            return orjson.dumps(msg).decode()
+    except Exception:
+        pass
+    return text
 
 
 class FrameLog:
@@ -47,7 +64,7 @@ class FrameLog:
         self.file: FrameFile | None = None  # the full frames to a rotating file, when configured
 
     def add(self, direction: str, data: str | bytes, now: float) -> FrameRecord:
-        text = data if isinstance(data, str) else f"<binary frame of {len(data)} bytes>"
+        text = hide_secrets(data) if isinstance(data, str) else f"<binary frame of {len(data)} bytes>"
         if self.file is not None:
             self.file.write(direction, text, now)
         kind, action, uid = "?", None, None

@@ -73,3 +73,35 @@ def close_description(ws: Any) -> str:
     if sent is None or getattr(protocol, "close_rcvd_then_sent", None):
         return f"closed by the CSMS, {what}"
     return f"closed by the station, {what}"
+
+
+# TLS alerts a CSMS sends when it refuses the station's client certificate
+_CLIENT_CERT_ALERTS = ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_REQUIRED", "CERTIFICATE_EXPIRED",
+                       "CERTIFICATE_UNKNOWN", "CERTIFICATE_REVOKED", "UNSUPPORTED_CERTIFICATE", "ACCESS_DENIED")
+
+
+def failure_cause(exc: BaseException) -> str:
+    """The ``ConnectFailed.cause`` of a failed attempt: ``auth`` (HTTP 401/403, or a TLS alert refusing the
+    station's certificate), ``certificate`` (the CSMS's
+    certificate was refused), ``tls_version``, ``cipher``, ``tls`` (another TLS failure) or ``network``."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, InvalidStatus) and e.response.status_code in (401, 403):
+            return "auth"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return "certificate"
+        if isinstance(e, ssl.SSLError):
+            reason = (e.reason or "").upper()
+            if "ALERT" in reason and any(k in reason for k in _CLIENT_CERT_ALERTS):
+                return "auth"  # the CSMS refused the station's certificate (profile 3)
+            if reason == "WRONG_VERSION_NUMBER":
+                return "tls"  # not TLS at all (a ws:// server behind a wss:// URL)
+            if "VERSION" in reason or "UNSUPPORTED_PROTOCOL" in reason:
+                return "tls_version"  # [SEC] A00.FR.315: the CSMS offers only TLS < 1.2
+            if "CIPHER" in reason or reason == "SSLV3_ALERT_HANDSHAKE_FAILURE":
+                return "cipher"  # [SEC] A00.FR.322: no suite in common
+            return "tls"
+        e = e.__cause__ or e.__context__
+    return "network"

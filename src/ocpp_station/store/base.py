@@ -17,11 +17,14 @@ charging_profiles  chargingProfileId -> {connectorId,           features.smart_c
 firmware           "job" -> the update under way;               features.firmware
                    "version" -> the version it installed
 diagnostics        "job" -> the upload under way                features.diagnostics
+security           "fallback" -> previous SecurityProfile and   features.security
+                   AuthorizationKey while new ones are tried
 meta               name -> value                                core.station
 =================  ===========================================  =======================
 
 Queues (ordered by an increasing sequence number): ``outbox`` holds the
-transaction-related messages not yet acknowledged by the CSMS.
+transaction-related messages not yet acknowledged by the CSMS, and the critical
+SecurityEventNotifications (``tx`` = "security").
 """
 
 from __future__ import annotations
