@@ -286,6 +286,10 @@ class Security(Feature):
             self._after.append(lambda t: self.station.send(
                 Request("LogStatusNotification", {"status": "Idle"}, allowed_before_accepted=True)))
             return {"status": "Accepted"}
+        if what == "FirmwareStatusNotification":
+            # [SEC] §5.5: here it asks for a SignedFirmwareStatusNotification, which comes with
+            # SignedUpdateFirmware; the plain FirmwareStatusNotification answers only TriggerMessage
+            return {"status": "NotImplemented"}
         return self._trigger.trigger_message(payload, now)
 
     def _send_csr(self, now: float) -> None:
