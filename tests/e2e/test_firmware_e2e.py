@@ -195,7 +195,7 @@ async def test_firmware_download_resumes_after_kill_9_e2e(booted, station_factor
     assert [c.action for c in calls] == [SN, SN, FW] and calls[-1].payload == {"status": "Downloading"}
     await fw_status(link, "Downloaded")
     path, rng = files.requests[-1]
-    assert path == "/firmware/big.bin" and rng is not None and int(rng[6:-1]) >= 400_000  # resumed, not restarted
+    assert path == "/firmware/big.bin" and rng is not None and int(rng[6:-1]) > 100_000  # resumed, not restarted
     assert status(await link.expect(SN)) == (1, "Unavailable", "NoError")
     await fw_status(link, "Installing")
     await installed_after_reboot(link, "ocpp-station 0.1.0")  # not a manifest: installed, version unchanged
