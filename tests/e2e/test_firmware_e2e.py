@@ -185,8 +185,12 @@ async def test_firmware_download_resumes_after_kill_9_e2e(booted, station_factor
     url = f"{files.http_url}/firmware/big.bin"
     assert await link.call("UpdateFirmware", {"location": url, "retrieveDate": now_iso(), "retries": 0}) == {}
     await fw_status(link, "Downloading")
-    while files.bytes_sent < 500_000:
-        await asyncio.sleep(0.05)
+    async def part_sent() -> None:  # the server's own count of bytes sent, looked at every 50 ms
+        while files.bytes_sent < 500_000:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(part_sent(), 15)
+    assert files.bytes_sent < len(doc)  # the power goes with the download under way
     await st.kill()
     files.rate = None
     st2 = await station_factory(config_name="CP001-again.toml")
