@@ -190,6 +190,8 @@ async def test_firmware_download_resumes_after_kill_9_e2e(booted, station_factor
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(part_sent(), 15)
+    fw = (await st.state())["firmware"]
+    assert fw["state"] == "Downloading" and 0 < fw["downloadedBytes"] < fw["totalBytes"] == len(doc)
     assert files.bytes_sent < len(doc)  # the power goes with the download under way
     await st.kill()
     files.rate = None
