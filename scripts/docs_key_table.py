@@ -24,6 +24,11 @@ NOTES = {
     "AuthorizationCacheEnabled": "`-` in the seed; implemented here",
     "AuthorizationKey": "never shown by GetConfiguration; see [the CSMS password](#the-csms-password-authorizationkey)",
     "BlinkRepeat": "kept and reported; the simulated hardware has no light",
+    "ChargeProfileMaxStackLevel": "highest stackLevel accepted; `-` in the seed, its optional-key default",
+    "ChargingScheduleAllowedChargingRateUnit": "`Current` = limits in A, `Power` = limits in W",
+    "ChargingScheduleMaxPeriods": "periods per chargingSchedule",
+    "ConnectorSwitch3to1PhaseSupported": "the simulated hardware cannot switch phases",
+    "MaxChargingProfilesInstalled": "profiles stored at once (a replaced one frees its place)",
     "ClockAlignedDataInterval": "0 = no clock-aligned values",
     "ConnectorPhaseRotation": "items `RST` or `<connector>.<rotation>` (`1.RTS`), rotations of OCPP 1.6 §9.1.7; kept and reported",
     "HeartbeatInterval": "0 = no heartbeats; a BootNotification.conf `interval` > 0 replaces it (stored like a CSMS change)",
@@ -81,6 +86,8 @@ def _values(spec, specs: dict) -> str:
             items = "[measurands of the meter](#measurands)"
         elif name == "_phase_rotation_item":
             items = "phase rotations"
+        elif name == "_rate_unit_item":
+            items = "`Current`, `Power`"
         elif name == "_transfer_protocol":
             items = "`FTP`, `FTPS`, `HTTP`, `HTTPS`"
         else:

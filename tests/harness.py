@@ -43,7 +43,8 @@ class CoreHarness:
         self.now = now
         # the simulated hardware keeps its physical state (cables, meter) in the same store, so a station
         # built again on that store is the same station after a reboot or power cut: a cable left in stays in
-        hardware = SimulatedHardware(self.settings.connectors, self.settings.fixed_cable, store=self.store)
+        hardware = SimulatedHardware(self.settings.connectors, self.settings.fixed_cable, store=self.store,
+                                     voltage=self.settings.voltage)
         self.station = build_station(self.settings, self.store, hardware=hardware, rng=random.Random(
             seed if seed is not None else _BOOTS.getrandbits(64)))
         self.hardware = self.station.hardware

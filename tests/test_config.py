@@ -74,6 +74,14 @@ def test_defaults_without_file(tmp_path, monkeypatch):
     assert s.meter_start_wh == 1000
 
 
+def test_voltage_and_max_current(tmp_path):
+    """[hardware] voltage and max_current: the nominal voltage and per-phase current of charging limits."""
+    s = load_settings(None, {}).station
+    assert (s.voltage, s.max_current) == (230.0, 32.0)
+    s = load_settings(write(tmp_path, "[hardware]\nvoltage = 110\nmax_current = 16.5\n"), {}).station
+    assert (s.voltage, s.max_current) == (110.0, 16.5)
+
+
 def test_meter_start_wh(tmp_path):
     assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 123456\n"), {}).meter_start_wh == 123456
     assert load_settings(write(tmp_path, "[hardware]\nmeter_start_wh = 0\n", "z.toml"), {}).meter_start_wh == 0
@@ -341,6 +349,10 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
          "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got 2147483648"),
         ("[hardware]\nmeter_start_wh = 1.5\n", "hardware.meter_start_wh: expected an integer from 0 to 2147483647, got 1.5"),
         ('[hardware]\nmeter_start_wh = "5"\n', 'hardware.meter_start_wh: expected an integer from 0 to 2147483647, got "5"'),
+        ("[hardware]\nvoltage = 99\n", "hardware.voltage: expected a number from 100 to 480, got 99"),
+        ('[hardware]\nvoltage = "230"\n', 'hardware.voltage: expected a number from 100 to 480, got "230"'),
+        ("[hardware]\nmax_current = 0\n", "hardware.max_current: expected a number from 1 to 1000, got 0"),
+        ("[hardware]\nmax_current = true\n", "hardware.max_current: expected a number from 1 to 1000, got true"),
         (
             '[station]\ncsms_url = "http://x/ocpp"\n',
             'station.csms_url: expected a ws:// or wss:// URL, got "http://x/ocpp"',
@@ -403,7 +415,8 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ('[control]\nlisten = "127.0.0.1:99999"\n', 'control.listen: expected HOST:PORT with a port from 0 to 65535, got "127.0.0.1:99999"'),
         ("[control]\nlisten = 8180\n", "control.listen: expected HOST:PORT, got 8180"),
         ("[station]\ncolour = \"red\"\n", "station.colour: unknown key (expected one of: "),
-        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock, meter_start_wh)"),
+        ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock, meter_start_wh, "
+         "voltage, max_current)"),
         ('[control]\nport = 1\n', "control.port: unknown key (expected one of: listen)"),
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),

@@ -255,18 +255,11 @@ def test_the_example_station_files_load(doc, tmp_path):
         assert run.station.identity == "CP001"
 
 
-def test_keys_listed_as_not_implemented_are_not_in_the_registry_yet():
-    text = (DOCS / "configuration.md").read_text(encoding="utf-8")
-    rows = _table_after(text, "### Keys of profiles not implemented yet")
-    planned = {key for row in rows for key in re.findall(r"`(\w+)`", row[0])}
-    assert planned and not planned & set(GEN.registry()), "a profile landed: move its keys to the generated table"
-
-
 def test_the_measurand_list_is_the_simulated_meter():
     from ocpp_station.hardware import simulated
 
     text = (DOCS / "configuration.md").read_text(encoding="utf-8")
-    section = text[text.index("### Measurands") : text.index("### Keys of profiles not implemented yet")]
+    section = text[text.index("### Measurands") : text.index("### Reading the seed's table")]
     named = set(re.findall(r"`([\w.-]+)`", section))
     assert simulated.MEASURANDS | simulated.PHASED <= named
     assert {n[1:] for n in named if n.startswith(".")} == simulated.PHASES

@@ -23,7 +23,10 @@ def simulated_hardware(
 ) -> SimulatedHardware:
     """The simulated meter, relay, lock and cables for ``settings``' connectors (state kept in ``store``);
     ``initial_energy_wh`` is the register of a new meter (one the store already knows carries on)."""
-    return SimulatedHardware(settings.connectors, settings.fixed_cable, initial_energy_wh=initial_energy_wh, store=store)
+    return SimulatedHardware(
+        settings.connectors, settings.fixed_cable, initial_energy_wh=initial_energy_wh, store=store,
+        voltage=settings.voltage,
+    )
 
 
 def build_station(

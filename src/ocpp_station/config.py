@@ -67,7 +67,9 @@ _STATION_KEYS = (
     "stop_grace",
     "ca_file",
 )
-_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh")
+_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh", "voltage", "max_current")
+VOLTAGE_RANGE = (100, 480)  # V, nominal phase-to-neutral voltages of the world's grids and more
+MAX_CURRENT_RANGE = (1, 1000)  # A per phase
 MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
 _CONTROL_KEYS = ("listen",)
 _LOGGING_KEYS = ("frame_log", "frame_log_max_bytes", "frame_log_backups")
@@ -306,6 +308,17 @@ def _get_int(where: _Where, key: str, value: Any, minimum: int | None = None, ma
     ):
         raise where.expected(key, _int_range_text(minimum, maximum), value)
     return value
+
+
+def _get_number(where: _Where, key: str, value: Any, minimum: float, maximum: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not minimum <= value <= maximum
+    ):
+        raise where.expected(key, f"a number from {minimum:g} to {maximum:g}", value)
+    return float(value)
 
 
 def _get_bool(where: _Where, key: str, value: Any) -> bool:
@@ -547,6 +560,11 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
     if "meter_start_wh" in hardware_t:
         run.meter_start_wh = _get_int(where, "hardware.meter_start_wh", hardware_t["meter_start_wh"], 0,
                                       MAX_METER_START_WH)
+
+    if "voltage" in hardware_t:
+        st.voltage = _get_number(where, "hardware.voltage", hardware_t["voltage"], *VOLTAGE_RANGE)
+    if "max_current" in hardware_t:
+        st.max_current = _get_number(where, "hardware.max_current", hardware_t["max_current"], *MAX_CURRENT_RANGE)
 
     # [ocpp], against the registry of a station of this shape
     if ocpp_t:

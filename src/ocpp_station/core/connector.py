@@ -150,6 +150,7 @@ class Conditions:
     scheduled: str | None = None  # "Inoperative" to apply when the transaction, or the Preparing session, ends
     fault: tuple[str, str | None, str | None] | None = None  # (errorCode, info, vendorErrorCode)
     reserved_for: object = None  # the reservation holding the connector (Reservation profile)
+    no_energy_offered: bool = False  # the charging limit is 0 W: the EVSE offers no energy (Smart Charging)
 
 
 def derive_status(c: Conditions) -> tuple[Status, str, str | None, str | None]:
@@ -162,6 +163,8 @@ def derive_status(c: Conditions) -> tuple[Status, str, str | None, str | None]:
             return S.SUSPENDED_EVSE, "NoError", None, None  # [ERRATA] 3.55/3.64: the EVSE withholds energy
         if not c.ev_plugged:
             return S.SUSPENDED_EV, "NoError", "EV side disconnected", None  # spec §4.9, open-ocpp #190
+        if c.no_energy_offered:
+            return S.SUSPENDED_EVSE, "NoError", None, None  # [SPEC] §4.9: the EVSE offers no energy (limit 0)
         if not c.ev_charging:
             return S.SUSPENDED_EV, "NoError", None, None
         return S.CHARGING, "NoError", None, None

@@ -19,4 +19,6 @@ class StationSettings:
     boot_retry_interval: int = 30  # s before a new BootNotification when the CSMS gives interval 0 or fails
     max_frame_bytes: int = 512 * 1024  # frames above this are refused unparsed
     profiles: tuple[str, ...] | None = None  # OCPP feature profiles ([station] profiles); None = all implemented
+    voltage: float = 230.0  # V, nominal phase-to-neutral voltage ([hardware] voltage): A <-> W of charging limits
+    max_current: float = 32.0  # A per phase a connector can deliver ([hardware] max_current)
     meter_save_interval: float = 5.0  # s between saves of a running transaction's energy register (power-cut bound)

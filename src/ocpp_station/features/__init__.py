@@ -66,6 +66,12 @@ def _reservation() -> list[type]:
     return [Reservations]
 
 
+def _smart_charging() -> list[type]:
+    from .smart_charging import SmartCharging
+
+    return [SmartCharging]
+
+
 def _remote_trigger() -> list[type]:
     from .trigger import RemoteTrigger
 
@@ -78,6 +84,7 @@ _PROFILES = {
     "FirmwareManagement": _firmware,
     "LocalAuthListManagement": _local_auth_list,
     "Reservation": _reservation,
+    "SmartCharging": _smart_charging,
     "RemoteTrigger": _remote_trigger,
 }
 

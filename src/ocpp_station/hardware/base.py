@@ -51,3 +51,10 @@ class Hardware(Protocol):
     def cable_at_station(self, connector_id: int) -> bool:
         """Is a cable (still) inserted in the station's socket? Always True for a fixed cable."""
         ...
+
+    def set_limit(self, connector_id: int, watts: float | None, now: float) -> None:
+        """Cap the power the connector may deliver to ``watts`` (total over its phases; None: no cap but the
+        hardware's own). Smart Charging calls it whenever the charging-profile limit changes; an adapter turns it
+        into what its hardware takes (the IEC 61851 PWM duty cycle, an ISO 15118 schedule, a current set-point:
+        amps = watts / (voltage · phases)). 0 W: offer no energy. The default does nothing."""
+        return None

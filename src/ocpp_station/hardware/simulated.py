@@ -43,13 +43,6 @@ FREQUENCY = 50.0  # Hz
 MAX_POWER_W = 22000.0  # what the station can deliver per connector
 
 
-_VOLTAGES = {
-    **{p: VOLTAGE for p in ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")},
-    **{p: LINE_VOLTAGE for p in ("L1-L2", "L2-L3", "L3-L1")},
-    "N": 0.0,  # neutral to earth
-}
-
-
 @dataclass(slots=True)
 class SimConnector:
     ev_plugged: bool = False  # cable inserted at the EV
@@ -66,6 +59,7 @@ class SimConnector:
     capacity_wh: float = 60000.0  # battery size
     session_wh: float = 0.0  # energy since plug-in (for SoC)
     fault: str | None = None  # active fault error code
+    limit_w: float | None = None  # the charging limit set by the station (Smart Charging), None: none
 
 
 _PERSISTED = ("ev_plugged", "station_plugged", "ev_charging", "ev_power_w", "energy_wh", "soc_start", "session_wh")
@@ -79,9 +73,20 @@ class SimulatedHardware:
     NS = "hardware"
 
     def __init__(
-        self, connectors: int = 1, fixed_cable: bool = True, initial_energy_wh: float = 1000.0, store=None
+        self,
+        connectors: int = 1,
+        fixed_cable: bool = True,
+        initial_energy_wh: float = 1000.0,
+        store=None,
+        voltage: float = VOLTAGE,
     ) -> None:
         self.fixed_cable = fixed_cable  # a fixed cable is always "in" at the station
+        self.voltage = float(voltage)  # V phase to neutral ([hardware] voltage)
+        self._voltages = {  # what the meter reads per phase
+            **{p: self.voltage for p in ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")},
+            **{p: self.voltage * math.sqrt(3) for p in ("L1-L2", "L2-L3", "L3-L1")},
+            "N": 0.0,  # neutral to earth
+        }
         self.store = store  # where the physical state is kept, or None
         self.connectors = {  # connector id -> simulated state
             i: SimConnector(station_plugged=fixed_cable, energy_wh=initial_energy_wh) for i in range(1, connectors + 1)
@@ -114,9 +119,16 @@ class SimulatedHardware:
         base, _, phase = item.rpartition(".")
         return base in PHASED and phase in PHASES
 
+    @staticmethod
+    def _offered(c: SimConnector) -> float:
+        """What the station offers the EV: its maximum, capped by the charging limit."""
+        if not c.relay_closed:
+            return 0.0
+        return MAX_POWER_W if c.limit_w is None else max(0.0, min(MAX_POWER_W, c.limit_w))
+
     def _power(self, c: SimConnector) -> float:
         if c.relay_closed and c.ev_plugged and c.ev_charging and c.fault is None:
-            return min(c.ev_power_w, MAX_POWER_W)
+            return min(c.ev_power_w, self._offered(c))  # the EV follows the offer at once
         return 0.0
 
     def _integrate(self, c: SimConnector, now: float) -> None:
@@ -133,17 +145,18 @@ class SimulatedHardware:
         self._save(connector_id, force=False)
         p = self._power(c)
         soc = min(100.0, c.soc_start + 100.0 * c.session_wh / c.capacity_wh) if c.ev_plugged else None
-        amps = p / (VOLTAGE * PHASE_COUNT)  # a balanced three-phase load
+        amps = p / (self.voltage * PHASE_COUNT)  # a balanced three-phase load
+        offered = self._offered(c)
         return MeterSample(
             energy_wh=c.energy_wh,
             power_w=p,
             current_a=amps,
-            voltage_v=VOLTAGE,
+            voltage_v=self.voltage,
             frequency_hz=FREQUENCY,
             soc=soc,
-            current_offered_a=MAX_POWER_W / (VOLTAGE * PHASE_COUNT) if c.relay_closed else 0.0,
-            power_offered_w=MAX_POWER_W if c.relay_closed else 0.0,
-            voltages=_VOLTAGES,
+            current_offered_a=offered / (self.voltage * PHASE_COUNT),
+            power_offered_w=offered,
+            voltages=self._voltages,
             currents={"L1": amps, "L2": amps, "L3": amps, "N": 0.0},  # balanced: the phase currents cancel on N
         )
 
@@ -152,6 +165,12 @@ class SimulatedHardware:
         self._integrate(c, now)
         c.relay_closed = closed
         self._save(connector_id)
+
+    def set_limit(self, connector_id: int, watts: float | None, now: float) -> None:
+        """The power the connector may deliver (Smart Charging); the EV's draw follows from ``now`` on."""
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        c.limit_w = None if watts is None else float(watts)
 
     def lock(self, connector_id: int) -> bool:
         c = self.connectors[connector_id]

@@ -2,21 +2,23 @@
 
 Namespaces used by the station (each owned by one module):
 
-==============  ===========================================  ===================
-namespace       key -> value                                 owner
-==============  ===========================================  ===================
-config          OCPP key -> value string (CSMS changes)      core.configuration
-availability    connector id -> "Operative"/"Inoperative"    features.availability
-auth_cache      idTag (upper case) -> IdTagInfo              features.authorization
-transactions    local tx id -> open transaction record       features.transactions
-finishing       connector id -> True (session ended, cable   features.transactions
-                still in: Finishing after a reboot)
-registration    "acceptedOnce" -> True (ever Accepted)       features.boot
-firmware        "job" -> the update under way;               features.firmware
-                "version" -> the version it installed
-diagnostics     "job" -> the upload under way                features.diagnostics
-meta            name -> value                                core.station
-==============  ===========================================  ===================
+=================  ===========================================  =======================
+namespace          key -> value                                 owner
+=================  ===========================================  =======================
+config             OCPP key -> value string (CSMS changes)      core.configuration
+availability       connector id -> "Operative"/"Inoperative"    features.availability
+auth_cache         idTag (upper case) -> IdTagInfo              features.authorization
+transactions       local tx id -> open transaction record       features.transactions
+finishing          connector id -> True (session ended, cable   features.transactions
+                   still in: Finishing after a reboot)
+registration       "acceptedOnce" -> True (ever Accepted)       features.boot
+charging_profiles  chargingProfileId -> {connectorId,           features.smart_charging
+                   profile, received, tx}
+firmware           "job" -> the update under way;               features.firmware
+                   "version" -> the version it installed
+diagnostics        "job" -> the upload under way                features.diagnostics
+meta               name -> value                                core.station
+=================  ===========================================  =======================
 
 Queues (ordered by an increasing sequence number): ``outbox`` holds the
 transaction-related messages not yet acknowledged by the CSMS.

@@ -55,11 +55,11 @@ class Remote(Feature):
                 return {"status": "Rejected"}
         elif cid not in self.tx.cond or not self._free(cid):
             return {"status": "Rejected"}  # connectorId 0 or unknown (TC_027), busy (TC_026), unavailable
-        profile = payload.get("chargingProfile")
-        if profile is not None:
-            sc = st.feature.get("SmartCharging")
-            if sc is not None and not sc.accept_remote_start_profile(cid, profile, now):
-                return {"status": "Rejected"}
+        # [SPEC] §5.11: the TxProfile that comes along is for the transaction this start begins (Smart
+        # Charging checks and keeps it; without that profile the station ignores it)
+        sc = st.feature.get("SmartCharging")
+        if sc is not None and not sc.accept_remote_start_profile(cid, payload.get("chargingProfile"), now):
+            return {"status": "Rejected"}
         reservations = st.feature.get("Reservations")
         if reservations is not None and not reservations.may_use(cid, id_tag, now):
             return {"status": "Rejected"}

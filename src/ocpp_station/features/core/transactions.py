@@ -397,6 +397,7 @@ class Transactions(Feature):
             return
         sample = st.hardware.read(cid, now)
         wall = st.clock.wall(now)
+        remote = c.pending_remote
         reservation_id = None
         res = st.feature.get("Reservations")
         if res is not None:
@@ -430,6 +431,9 @@ class Transactions(Feature):
         c.pending_remote = False
         c.pending_since = None
         st.timers.cancel(f"connection-timeout:{cid}")
+        sc = st.feature.get("SmartCharging")
+        if sc is not None:
+            sc.transaction_started(cid, tx, remote, now)  # the limit is set before the relay closes
         st.hardware.set_relay(cid, True, now)
         self.refresh(cid, now)
         self.metering.started(tx, now)
@@ -518,6 +522,9 @@ class Transactions(Feature):
             # the cable is still in (EV side for a fixed cable, the socket otherwise): Finishing until it is out
             self._set_finishing(cid, self._cable_in(cid))
         c.tx = None
+        sc = st.feature.get("SmartCharging")
+        if sc is not None:
+            sc.transaction_ended(cid, tx, now)  # [SPEC] §3.13.1: its TxProfiles end with it
         st.timers.cancel(f"sample:{cid}")
         st.timers.cancel(f"register:{cid}")
         st.timers.cancel(f"invalid-allowance:{cid}")
