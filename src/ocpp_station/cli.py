@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     csms.add_argument("--files-listen", metavar="HOST:PORT",
                       help="where the file server's HTTP(S) listens, with --files-dir; port 0 = any free one "
                       "(printed) (default: HOST of --host, port 0)")
+    csms.add_argument("--files-rate", type=_count, metavar="BYTES", default=0,
+                      help="bytes per second of each HTTP(S) firmware download, to watch progress and try power cuts "
+                      "mid-download; 0 = unlimited (default: 0)")
     csms.add_argument("--ftp", metavar="HOST:PORT",
                       help="serve --files-dir over FTP too (FTPS with --https-cert); port 0 = any free one "
                       "(default: no FTP)")
@@ -512,7 +515,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
                           message_log=args.message_log, files_dir=args.files_dir,
                           files_listen=files.get("files_listen"), ftp_listen=files.get("ftp"),
                           ftp_user=(user, password), https_cert=args.https_cert, https_key=args.https_key,
-                          ssl=ssl_context, basic_auth=basic_auth, ca=ca))
+                          files_rate=args.files_rate or None, ssl=ssl_context, basic_auth=basic_auth, ca=ca))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
             loop.add_signal_handler(sig, serving.cancel)

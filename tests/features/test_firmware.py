@@ -238,3 +238,41 @@ def test_without_the_profile_update_firmware_is_not_supported():
     h = booted(StationSettings(profiles=("Core",)))
     ans = h.csms_call("UpdateFirmware", {"location": URL, "retrieveDate": iso(T0)})
     assert ans[0] == 4 and ans[2] == "NotSupported"
+
+
+def test_a_failed_download_leaves_the_running_transaction_alone():
+    h = booted()
+    start_charging(h, tx_id=9)
+    update(h, retries=0)
+    fw_status(h, "Downloading")
+    [dl] = commands(h, DownloadFirmware)
+    h.event(FirmwareDownloaded(dl.job, False, "disk full writing /data/firmware/x.bin.part"))
+    fw_status(h, "DownloadFailed")
+    h.no_call()
+    assert h.station.connector(1).status.value == "Charging"
+    assert h.station.feature["Transactions"].cond[1].tx.transaction_id == 9
+
+
+def test_a_second_update_replaces_a_scheduled_one_and_is_ignored_once_started():
+    h = booted()
+    update(h, in_s=600, location="http://a/1.bin")
+    update(h, in_s=60, location="http://a/2.bin", retries=0)
+    h.advance(60)
+    fw_status(h, "Downloading")
+    [dl] = commands(h, DownloadFirmware)
+    assert dl.location == "http://a/2.bin"
+    update(h, location="http://a/3.bin")  # under way: the running update goes on
+    h.advance(600)
+    assert commands(h, DownloadFirmware) == []
+    h.event(FirmwareDownloaded(dl.job, True))
+    fw_status(h, "Downloaded")
+    assert h.store.get("firmware", "job")["location"] == "http://a/2.bin"
+
+
+def test_a_result_of_another_job_is_ignored():
+    h = booted()
+    update(h, retries=0)
+    fw_status(h, "Downloading")
+    h.event(FirmwareDownloaded("fw-other", True), FirmwareInstalled("fw-other", True, "9"))
+    h.no_call()
+    assert h.store.get("firmware", "version") is None

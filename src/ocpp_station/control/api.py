@@ -71,6 +71,10 @@ def state_of(rt: Any) -> dict[str, Any]:
             entry["hardware"] = hw
     doc["network"] = "up" if rt.network_up.is_set() else "down"
     doc["fixedCable"] = bool(rt.settings.station.fixed_cable)
+    fw, files = doc.get("firmware"), getattr(rt, "files", None)
+    if fw is not None and files is not None and fw.get("job") in files.progress:
+        progress = files.progress[fw["job"]]  # a download under way (runtime/filejobs.py)
+        fw["downloadedBytes"], fw["totalBytes"] = progress["bytes"], progress["total"]
     return doc
 
 

@@ -976,6 +976,7 @@ async def serve_forever(
     ssl: Any = None,
     basic_auth: dict[str, bytes] | None = None,
     ca: Any = None,
+    files_rate: int | None = None,
 ) -> None:
     """Run a :class:`DevCsms` until cancelled (``ocpp-station csms --port 9000``).
 
@@ -1037,7 +1038,7 @@ async def serve_forever(
                 if https_cert is not None:
                     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                     ctx.load_cert_chain(str(https_cert), str(https_key) if https_key else None)
-                files = FileServer(files_dir, ctx)
+                files = FileServer(files_dir, ctx, rate=files_rate)
                 csms.files = files
                 listen = files_listen or (host, 0)
                 try:

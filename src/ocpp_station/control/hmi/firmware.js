@@ -21,6 +21,10 @@
   function firmwareDetail(fw) {
     if (!fw || !fw.job) return "none under way";
     const parts = [fw.state, "attempt " + fw.attempt + " of " + fw.attempts];
+    if (fw.downloadedBytes !== undefined) {
+      const mib = (n) => (n / 1048576).toFixed(1);
+      parts.push(mib(fw.downloadedBytes) + (fw.totalBytes ? " of " + mib(fw.totalBytes) : "") + " MiB");
+    }
     if (fw.nextAttemptIn !== undefined) parts.push("next in " + Math.round(fw.nextAttemptIn) + " s");
     if (fw.waitingFor) parts.push("waiting for connector " + fw.waitingFor.join(", "));
     return parts.join(" · ");
