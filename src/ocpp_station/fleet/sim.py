@@ -271,8 +271,10 @@ class FleetStation:
         self.rng = random.Random(f"{seed}/{identity}/station")
         self.store = MemoryStore()
         self.hardware = SimulatedHardware(settings.connectors, settings.fixed_cable, store=self.store)
+        self.smart: Any = None  # the Smart Charging feature of the current station (None: no such profile)
         self.station = self._new_station()
         self.trace = StationTrace(identity)
+        self._answering: tuple[str, str] | None = None  # (message id, action) of a CSMS CALL being answered
         self.armed: float | None = None  # deadline currently in the scheduler's heap
         # [OCPPJ] §3.1: the identity is percent-encoded into the URL, as `run` does (runtime/app.py)
         self.url = station_url(worker.csms_url, identity)
@@ -301,7 +303,36 @@ class FleetStation:
         st = build_station(self.settings, self.store, self.hardware, self.rng)
         if self.worker.virtual:
             st.clock = _PinnedClock()
+        # the feature registered under profile "SmartCharging" gives each connector's limit (limit_w)
+        self.smart = next((f for f in st.features if f.profile == "SmartCharging" and hasattr(f, "limit_w")), None)
         return st
+
+    def power_and_limit(self, now: float) -> tuple[float, float | None]:
+        """The station's power (W, the sum over its connectors' meters) and its Smart Charging limit (W): the
+        sum of its connectors' limits, capped by the limit of connector 0 (the station as a whole) when the
+        feature gives one. None when the station has no SmartCharging feature or a connector has no limit
+        (unlimited). Called once per metrics tick, not per message."""
+        hw = self.hardware
+        power = 0.0
+        for cid in hw.connectors:
+            power += hw.read(cid, now).power_w
+        smart = self.smart
+        if smart is None:
+            return power, None
+        limit: float | None = 0.0
+        for cid in hw.connectors:
+            lim = smart.limit_w(cid, now)
+            if lim is None:
+                limit = None
+                break
+            limit += lim  # type: ignore[operator]
+        try:
+            whole = smart.limit_w(0, now)
+        except Exception:  # a feature that knows limits per connector only
+            whole = None
+        if whole is not None:
+            limit = whole if limit is None else min(limit, whole)
+        return power, limit
 
     # -- inputs (each followed by flush) ----------------------------------------------
 
@@ -339,8 +370,10 @@ class FleetStation:
         st = self.station
         prev = st.session.in_flight
         if (data if isinstance(data, str) else data.decode("utf-8", "replace")).lstrip("[ \t\r\n")[:1] == "2":
-            try:  # a CALL from the CSMS (rare beside the answers): count it by action
-                self.trace.received[str(orjson.loads(data)[2])] += 1
+            try:  # a CALL from the CSMS (rare beside the answers): count it by action, and its answer (flush)
+                call = orjson.loads(data)
+                self.trace.received[str(call[2])] += 1
+                self._answering = (str(call[1]), str(call[2]))
             except (orjson.JSONDecodeError, IndexError, TypeError):
                 pass  # the station answers the malformed frame itself
         st.receive(data, now)
@@ -396,6 +429,8 @@ class FleetStation:
                 send = self.ws.send
                 for f in frames:
                     send(f)
+        if self._answering is not None:
+            self._count_answer(frames)
         for cmd in st.commands():
             if isinstance(cmd, Reboot):
                 self._reboot = True
@@ -408,6 +443,28 @@ class FleetStation:
         self.worker.scheduler.arm(self)
         if self.worker.virtual:
             self.worker.update_busy(self)
+
+    def _count_answer(self, frames: list[str]) -> None:
+        """The station's answer to the CSMS CALL it just received, counted by action and status: a
+        CALLRESULT's ``status`` (Accepted, Rejected...; "answered" without one), a CALLERROR's code
+        (NotSupported, NotImplemented...)."""
+        uid, action = self._answering  # type: ignore[misc]
+        self._answering = None
+        for f in frames:
+            if uid not in f:
+                continue
+            try:
+                msg = orjson.loads(f)
+            except orjson.JSONDecodeError:
+                continue
+            if msg[0] == 3 and msg[1] == uid:
+                status = msg[2].get("status", "answered") if isinstance(msg[2], dict) else "answered"
+            elif msg[0] == 4 and msg[1] == uid:
+                status = str(msg[2])
+            else:
+                continue
+            self.trace.answers[f"{action} {status}"] += 1
+            return
 
     def _close(self) -> None:
         ws = self.ws
@@ -762,9 +819,11 @@ class Worker:
 
         self.scheduler.at(self.start_at + ev.t, fire)
 
-    def gauges(self) -> dict[str, int]:
+    def gauges(self, power: bool = True) -> dict[str, Any]:
         """Stations connected and Accepted, stations with a transaction and their connectors with one,
-        transaction messages queued."""
+        transaction messages queued; with ``power`` also the power of every station, the sum of the Smart
+        Charging limits, the power of the limited stations and their count (W; see
+        FleetStation.power_and_limit)."""
         connected = accepted = stations = connectors = queued = 0
         acc = Registration.ACCEPTED
         for fs in self.stations:  # over every station: kept to plain loads and compares
@@ -779,8 +838,21 @@ class Worker:
                 stations += 1
                 connectors += n
             queued += len(st.tx_queue._queue)
-        return {"connected": connected, "accepted": accepted, "charging_stations": stations,
-                "charging_connectors": connectors, "queued": queued}
+        g: dict[str, Any] = {"connected": connected, "accepted": accepted, "charging_stations": stations,
+                             "charging_connectors": connectors, "queued": queued}
+        if power:
+            now = self.clock()
+            total = limits = limited_power = 0.0
+            limited = 0
+            for fs in self.stations:
+                p, lim = fs.power_and_limit(now)
+                total += p
+                if lim is not None:
+                    limited += 1
+                    limits += lim
+                    limited_power += p
+            g.update(power_w=total, limit_w=limits, limited_power_w=limited_power, limited_stations=limited)
+        return g
 
     def _sample_at_end_of(self, k: int) -> None:
         """Virtual time: bucket ``k`` is closed when the stations' clock reaches its end."""
@@ -815,7 +887,9 @@ class Worker:
 
     def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
         m = self.metrics
-        g = self.gauges()
+        # virtual time: power and limits are sampled per bucket of the stations' clock (_bucket), where
+        # reading the meters happens at the same virtual instants in every run of a seed
+        g = self.gauges(power=not self.virtual)
         if self.all_accepted_at is None and self.accepted_ever >= len(self.indices):
             self.all_accepted_at = max(fs.trace.accepted_at or 0 for fs in self.stations) if self.stations else self.clock()
         lat, m.latencies = m.latencies, []

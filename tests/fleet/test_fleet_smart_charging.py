@@ -1,0 +1,144 @@
+"""Smart charging at fleet scale: the builtin CSMS sends a daily charging profile to a seeded fraction of the
+stations ([csms] smart_charging_*), the stations' answers are counted per action and status, and the metrics'
+time series (and the plot) carry the power of all stations beside the sum of their Smart Charging limits.
+
+The limits come from a stand-in Smart Charging feature (tests/fake_smart_charging.py), registered under the
+"SmartCharging" profile as the real module is; without it the stations answer NotSupported.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fake_smart_charging import install
+
+from ocpp_station.fleet import FleetOptions, parse_scenario, run_fleet
+from ocpp_station.fleet.csms_main import Pushes
+from ocpp_station.fleet.metrics import plot_html
+from ocpp_station.fleet.scenario import ScenarioError
+
+PERIODS = [{"start": "00:00", "limit": 11000}, {"start": "06:00", "limit": 4000}]
+DOC = {
+    "fleet": {"identity_pattern": "SC{n:03d}", "ramp_rate": 50.0},
+    "ocpp": {"MeterValueSampleInterval": 900, "WebSocketPingInterval": 0},
+    "driver": {"sessions_per_hour": 1.0, "ev_power_w": 7000,
+               "session_duration": {"distribution": "uniform", "min": 1800, "max": 3600}},
+    "csms": {"boot_interval": 3600, "smart_charging_fraction": 0.5, "smart_charging_periods": PERIODS,
+             "smart_charging_stagger": 600},
+}
+
+
+def _run(count: int, seed: int, duration: float, doc=DOC) -> dict:
+    err = io.StringIO()
+    result = run_fleet(FleetOptions(csms_url="builtin", count=count, scenario=parse_scenario(doc), seed=seed,
+                                    duration=duration, virtual_time=True, progress=False, err=err))
+    result["_err"] = err.getvalue()
+    return result
+
+
+def _chosen(count: int, seed: int) -> list[str]:
+    pushes = Pushes(seed, smart_charging_fraction=0.5)
+    return [f"SC{n:03d}" for n in range(1, count + 1) if pushes.chosen(f"SC{n:03d}", "smart-charging", 0.5)]
+
+
+@pytest.mark.timeout(180)
+def test_the_csms_sets_profiles_on_the_seeded_fraction_and_the_series_show_power_and_limits(monkeypatch):
+    install(monkeypatch)
+    count, seed = 12, 5
+    result = _run(count, seed, 8 * 3600.0)
+    out = result["_err"]
+    assert result["accepted"] == count and result["errors"] == 0, out
+    chosen = _chosen(count, seed)
+    assert 0 < len(chosen) < count  # a fraction, not all or none
+    # exactly the seeded stations got a profile, and each answered Accepted
+    assert result["received"].get("SetChargingProfile", 0) == len(chosen)
+    assert result["csms_call_answers"] == {"SetChargingProfile": {"Accepted": len(chosen)}}
+    for ident, st in result["per_station"].items():
+        assert st["answers"] == ({"SetChargingProfile Accepted": 1} if ident in chosen else {}), ident
+    assert f"SetChargingProfile Accepted {len(chosen)}" in out, out  # the summary's row
+
+    series = result["time_series"]
+    assert result["bucket_s"] == 30.0
+    by_t = {p["t"]: p for p in series}
+    # every limited station is one the CSMS chose; after the stagger (<= 600 s) all are in the 00:00 period,
+    # after 06:10 all are in the 06:00 one (single-connector stations: the station's limit is its connector's)
+    for t, limit in ((1800.0, 11000.0), (3 * 3600.0, 11000.0), (6 * 3600.0 + 900, 4000.0), (7 * 3600.0, 4000.0)):
+        p = by_t[t]
+        assert p["limited_stations"] == len(chosen), p
+        assert p["limit_w"] == limit * len(chosen), p
+    assert any(p["power_w"] > 0 for p in series)  # sessions charge at 7 kW
+    assert max(p["power_w"] for p in series) <= 7000.0 * count
+    for p in series:
+        assert p["power_w"] >= (p["limited_power_w"] or 0.0)
+        if p["limited_stations"] == 0:
+            assert p["limit_w"] is None and p["limited_power_w"] is None, p
+    # the stagger spreads the 06:00 step over 10 minutes: some buckets in between hold a mix
+    mixed = [p["limit_w"] for t, p in by_t.items() if 6 * 3600 <= t < 6 * 3600 + 600]
+    assert any(4000.0 * len(chosen) < v < 11000.0 * len(chosen) for v in mixed), mixed
+
+    page = plot_html(result)
+    assert "sum of the limits" in page and "power, all stations" in page and 'stroke-dasharray="6 4"' in page
+    assert "counts as unlimited" in page
+
+
+@pytest.mark.timeout(120)
+def test_without_the_smart_charging_profile_the_answers_are_not_supported_and_nothing_is_limited():
+    count, seed = 6, 3
+    result = _run(count, seed, 1800.0)
+    chosen = _chosen(count, seed)
+    assert chosen, "seed 3 chooses some of 6 stations"
+    assert result["received"].get("SetChargingProfile", 0) == len(chosen)
+    assert result["csms_call_answers"] == {"SetChargingProfile": {"NotSupported": len(chosen)}}
+    assert all(p["limited_stations"] == 0 and p["limit_w"] is None for p in result["time_series"])
+    assert result["errors"] == 0, result["_err"]
+
+
+def test_the_profile_is_a_daily_step_list_shifted_by_the_seeded_stagger():
+    p = Pushes(7, smart_charging_fraction=1.0, smart_charging_purpose="ChargePointMaxProfile",
+               smart_charging_unit="A", smart_charging_periods=[(0, 32.0), (25200, 16.0)], smart_charging_stagger=900)
+    req = p.charging_profile("X1")
+    prof = req["csChargingProfiles"]
+    assert req["connectorId"] == 0
+    assert (prof["chargingProfilePurpose"], prof["chargingProfileKind"], prof["recurrencyKind"]) == \
+        ("ChargePointMaxProfile", "Recurring", "Daily")
+    sched = prof["chargingSchedule"]
+    assert sched["chargingRateUnit"] == "A" and sched["duration"] == 86400
+    assert sched["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 32.0}, {"startPeriod": 25200, "limit": 16.0}]
+    shifts = {p.stagger_s(f"X{i}") for i in range(200)}
+    assert min(shifts) >= 0 and max(shifts) <= 900 and len(shifts) > 100  # spread over the stagger
+    off = p.stagger_s("X1")
+    assert sched["startSchedule"] == f"2025-01-01T00:{off // 60:02d}:{off % 60:02d}.000Z"
+    assert Pushes(7, smart_charging_stagger=900).stagger_s("X1") == off  # the same seed, the same shift
+
+
+def test_the_profile_passes_the_schema():
+    from ocpp_station.ocpp import validation
+
+    p = Pushes(1, smart_charging_fraction=1.0, smart_charging_periods=[(0, 11000.0), (3600, 3700.0)])
+    validation.validate_request("SetChargingProfile", p.charging_profile("CP1"), sent=True)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("smart_charging_fraction", 2, "csms.smart_charging_fraction: expected 0..1"),
+    ("smart_charging_purpose", "TxProfile", "csms.smart_charging_purpose: expected one of ChargePointMaxProfile"),
+    ("smart_charging_unit", "kW", 'csms.smart_charging_unit: expected "W" or "A"'),
+    ("smart_charging_stagger", 90000, "csms.smart_charging_stagger: expected 0..86400"),
+    ("smart_charging_periods", [], "csms.smart_charging_periods: expected a non-empty list"),
+    ("smart_charging_periods", [{"start": "01:00", "limit": 1}], r'smart_charging_periods\[1\].start: the first period'),
+    ("smart_charging_periods", [{"start": "00:00", "limit": 1}, {"start": "00:00", "limit": 2}],
+     r"smart_charging_periods\[2\].start: expected a time after"),
+    ("smart_charging_periods", [{"start": "25:00", "limit": 1}], r"smart_charging_periods\[1\].start: expected a time"),
+    ("smart_charging_periods", [{"start": "00:00", "limit": -1}], r"smart_charging_periods\[1\].limit: expected a number"),
+    ("smart_charging_periods", [{"start": "00:00", "limt": 1}], r"smart_charging_periods\[1\].limt: unknown key"),
+    ("smart_charging_fractoin", 0.5, r"unknown key \(did you mean smart_charging_fraction\?\)"),
+])
+def test_smart_charging_keys_are_checked(key, value, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({"csms": {key: value}})
+
+
+def test_periods_read_times_of_day_and_seconds():
+    sc = parse_scenario({"csms": {"smart_charging_periods": [{"start": "00:00", "limit": 5}, {"start": "07:30:15",
+                                                             "limit": 6.5}, {"start": 72000, "limit": 7}]}})
+    assert sc.csms_smart_charging_periods == [(0, 5.0), (27015, 6.5), (72000, 7.0)]
