@@ -142,3 +142,24 @@ def test_periods_read_times_of_day_and_seconds():
     sc = parse_scenario({"csms": {"smart_charging_periods": [{"start": "00:00", "limit": 5}, {"start": "07:30:15",
                                                              "limit": 6.5}, {"start": 72000, "limit": 7}]}})
     assert sc.csms_smart_charging_periods == [(0, 5.0), (27015, 6.5), (72000, 7.0)]
+
+
+@pytest.mark.timeout(120)
+def test_virtual_grain_lands_every_jump_on_its_multiples_and_keeps_the_trace_seeded(tmp_path):
+    """[fleet] virtual_grain: the clock jumps to multiples of it, so the timers due within one fire together (every
+    CALL goes out at such a multiple); the same seed still gives the same trace."""
+    doc = {**DOC, "fleet": {**DOC["fleet"], "virtual_grain": 10.0}}
+    traces = []
+    for run in range(2):
+        path = tmp_path / f"trace{run}.txt"
+        err = io.StringIO()
+        result = run_fleet(FleetOptions(csms_url="builtin", count=5, scenario=parse_scenario(doc), seed=9,
+                                        duration=3 * 3600.0, virtual_time=True, trace_path=path, progress=False,
+                                        err=err))
+        assert result["errors"] == 0 and result["answered"].get("StartTransaction", 0) > 0, err.getvalue()
+        traces.append(path.read_text().splitlines())
+    assert traces[0] == traces[1]
+    times = {float(line.split()[0]) for line in traces[0]}
+    assert len(times) > 10 and all(t % 10 == 0 for t in times), sorted(times)[:20]
+    with pytest.raises(ScenarioError, match="fleet.virtual_grain: expected 0..60 s"):
+        parse_scenario({"fleet": {"virtual_grain": 61}})

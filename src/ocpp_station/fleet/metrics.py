@@ -545,6 +545,9 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
                f'{escape(xlabel)}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" font-size="11" text-anchor="middle" '
                f'transform="rotate(-90 14 {top + ph / 2})">{escape(unit)}</text>')
+    # the legend, right-aligned above the plot: each entry as wide as its name
+    widths = [24 + 6.2 * len(name) for name, _, _ in lines]
+    legend_x = [left + pw - sum(widths[n:]) for n in range(len(lines))]
     for n, (name, color, ys) in enumerate(lines):
         pts = []
         segs = []
@@ -565,7 +568,7 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
             else:
                 out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5"{dash} '
                            f'points="{" ".join(seg)}"/>')
-        lx = left + pw - 170 * (len(lines) - n)
+        lx = legend_x[n]
         out.append(f'<line x1="{lx}" x2="{lx + 14}" y1="10" y2="10" stroke="{color}" stroke-width="3"{dash}/>'
                    f'<text x="{lx + 18}" y="14" font-size="11">{escape(name)}</text>')
     out.append("</svg>")
@@ -611,7 +614,7 @@ def plot_html(result: dict[str, Any]) -> str:
     def kw(key: str) -> list[float | None]:
         return [None if p.get(key) is None else p[key] / 1000 for p in series]
 
-    power = _svg_chart("Power of all stations and the sum of their Smart Charging limits (kW)", xs,
+    power = _svg_chart("Power and Smart Charging limits", xs,
                        [("power, all stations", "#1f77b4", kw("power_w")),
                         ("power, limited stations", "#9467bd", kw("limited_power_w")),
                         ("sum of the limits", "#d62728", kw("limit_w"))], "kW", xlabel=xlabel,

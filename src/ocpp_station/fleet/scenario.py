@@ -15,6 +15,9 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     timer_grain = 0.025               # s: real time only, the stations' timers (heartbeats, meter values,
                                       # retries, driver actions) fire on multiples of this, so that one
                                       # wake-up of the event loop serves every station due in it; 0 = exact
+    virtual_grain = 0.0               # s: --virtual-time only, the clock jumps to multiples of this, so every
+                                      # timer due within it fires in one jump (up to this late) and the
+                                      # stations' CALLs of that moment go out together; 0 = to each deadline
 
     [station]                         # the station template (same meaning as in `run`'s config)
     vendor = "ocpp-station"           # BootNotification.chargePointVendor (<= 20 chars)
@@ -25,6 +28,9 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     fixed_cable = true
     connector_lock = false
     boot_retry_interval = 30          # s before another BootNotification after a failed one
+    meter_save_interval = 5           # s between saves of a running transaction's register (what a power cut
+                                      # loses); in virtual time each save is a wake-up: a day-long run of
+                                      # many stations goes much faster with a longer interval (e.g. 900)
 
     [ocpp]                            # initial OCPP configuration keys of every station
     MeterValueSampleInterval = 60     # values may be TOML ints/bools/strings
@@ -178,6 +184,7 @@ class Scenario:
     identity_pattern: str = "SIM{n:05d}"
     ramp_rate: float = 100.0
     timer_grain: float = 0.025  # s: timers fire on multiples of this in real time (one loop wake-up for many)
+    virtual_grain: float = 0.0  # s: virtual time jumps to multiples of this (0: to each deadline)
     station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields ([station]: every template's)
     ocpp: dict[str, str] = field(default_factory=dict)  # [ocpp]: every template's
     templates: list[Template] = field(default_factory=list)  # [[template]]; none: [station] + [ocpp] alone
@@ -258,6 +265,7 @@ class Scenario:
             "identity_pattern": self.identity_pattern,
             "ramp_rate": self.ramp_rate,
             "timer_grain": self.timer_grain,
+            "virtual_grain": self.virtual_grain,
             "station": self.station,
             "ocpp": self.ocpp,
             "templates": [t.to_dict() for t in self.templates],
@@ -298,7 +306,8 @@ def check_identity_pattern(pattern: str, count: int) -> list[str]:
 
 
 _STATION_FIELDS = {"vendor": str, "model": str, "serial_number": str, "firmware_version": str,
-                   "connectors": int, "fixed_cable": bool, "connector_lock": bool, "boot_retry_interval": int}
+                   "connectors": int, "fixed_cable": bool, "connector_lock": bool, "boot_retry_interval": int,
+                   "meter_save_interval": int}
 
 
 def _ocpp_text(v: Any) -> str:
@@ -440,7 +449,7 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         if not isinstance(doc.get(t, {}), dict):
             raise ScenarioError(f"{where}: {t}: expected a table [{t}]")
     fleet = doc.get("fleet", {})
-    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain"))
+    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain", "virtual_grain"))
     if "identity_pattern" in fleet:
         sc.identity_pattern = str(fleet["identity_pattern"])
     try:
@@ -453,6 +462,10 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         sc.timer_grain = _num(f"{where}: fleet.timer_grain", fleet["timer_grain"])
         if sc.timer_grain > 1:
             raise ScenarioError(f"{where}: fleet.timer_grain: expected 0..1 s, got {sc.timer_grain:g}")
+    if "virtual_grain" in fleet:
+        sc.virtual_grain = _num(f"{where}: fleet.virtual_grain", fleet["virtual_grain"])
+        if sc.virtual_grain > 60:
+            raise ScenarioError(f"{where}: fleet.virtual_grain: expected 0..60 s, got {sc.virtual_grain:g}")
     sc.station = _station_keys(f"{where}: station", doc.get("station", {}))
     sc.ocpp = _ocpp_keys(f"{where}: ocpp", doc.get("ocpp", {}))
     templates = doc.get("template", [])

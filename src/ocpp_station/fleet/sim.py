@@ -43,6 +43,7 @@ import errno
 import gc
 import heapq
 import itertools
+import math
 import logging
 import os
 import random
@@ -155,9 +156,12 @@ class Scheduler:
     """One heap of deadlines for every station and driver action of a worker."""
 
     def __init__(self, clock: Callable[[], float] = time.time, idle: Callable[[], bool] | None = None,
-                 grain: float = 0.0) -> None:
+                 grain: float = 0.0, virtual_grain: float = 0.0) -> None:
         self.clock = clock
         self.grain = grain  # real time: wake-ups on multiples of this (s), one for every deadline in it
+        # virtual time: jumps land on multiples of this (s), so that every deadline within it fires in one
+        # jump and the stations' CALLs of that moment travel together (0: each jump to the next deadline)
+        self.virtual_grain = virtual_grain
         self.idle = idle  # virtual time: () -> True when nothing but the heap can make progress
         self.jumps = 0  # virtual-time jumps made
         self.horizon: float | None = None  # virtual time: never jump past this
@@ -231,7 +235,11 @@ class Scheduler:
         heap = self._heap
         if self.idle is not None and heap and heap[0][0] > self.clock() and (self.idle() or watchdog) \
                 and not (self.hold is not None and self.hold()):
-            target = heap[0][0] if self.horizon is None else min(heap[0][0], self.horizon)
+            target = heap[0][0]
+            if self.virtual_grain:
+                target = math.ceil(target / self.virtual_grain - 1e-9) * self.virtual_grain
+            if self.horizon is not None:
+                target = min(target, self.horizon)
             if target > self.clock():
                 self.clock.advance_to(target)  # type: ignore[attr-defined]
                 self.jumps += 1
@@ -745,7 +753,8 @@ class Worker:
         self.by_identity: dict[str, FleetStation] = {}
         self.busy: set[FleetStation] = set()  # virtual time: stations with a CALL in flight or frames to write
         self.connecting = 0  # websocket handshakes under way
-        self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain)
+        self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain,
+                                   scenario.virtual_grain if virtual else 0.0)
         self.metrics = WorkerMetrics()
         # virtual time: the time series is sampled on the stations' clock, every series_step virtual seconds
         self.step = series_step(duration) if virtual else None
