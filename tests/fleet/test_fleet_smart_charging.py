@@ -163,3 +163,15 @@ def test_virtual_grain_lands_every_jump_on_its_multiples_and_keeps_the_trace_see
     assert len(times) > 10 and all(t % 10 == 0 for t in times), sorted(times)[:20]
     with pytest.raises(ScenarioError, match="fleet.virtual_grain: expected 0..60 s"):
         parse_scenario({"fleet": {"virtual_grain": 61}})
+
+
+def test_the_smart_charging_example_loads():
+    from pathlib import Path
+
+    from ocpp_station.fleet.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).parents[2] / "examples" / "fleet-smart-charging.toml")
+    assert (sc.csms_smart_charging_fraction, sc.csms_smart_charging_purpose, sc.csms_smart_charging_stagger) == \
+        (0.8, "TxDefaultProfile", 900.0)
+    assert sc.csms_smart_charging_periods == [(0, 22000.0), (25200, 11000.0), (61200, 3700.0), (75600, 22000.0)]
+    assert (sc.virtual_grain, sc.station["meter_save_interval"]) == (10.0, 900)

@@ -322,8 +322,9 @@ class FleetStation:
         (unlimited). Called once per metrics tick, not per message."""
         hw = self.hardware
         power = 0.0
-        for cid in hw.connectors:
-            power += hw.read(cid, now).power_w
+        for cid, c in hw.connectors.items():
+            if c.relay_closed:  # no power through an open contactor: no meter to read
+                power += hw.read(cid, now).power_w
         smart = self.smart
         if smart is None:
             return power, None
