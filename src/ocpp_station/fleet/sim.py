@@ -43,8 +43,8 @@ import errno
 import gc
 import heapq
 import itertools
-import math
 import logging
+import math
 import os
 import random
 import re
