@@ -175,3 +175,22 @@ def test_the_smart_charging_example_loads():
         (0.8, "TxDefaultProfile", 900.0)
     assert sc.csms_smart_charging_periods == [(0, 22000.0), (25200, 11000.0), (61200, 3700.0), (75600, 22000.0)]
     assert (sc.virtual_grain, sc.station["meter_save_interval"]) == (10.0, 900)
+
+
+@pytest.mark.timeout(120)
+def test_in_real_time_each_second_samples_the_power_and_the_limits(monkeypatch):
+    """Real time: the per-second snapshots carry the power and the limits (the wall-clock series)."""
+    install(monkeypatch)
+    doc = {"fleet": {"identity_pattern": "RT{n:02d}", "ramp_rate": 20.0},
+           "ocpp": {"WebSocketPingInterval": 0},
+           "driver": {"arrival": {"distribution": "fixed", "value": 0.5}, "ev_power_w": 6000,
+                      "session_duration": 60, "plug_to_card": 0.2},
+           "csms": {"smart_charging_fraction": 1.0, "smart_charging_periods": [{"start": "00:00", "limit": 5000}]}}
+    err = io.StringIO()
+    result = run_fleet(FleetOptions(csms_url="builtin", count=3, scenario=parse_scenario(doc), seed=2, duration=5.0,
+                                    progress=False, err=err))
+    assert result["csms_call_answers"] == {"SetChargingProfile": {"Accepted": 3}}, err.getvalue()
+    assert result["time_base"] == "wall"
+    full = [p for p in result["time_series"] if p["limited_stations"] == 3]
+    assert full and all(p["limit_w"] == 15000.0 for p in full), result["time_series"]
+    assert any(p["power_w"] == 18000.0 and p["limited_power_w"] == 18000.0 for p in full), result["time_series"]
