@@ -194,3 +194,37 @@ def test_in_real_time_each_second_samples_the_power_and_the_limits(monkeypatch):
     full = [p for p in result["time_series"] if p["limited_stations"] == 3]
     assert full and all(p["limit_w"] == 15000.0 for p in full), result["time_series"]
     assert any(p["power_w"] == 18000.0 and p["limited_power_w"] == 18000.0 for p in full), result["time_series"]
+
+
+@pytest.mark.timeout(120)
+def test_stations_of_a_core_only_template_answer_not_supported_and_count_as_unlimited(monkeypatch):
+    """[[template]] profiles = ["Core"]: those stations have no SmartCharging feature; the CSMS's profile gets
+    NotSupported from them and they add power but no limit."""
+    install(monkeypatch)
+    doc = {**DOC, "template": [{"name": "smart", "weight": 1.0},
+                               {"name": "core", "weight": 1.0, "profiles": ["Core"]}],
+           "csms": {**DOC["csms"], "smart_charging_fraction": 1.0}}
+    sc = parse_scenario(doc)
+    err = io.StringIO()
+    result = run_fleet(FleetOptions(csms_url="builtin", count=10, scenario=sc, seed=4, duration=2 * 3600.0,
+                                    virtual_time=True, progress=False, err=err))
+    assert result["errors"] == 0, err.getvalue()
+    from ocpp_station.fleet.scenario import Driver
+
+    driver = Driver(sc, 4)
+    core = {sc.identity(n) for n in range(1, 11) if driver.template(n).name == "core"}
+    assert 0 < len(core) < 10
+    assert result["csms_call_answers"] == {"SetChargingProfile": {"Accepted": 10 - len(core),
+                                                                  "NotSupported": len(core)}}
+    late = [p for p in result["time_series"] if p["t"] >= 1800]
+    assert late and all(p["limited_stations"] == 10 - len(core) for p in late)
+    assert all(p["limit_w"] == 11000.0 * (10 - len(core)) for p in late if p["t"] < 6 * 3600)
+
+
+@pytest.mark.parametrize("profiles, message", [
+    (["Reservation"], 'expected a list of profile names with "Core"'),
+    (["Core", "Firmware"], "'Firmware': unknown"),
+])
+def test_template_profiles_are_checked(profiles, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({"template": [{"name": "x", "profiles": profiles}]})

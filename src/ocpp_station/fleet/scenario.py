@@ -28,6 +28,8 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     fixed_cable = true
     connector_lock = false
     boot_retry_interval = 30          # s before another BootNotification after a failed one
+    profiles = [...]                  # the OCPP feature profiles, as in `run` (default: every implemented one);
+                                      # e.g. a [[template]] with ["Core"] for stations without Smart Charging
     meter_save_interval = 5           # s between saves of a running transaction's register (what a power cut
                                       # loses); in virtual time each save is a wake-up: a day-long run of
                                       # many stations goes much faster with a longer interval (e.g. 900)
@@ -307,7 +309,7 @@ def check_identity_pattern(pattern: str, count: int) -> list[str]:
 
 _STATION_FIELDS = {"vendor": str, "model": str, "serial_number": str, "firmware_version": str,
                    "connectors": int, "fixed_cable": bool, "connector_lock": bool, "boot_retry_interval": int,
-                   "meter_save_interval": int}
+                   "meter_save_interval": int, "profiles": list}
 
 
 def _ocpp_text(v: Any) -> str:
@@ -408,6 +410,17 @@ def _station_keys(where: str, table: dict[str, Any], extra: tuple[str, ...] = ()
             raise ScenarioError(f"{where}.{k}: expected a positive integer, got {v!r}")
         if not isinstance(v, typ):
             raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
+        if k == "profiles":
+            from ..features import PROFILE_NAMES, implemented_profiles
+
+            if not all(isinstance(p, str) for p in v) or "Core" not in v:
+                raise ScenarioError(f'{where}.profiles: expected a list of profile names with "Core", got {v!r}')
+            for p in v:
+                if p not in implemented_profiles():
+                    what = "not implemented" if p in PROFILE_NAMES else "unknown"
+                    raise ScenarioError(f"{where}.profiles: {p!r}: {what} (expected some of: "
+                                        f"{', '.join(implemented_profiles())})")
+            v = tuple(v)
         out[k] = v
     return out
 
