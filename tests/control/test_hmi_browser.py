@@ -314,3 +314,108 @@ async def test_page_shows_a_reservation_and_the_local_list(csms, station_factory
     await expect(page.locator("#c1-reservation")).to_have_text(re.compile(r"^RES1 \(parent P1\) until \d\d:\d\d:\d\d\.\d{3} · #12$"))
     assert await link.call("CancelReservation", {"reservationId": 12}) == {"status": "Accepted"}
     await expect(page.locator("#c1-reservation")).to_have_text("–")
+
+
+# the end of a path's "d" (M x,y / L x,y / H x / V y): the point the line ends at
+_PATH_END = """(id) => {
+    const d = document.getElementById(id).getAttribute("d") || "";
+    let x = null, y = null;
+    for (const [, cmd, args] of d.matchAll(/([MLHV])([^MLHV]*)/g)) {
+        const n = args.split(",").map(Number);
+        if (cmd === "H") x = n[0]; else if (cmd === "V") y = n[0]; else { x = n[0]; y = n[1]; }
+    }
+    return [x, y];
+}"""
+
+# the y axis: kW value -> y, from the tick labels the page drew (a label sits 3.5 below its grid line)
+_Y_AXIS = """(id) => [...document.querySelectorAll("#" + id + " text.ytick")]
+    .map((t) => [Number(t.dataset.kw), Number(t.getAttribute("y")) - 3.5, t.textContent])"""
+
+
+async def _kw_at(page, y: float) -> float:
+    ticks = await page.evaluate(_Y_AXIS, "c1-chart")
+    (v0, y0, _), (v1, y1, _) = ticks[0], ticks[-1]
+    return v0 + (y - y0) * (v1 - v0) / (y1 - y0)
+
+
+async def test_chart_shows_the_charging_limit_and_the_power(csms, desktop, tmp_path) -> None:  # noqa: F811
+    """The connector's chart draws the Smart Charging limit of the state document (``limitW``) as a dashed step
+    line at its height in kW, the power as a line that runs on and follows the EV; the readout says the limit.
+    The limit comes from a stand-in Smart Charging feature (tests/fake_smart_charging.py) in an in-process
+    station."""
+    import asyncio
+
+    from fake_smart_charging import FakeSmartCharging
+    from ocpp_station.config import RunSettings
+    from ocpp_station.core.settings import StationSettings
+    from ocpp_station.features import features_for
+    from ocpp_station.runtime.app import StationRuntime
+    from ocpp_station.store import MemoryStore
+
+    page = desktop
+    port = free_port()
+    settings = RunSettings(station=StationSettings(identity="CP-CHART"), csms_url=csms.url, data_dir=None,
+                           control_listen=("127.0.0.1", port), config_path=None, reconnect_min=0.1, reconnect_max=0.5)
+    rt = StationRuntime(settings, MemoryStore, features=features_for(None) + [FakeSmartCharging])
+    fake = rt.station.feature["FakeSmartCharging"]
+    fake.fixed[1] = 7400.0
+    task = asyncio.create_task(rt.run())
+    try:
+        link = await csms.wait_connected("CP-CHART")
+        await link.expect("BootNotification")
+        base = f"http://127.0.0.1:{port}"
+        await page.goto(base + "/")
+        await expect(page.get_by_test_id("registration")).to_have_text("Accepted")
+        state = rt.station.state(rt.now())
+        assert state["connectors"][1]["limitW"] == 7400.0
+        limit = page.locator("#c1-limit")
+        await expect(limit).to_have_text("7.40 kW")
+        # the y axis is in kW; the dashed limit line sits at 7.4 kW
+        chart = page.locator("#c1-chart")
+        await expect(chart.locator("text.axis-unit")).to_have_text("kW")
+        await expect(chart.locator("text.ytick").first).to_have_text("0")
+        await page.wait_for_function("document.getElementById('c1-limit-line').getAttribute('d') !== ''")
+        _, y = await page.evaluate(_PATH_END, "c1-limit-line")
+        assert abs(await _kw_at(page, y) - 7.4) < 0.05, y
+        assert await chart.locator(".limit-line").evaluate("e => getComputedStyle(e).strokeDasharray") != "none"
+
+        # charging at 6 kW: the power line is drawn at 6 kW and moves on as time passes
+        await page.get_by_role("button", name="Plug in connector 1").click()
+        await page.get_by_label("EV power in kW, connector 1").fill("6")
+        await page.get_by_role("button", name="EV charging, connector 1").click()
+        await page.get_by_label("Card idTag").fill("04A2B3C4D5")
+        await page.get_by_role("button", name="Present card", exact=True).click()
+        await expect(page.get_by_test_id("connector-1-status")).to_have_text("Charging")
+        await expect(page.locator("#c1-power")).to_have_text("6.00")
+        await page.wait_for_function("""() => {
+            const d = document.getElementById('c1-power-line').getAttribute('d');
+            return d && (d.match(/L/g) || []).length >= 2; }""")
+        _, y = await page.evaluate(_PATH_END, "c1-power-line")
+        assert abs(await _kw_at(page, y) - 6.0) < 0.05, y
+        before = await chart.locator(".power-line").get_attribute("d")
+        await expect(chart.locator(".power-line")).not_to_have_attribute("d", before or "")  # it runs on
+
+        # the EV draws less: the line follows; the CSMS's limit steps down: the step line follows
+        await page.get_by_label("EV power in kW, connector 1").fill("3")
+        await page.get_by_role("button", name="EV charging, connector 1").click()
+        await page.wait_for_function(f"""() => {{
+            const end = ({_PATH_END})('c1-power-line');
+            return end[1] !== null && Math.abs(end[1] - {y}) > 5; }}""")
+        _, y = await page.evaluate(_PATH_END, "c1-power-line")
+        assert abs(await _kw_at(page, y) - 3.0) < 0.05, y
+        fake.fixed[1] = 4000.0
+        await expect(limit).to_have_text("4.00 kW")
+        await page.wait_for_function(f"""() => {{
+            const d = document.getElementById('c1-limit-line').getAttribute('d');
+            return (d.match(/V/g) || []).length >= 1; }}""")
+        _, y = await page.evaluate(_PATH_END, "c1-limit-line")
+        assert abs(await _kw_at(page, y) - 4.0) < 0.05, y
+        await page.locator("#connector-1").screenshot(path=os.environ.get("HMI_CHART_SCREENSHOT")
+                                                       or str(tmp_path / "chart.png"))
+
+        # no limit any more: the readout says so and the dashed line stops
+        fake.fixed[1] = None
+        await expect(limit).to_have_text("none")
+    finally:
+        rt.stop()
+        await asyncio.wait_for(task, 15)

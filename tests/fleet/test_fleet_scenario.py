@@ -155,7 +155,9 @@ def test_fault_keys_are_checked():
         parse_scenario({"csms": {"error_rate": 2}})
     with pytest.raises(ScenarioError, match=r"^scenario: csms.errors: unknown key \(expected one of: boot_interval, error_rate, "
                                             r"silence_rate, local_list_fraction, local_list_size, "
-                                            r"reservation_fraction, reservation_duration\)$"):
+                                            r"reservation_fraction, reservation_duration, smart_charging_fraction, "
+                                            r"smart_charging_purpose, smart_charging_unit, smart_charging_periods, "
+                                            r"smart_charging_stagger\)$"):
         parse_scenario({"csms": {"errors": 0.1}})
     sc = parse_scenario({"csms": {"error_rate": 0.1, "silence_rate": 0.05, "boot_interval": 30}})
     assert (sc.csms_error_rate, sc.csms_silence_rate, sc.csms_keys) == (0.1, 0.05, ["boot_interval", "error_rate",

@@ -10,9 +10,10 @@
   (The stations ignore currentTime in virtual time, see :class:`~.sim.VirtualClock`.)
 * the scenario's ``[csms] error_rate`` / ``silence_rate`` (:class:`CsmsFaults`): a seeded fraction of
   the CALLs is answered CALLERROR InternalError, or not at all (see :mod:`.faults`).
-* the scenario's ``[csms] local_list_fraction`` / ``reservation_fraction`` (:class:`Pushes`): after a
-  seeded fraction of the stations' first Accepted boot, the CSMS sends them a local authorization list
-  (SendLocalList Full) and a reservation (ReserveNow), to show those profiles at scale.
+* the scenario's ``[csms] local_list_fraction`` / ``reservation_fraction`` / ``smart_charging_fraction``
+  (:class:`Pushes`): after a seeded fraction of the stations' first Accepted boot, the CSMS sends them a
+  local authorization list (SendLocalList Full), a reservation (ReserveNow) and a charging profile
+  (SetChargingProfile, a daily step list), to show those profiles at scale.
 """
 
 from __future__ import annotations
@@ -48,13 +49,41 @@ class Pushes:
     reservation_fraction: float = 0.0  # ReserveNow(connector 1, id_tags[0]) to this fraction
     reservation_duration: float = 300.0  # s until the reservation expires
     id_tags: list[str] = field(default_factory=list)
+    smart_charging_fraction: float = 0.0  # SetChargingProfile to this fraction
+    smart_charging_purpose: str = "TxDefaultProfile"  # ChargePointMaxProfile or TxDefaultProfile
+    smart_charging_unit: str = "W"  # chargingRateUnit
+    smart_charging_periods: list[tuple[int, float]] = field(default_factory=list)  # (startPeriod s, limit), daily
+    smart_charging_stagger: float = 0.0  # s: each station's schedule starts a seeded 0..stagger s after midnight
 
     def __bool__(self) -> bool:
-        return self.local_list_fraction > 0 or self.reservation_fraction > 0
+        return self.local_list_fraction > 0 or self.reservation_fraction > 0 or self.smart_charging_fraction > 0
+
+    def draw(self, identity: str, what: str) -> float:
+        """A number in [0, 1) from ``"<seed>/<identity>/<what>"``: the same for the same seed, whatever the
+        order in which the stations boot."""
+        h = hashlib.blake2b(f"{self.seed}/{identity}/{what}".encode(), digest_size=8).digest()
+        return int.from_bytes(h, "big") / 2.0**64
 
     def chosen(self, identity: str, what: str, fraction: float) -> bool:
-        h = hashlib.blake2b(f"{self.seed}/{identity}/{what}".encode(), digest_size=8).digest()
-        return int.from_bytes(h, "big") / 2.0**64 < fraction
+        return self.draw(identity, what) < fraction
+
+    def stagger_s(self, identity: str) -> int:
+        """Whole seconds the station's daily schedule starts after midnight UTC (0..stagger)."""
+        return int(self.draw(identity, "smart-charging-stagger") * (self.smart_charging_stagger + 1))
+
+    def charging_profile(self, identity: str) -> dict[str, Any]:
+        """SetChargingProfile.req: connector 0 (the whole station: ChargePointMaxProfile; every connector:
+        TxDefaultProfile), stackLevel 0, Recurring Daily from 2025-01-01T00:00:00Z (the start of virtual time)
+        plus the station's stagger, the scenario's daily periods."""
+        start = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=self.stagger_s(identity))
+        return {"connectorId": 0, "csChargingProfiles": {
+            "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": self.smart_charging_purpose,
+            "chargingProfileKind": "Recurring", "recurrencyKind": "Daily",
+            "chargingSchedule": {
+                "duration": 86400, "startSchedule": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "chargingRateUnit": self.smart_charging_unit,
+                "chargingSchedulePeriod": [{"startPeriod": s, "limit": limit} for s, limit in self.smart_charging_periods],
+            }}}
 
     def local_list(self) -> dict[str, Any]:
         tags = self.id_tags[: self.local_list_size]
@@ -104,6 +133,8 @@ class FleetCsms(DevCsms):
             calls.append(("SendLocalList", p.local_list()))
         if p.chosen(link.identity, "reservation", p.reservation_fraction):
             calls.append(("ReserveNow", p.reservation(link.identity)))
+        if p.chosen(link.identity, "smart-charging", p.smart_charging_fraction):
+            calls.append(("SetChargingProfile", p.charging_profile(link.identity)))
         for action, payload in calls:
             try:
                 answer = await link.call(action, payload, timeout=60)
@@ -139,11 +170,19 @@ def main() -> None:
     p.add_argument("--reservation-fraction", type=float, default=0.0, help="fraction of stations sent a reservation")
     p.add_argument("--reservation-duration", type=float, default=300.0, help="s until that reservation expires")
     p.add_argument("--id-tags", default="[]", help="the driver's id_tags (JSON list): the list's first entries")
+    p.add_argument("--smart-charging-fraction", type=float, default=0.0,
+                   help="fraction of stations sent a charging profile")
+    p.add_argument("--smart-charging-purpose", default="TxDefaultProfile", help="its chargingProfilePurpose")
+    p.add_argument("--smart-charging-unit", default="W", help="its chargingRateUnit")
+    p.add_argument("--smart-charging-periods", default="[]", help="its daily periods: JSON [[startPeriod, limit], ...]")
+    p.add_argument("--smart-charging-stagger", type=float, default=0.0, help="s: seeded shift of each station's schedule")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args()
     logging.basicConfig(level=getattr(logging, args.log_level, logging.WARNING))
     pushes = Pushes(args.seed, args.local_list_fraction, args.local_list_size, args.reservation_fraction,
-                    args.reservation_duration, json.loads(args.id_tags))
+                    args.reservation_duration, json.loads(args.id_tags), args.smart_charging_fraction,
+                    args.smart_charging_purpose, args.smart_charging_unit,
+                    [(int(a), float(b)) for a, b in json.loads(args.smart_charging_periods)], args.smart_charging_stagger)
     try:
         asyncio.run(serve(args.host, args.port, args.boot_interval,
                           CsmsFaults(args.seed, args.error_rate, args.silence_rate), pushes))

@@ -40,6 +40,7 @@ class StationTrace:
     failed: Counter = field(default_factory=Counter)  # action -> CALLERRORs / timeouts
     sent: Counter = field(default_factory=Counter)  # action -> CALLs sent (retries included)
     received: Counter = field(default_factory=Counter)  # action -> CALLs received from the CSMS
+    answers: Counter = field(default_factory=Counter)  # "<action> <status>" -> the station's answers to them
     queued: int = 0  # transaction messages still queued at the end
     open_transactions: int = 0  # transactions still running at the end
     dropped: int = 0  # transaction messages given up after TransactionMessageAttempts failures
@@ -56,6 +57,7 @@ class StationTrace:
             "failed": dict(self.failed),
             "sent": dict(self.sent),
             "received": dict(self.received),
+            "answers": dict(self.answers),
             "queued": self.queued,
             "open_transactions": self.open_transactions,
             "dropped_tx_messages": self.dropped,
@@ -63,6 +65,9 @@ class StationTrace:
 
 
 GAUGES = ("connected", "accepted", "charging_stations", "charging_connectors", "queued", "errors")
+# sampled once per tick: the power of every station, the sum of the Smart Charging limits, the power of the
+# limited stations (those with a limit) and how many they are (W; sim.FleetStation.power_and_limit)
+POWER_GAUGES = ("power_w", "limit_w", "limited_power_w", "limited_stations")
 SERIES_POINTS = 1000  # a virtual-time series has at most about this many buckets
 
 
@@ -188,7 +193,7 @@ class Aggregator:
         b.messages += frames - f0
         b.spans[w] = b.spans.get(w, 0.0) + (wall - t0)
         b.latencies.extend(lat)
-        b.gauges[w] = {g: msg.get(g, 0) for g in GAUGES}
+        b.gauges[w] = {g: msg.get(g, 0) for g in GAUGES + POWER_GAUGES}
         clock = msg.get("clock")
         if clock is not None:
             b.clock = clock - self.clock_start if b.clock is None else min(b.clock, clock - self.clock_start)
@@ -201,7 +206,7 @@ class Aggregator:
         b.messages += sample["messages"]
         b.spans[w] = sample["span"]
         b.latencies.extend(sample["latencies"])
-        b.gauges[w] = {g: sample.get(g, 0) for g in GAUGES}
+        b.gauges[w] = {g: sample.get(g, 0) for g in GAUGES + POWER_GAUGES}
 
     def time_series(self) -> list[dict[str, Any]]:
         """Per second of the run: messages/s (in + out), the latency percentiles of the CALLs answered in
@@ -233,6 +238,12 @@ class Aggregator:
             }
             for name in GAUGES:
                 point[name] = sum(x[name] for x in g)
+            limited = sum(x["limited_stations"] for x in g)
+            point["power_w"] = round(sum(x["power_w"] for x in g), 1)
+            point["limited_stations"] = limited
+            # no station limited: no limit to show (null), rather than a limit of 0 W
+            point["limit_w"] = round(sum(x["limit_w"] for x in g), 1) if limited else None
+            point["limited_power_w"] = round(sum(x["limited_power_w"] for x in g), 1) if limited else None
             out.append(point)
         return out
 
@@ -295,10 +306,14 @@ class Aggregator:
         answered: Counter = Counter()
         failed: Counter = Counter()
         received: Counter = Counter()
+        answers: dict[str, Counter] = {}
         for s in stations.values():
             answered.update(s["answered"])
             failed.update(s["failed"])
             received.update(s["received"])
+            for key, n in s.get("answers", {}).items():
+                action, _, status = key.partition(" ")
+                answers.setdefault(action, Counter())[status] += n
         accepted = sum(1 for s in stations.values() if s["accepted_at"] is not None)
         return {
             "stations": self.count,
@@ -333,6 +348,8 @@ class Aggregator:
             "answered": dict(sorted(answered.items())),
             "failed": dict(sorted(failed.items())),
             "received": dict(sorted(received.items())),  # CALLs from the CSMS, by action
+            # the stations' answers to them: action -> status (CALLRESULT) or error code (CALLERROR) -> count
+            "csms_call_answers": {a: dict(sorted(c.items())) for a, c in sorted(answers.items())},
             "rss_kib": {str(w): v for w, v in sorted(self.rss_max.items())},  # peak VmRSS per worker process
             "cpu": cpu or {},
             "steady_cpu": self.steady_cpu(),  # CPU once the ramp-up is over, until the driving phase ends
@@ -425,6 +442,17 @@ def summary_text(r: dict[str, Any]) -> str:
                    f"exceptions {r['exceptions']})"],
         ["connections", f"connect failures {r['connect_failures']}{_reasons(r)}, network drops {r['network_drops']}"],
     ]
+    answers = r.get("csms_call_answers") or {}
+    if answers:
+        rows.append(["CSMS calls answered", "; ".join(f"{a} " + ", ".join(f"{k} {v}" for k, v in c.items())
+                                                      for a, c in answers.items())])
+    limited = [p["limited_stations"] for p in r.get("time_series", []) if p.get("limited_stations") is not None]
+    powers = [p["power_w"] for p in r.get("time_series", []) if p.get("power_w") is not None]
+    if powers:
+        text = f"peak {max(powers) / 1000:.1f} kW (all stations)"
+        if any(limited):
+            text += f"; up to {max(limited)} stations with a Smart Charging limit"
+        rows.append(["power", text])
     missing = unreported(r)
     if missing:
         if r.get("drain_given_up"):
@@ -483,7 +511,9 @@ def _tick_text(v: float, ticks: list[float]) -> str:
 
 
 def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[float | None]]], unit: str,
-               width: int = 900, height: int = 260, xlabel: str = "wall-clock seconds since the start") -> str:
+               width: int = 900, height: int = 260, xlabel: str = "wall-clock seconds since the start",
+               dashed: tuple[str, ...] = ()) -> str:
+    """A line chart; the lines named in ``dashed`` are drawn dashed."""
     from html import escape
 
     left, right, top, bottom = 60, 20, 30, 40
@@ -515,6 +545,9 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
                f'{escape(xlabel)}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" font-size="11" text-anchor="middle" '
                f'transform="rotate(-90 14 {top + ph / 2})">{escape(unit)}</text>')
+    # the legend, right-aligned above the plot: each entry as wide as its name
+    widths = [24 + 6.2 * len(name) for name, _, _ in lines]
+    legend_x = [left + pw - sum(widths[n:]) for n in range(len(lines))]
     for n, (name, color, ys) in enumerate(lines):
         pts = []
         segs = []
@@ -527,17 +560,25 @@ def _svg_chart(title: str, xs: list[float], lines: list[tuple[str, str, list[flo
                 pts.append(f"{px(x):.1f},{py(y):.1f}")
         if pts:
             segs.append(pts)
+        dash = ' stroke-dasharray="6 4"' if name in dashed else ""
         for seg in segs:
             if len(seg) == 1:
                 cx, cy = seg[0].split(",")
                 out.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{color}"/>')
             else:
-                out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{" ".join(seg)}"/>')
-        lx = left + pw - 150 * (len(lines) - n)
-        out.append(f'<rect x="{lx}" y="8" width="12" height="4" fill="{color}"/>'
-                   f'<text x="{lx + 16}" y="14" font-size="11">{escape(name)}</text>')
+                out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5"{dash} '
+                           f'points="{" ".join(seg)}"/>')
+        lx = legend_x[n]
+        out.append(f'<line x1="{lx}" x2="{lx + 14}" y1="10" y2="10" stroke="{color}" stroke-width="3"{dash}/>'
+                   f'<text x="{lx + 18}" y="14" font-size="11">{escape(name)}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+LIMIT_NOTE = ("The sum of the limits covers the stations with a Smart Charging limit at that moment; a station "
+              "without the SmartCharging profile or without a limit in effect counts as unlimited: it adds its "
+              "power to the power of all stations and nothing to the sum of the limits (no line where no station "
+              "is limited). Compare the power of the limited stations with the sum of the limits.")
 
 
 def plot_html(result: dict[str, Any]) -> str:
@@ -566,8 +607,18 @@ def plot_html(result: dict[str, Any]) -> str:
                       ("p99", "#d62728", [p["latency_p99_ms"] for p in series])], "ms", xlabel=xlabel)
     gauges = _svg_chart("Stations", xs,
                         [("connected", "#1f77b4", [p["connected"] for p in series]),
-                         ("charging", "#ff7f0e", [p["charging_stations"] for p in series])], "stations",
+                         ("charging", "#ff7f0e", [p["charging_stations"] for p in series]),
+                         ("with a limit", "#d62728", [p.get("limited_stations") for p in series])], "stations",
                         xlabel=xlabel)
+
+    def kw(key: str) -> list[float | None]:
+        return [None if p.get(key) is None else p[key] / 1000 for p in series]
+
+    power = _svg_chart("Power and Smart Charging limits", xs,
+                       [("power, all stations", "#1f77b4", kw("power_w")),
+                        ("power, limited stations", "#9467bd", kw("limited_power_w")),
+                        ("sum of the limits", "#d62728", kw("limit_w"))], "kW", xlabel=xlabel,
+                       dashed=("sum of the limits",))
     text = summary_text(result) if "latency_ms" in result else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -575,5 +626,5 @@ def plot_html(result: dict[str, Any]) -> str:
         "<style>body{font-family:sans-serif;margin:20px}pre{background:#f6f6f6;padding:8px}</style>"
         "</head><body>\n"
         f"<h1>ocpp-station fleet: {result.get('stations', '?')} stations, seed {escape(str(result.get('seed')))}</h1>\n"
-        f"<pre>{escape(text)}</pre>\n{thr}\n{lat}\n{gauges}\n</body></html>\n"
+        f"<pre>{escape(text)}</pre>\n{thr}\n{lat}\n{gauges}\n{power}\n<p>{escape(LIMIT_NOTE)}</p>\n</body></html>\n"
     )

@@ -100,19 +100,28 @@ class BuiltinCsms:
     reservation_fraction: float = 0.0  # [csms] reservation_fraction: stations sent a reservation after boot
     reservation_duration: float = 300.0  # [csms] reservation_duration
     id_tags: list[str] = field(default_factory=list)  # the driver's id_tags (the local list's first entries)
+    smart_charging_fraction: float = 0.0  # [csms] smart_charging_fraction: stations sent a charging profile
+    smart_charging_purpose: str = "TxDefaultProfile"  # [csms] smart_charging_purpose
+    smart_charging_unit: str = "W"  # [csms] smart_charging_unit
+    smart_charging_periods: list = field(default_factory=list)  # [csms] smart_charging_periods: (start s, limit)
+    smart_charging_stagger: float = 0.0  # [csms] smart_charging_stagger
     proc: subprocess.Popen | None = None
     url: str = ""
 
     def start(self) -> str:
         faults = self.error_rate > 0 or self.silence_rate > 0
-        pushes = self.local_list_fraction > 0 or self.reservation_fraction > 0
+        pushes = self.local_list_fraction > 0 or self.reservation_fraction > 0 or self.smart_charging_fraction > 0
         cmd = ([sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet"]
                if not (self.deterministic or faults or pushes) else
                [sys.executable, "-m", "ocpp_station.fleet.csms_main", "--port", "0", "--seed", str(self.seed),
                 "--error-rate", repr(self.error_rate), "--silence-rate", repr(self.silence_rate),
                 "--local-list-fraction", repr(self.local_list_fraction), "--local-list-size", str(self.local_list_size),
                 "--reservation-fraction", repr(self.reservation_fraction),
-                "--reservation-duration", repr(self.reservation_duration), "--id-tags", json.dumps(self.id_tags)])
+                "--reservation-duration", repr(self.reservation_duration), "--id-tags", json.dumps(self.id_tags),
+                "--smart-charging-fraction", repr(self.smart_charging_fraction),
+                "--smart-charging-purpose", self.smart_charging_purpose, "--smart-charging-unit", self.smart_charging_unit,
+                "--smart-charging-periods", json.dumps([list(p) for p in self.smart_charging_periods]),
+                "--smart-charging-stagger", repr(self.smart_charging_stagger)])
         self.proc = subprocess.Popen(
             cmd + ["--log-level", "WARNING", "--boot-interval", str(self.boot_interval)],
             stdout=subprocess.PIPE,
@@ -224,7 +233,12 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
                            error_rate=sc.csms_error_rate, silence_rate=sc.csms_silence_rate,
                            local_list_fraction=sc.csms_local_list_fraction, local_list_size=sc.csms_local_list_size,
                            reservation_fraction=sc.csms_reservation_fraction,
-                           reservation_duration=sc.csms_reservation_duration, id_tags=list(sc.id_tags))
+                           reservation_duration=sc.csms_reservation_duration, id_tags=list(sc.id_tags),
+                           smart_charging_fraction=sc.csms_smart_charging_fraction,
+                           smart_charging_purpose=sc.csms_smart_charging_purpose,
+                           smart_charging_unit=sc.csms_smart_charging_unit,
+                           smart_charging_periods=list(sc.csms_smart_charging_periods),
+                           smart_charging_stagger=sc.csms_smart_charging_stagger)
         url = csms.start()
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
     k = max(1, min(opts.workers, opts.count))

@@ -15,6 +15,9 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     timer_grain = 0.025               # s: real time only, the stations' timers (heartbeats, meter values,
                                       # retries, driver actions) fire on multiples of this, so that one
                                       # wake-up of the event loop serves every station due in it; 0 = exact
+    virtual_grain = 0.0               # s: --virtual-time only, the clock jumps to multiples of this, so every
+                                      # timer due within it fires in one jump (up to this late) and the
+                                      # stations' CALLs of that moment go out together; 0 = to each deadline
 
     [station]                         # the station template (same meaning as in `run`'s config)
     vendor = "ocpp-station"           # BootNotification.chargePointVendor (<= 20 chars)
@@ -25,6 +28,11 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     fixed_cable = true
     connector_lock = false
     boot_retry_interval = 30          # s before another BootNotification after a failed one
+    profiles = [...]                  # the OCPP feature profiles, as in `run` (default: every implemented one);
+                                      # e.g. a [[template]] with ["Core"] for stations without Smart Charging
+    meter_save_interval = 5           # s between saves of a running transaction's register (what a power cut
+                                      # loses); in virtual time each save is a wake-up: a day-long run of
+                                      # many stations goes much faster with a longer interval (e.g. 900)
 
     [ocpp]                            # initial OCPP configuration keys of every station
     MeterValueSampleInterval = 60     # values may be TOML ints/bools/strings
@@ -78,6 +86,17 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     reservation_fraction = 0.0        # fraction of the stations ("<seed>/<identity>/reservation") to which it
     reservation_duration = 300        # sends ReserveNow(connector 1, the first of id_tags) for this many s
                                       # (a session of another idTag on that connector meanwhile is refused)
+    smart_charging_fraction = 0.0     # fraction of the stations ("<seed>/<identity>/smart-charging") to which it
+                                      # sends, after their first Accepted boot, SetChargingProfile: connector 0,
+                                      # stackLevel 0, Recurring Daily from 2025-01-01T00:00Z, these periods
+    smart_charging_purpose = "TxDefaultProfile"   # or "ChargePointMaxProfile"
+    smart_charging_unit = "W"         # chargingRateUnit of the periods' limits: "W" or "A"
+    smart_charging_periods = [{ start = "00:00", limit = 11000 }, { start = "07:00", limit = 7400 },
+                              { start = "17:00", limit = 3700 }, { start = "21:00", limit = 11000 }]
+                                      # the daily step list: each limit holds from its start (UTC, "HH:MM" or
+                                      # seconds) to the next; the first starts at "00:00"
+    smart_charging_stagger = 0        # s: each station's schedule starts a seeded 0..stagger s later
+                                      # ("<seed>/<identity>/smart-charging-stagger"), so the steps spread out
 
 What happens per connector: after the arrival gap the EV is plugged in,
 ``plug_to_card`` later the card is presented (Authorize, StartTransaction),
@@ -101,6 +120,10 @@ from typing import Any, Iterator, NamedTuple
 from ..config import IDENTITY_RULE, did_you_mean, identity_ok, ocpp_key_specs
 from ..core.configuration import ConfigValueError
 from ..core.settings import StationSettings
+
+
+DEFAULT_PERIODS = ((0, 11000.0), (7 * 3600, 7400.0), (17 * 3600, 3700.0), (21 * 3600, 11000.0))
+PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile")  # what the builtin CSMS can send (no TxProfile: no transaction)
 
 
 class ScenarioError(ValueError):
@@ -163,6 +186,7 @@ class Scenario:
     identity_pattern: str = "SIM{n:05d}"
     ramp_rate: float = 100.0
     timer_grain: float = 0.025  # s: timers fire on multiples of this in real time (one loop wake-up for many)
+    virtual_grain: float = 0.0  # s: virtual time jumps to multiples of this (0: to each deadline)
     station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields ([station]: every template's)
     ocpp: dict[str, str] = field(default_factory=dict)  # [ocpp]: every template's
     templates: list[Template] = field(default_factory=list)  # [[template]]; none: [station] + [ocpp] alone
@@ -186,6 +210,12 @@ class Scenario:
     csms_local_list_size: int = 50  # entries of that list
     csms_reservation_fraction: float = 0.0  # builtin CSMS: fraction of the stations sent a reservation
     csms_reservation_duration: float = 300.0  # s until that reservation expires
+    csms_smart_charging_fraction: float = 0.0  # builtin CSMS: fraction of the stations sent a charging profile
+    csms_smart_charging_purpose: str = "TxDefaultProfile"  # its chargingProfilePurpose
+    csms_smart_charging_unit: str = "W"  # its chargingRateUnit
+    csms_smart_charging_periods: list[tuple[int, float]] = field(  # (startPeriod s, limit) of the daily step list
+        default_factory=lambda: list(DEFAULT_PERIODS))
+    csms_smart_charging_stagger: float = 0.0  # s: the seeded shift of each station's schedule, up to this
     csms_keys: list[str] = field(default_factory=list)  # [csms] keys the file set (they need --csms builtin)
 
     def identity(self, n: int) -> str:
@@ -238,6 +268,7 @@ class Scenario:
             "identity_pattern": self.identity_pattern,
             "ramp_rate": self.ramp_rate,
             "timer_grain": self.timer_grain,
+            "virtual_grain": self.virtual_grain,
             "station": self.station,
             "ocpp": self.ocpp,
             "templates": [t.to_dict() for t in self.templates],
@@ -252,6 +283,11 @@ class Scenario:
             "backup_power": self.backup_power,
             "csms_error_rate": self.csms_error_rate,
             "csms_silence_rate": self.csms_silence_rate,
+            "csms_smart_charging": {"fraction": self.csms_smart_charging_fraction,
+                                    "purpose": self.csms_smart_charging_purpose,
+                                    "unit": self.csms_smart_charging_unit,
+                                    "periods": [list(p) for p in self.csms_smart_charging_periods],
+                                    "stagger": self.csms_smart_charging_stagger},
         }
 
 
@@ -273,7 +309,8 @@ def check_identity_pattern(pattern: str, count: int) -> list[str]:
 
 
 _STATION_FIELDS = {"vendor": str, "model": str, "serial_number": str, "firmware_version": str,
-                   "connectors": int, "fixed_cable": bool, "connector_lock": bool, "boot_retry_interval": int}
+                   "connectors": int, "fixed_cable": bool, "connector_lock": bool, "boot_retry_interval": int,
+                   "meter_save_interval": int, "profiles": list}
 
 
 def _ocpp_text(v: Any) -> str:
@@ -295,6 +332,49 @@ def _fraction(where: str, v: Any) -> float:
     if p > 1:
         raise ScenarioError(f"{where}: expected 0..1, got {p:g}")
     return p
+
+
+def _time_of_day(where: str, v: Any) -> int:
+    """ "HH:MM", "HH:MM:SS" or a number of seconds -> seconds since midnight (0..86399)."""
+    if isinstance(v, str):
+        parts = v.split(":")
+        if 2 <= len(parts) <= 3 and all(p.isascii() and p.isdigit() and len(p) == 2 for p in parts):
+            h, m, sec = (int(p) for p in parts + ["00"] * (3 - len(parts)))
+            if h < 24 and m < 60 and sec < 60:
+                return h * 3600 + m * 60 + sec
+        raise ScenarioError(f'{where}: expected a time of day "HH:MM" or "HH:MM:SS" (UTC), got {v!r}')
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 86400:
+        return v
+    raise ScenarioError(f'{where}: expected a time of day "HH:MM" or a whole number of seconds 0..86399, got {v!r}')
+
+
+def _periods(where: str, v: Any) -> list[tuple[int, float]]:
+    """The daily step list: [{start = "HH:MM", limit = N}, ...], starting at 00:00 and in time order (a
+    schedule's first startPeriod is 0 and its periods come in order, [SPEC] §7.8 ChargingSchedule)."""
+    if not isinstance(v, list) or not v or not all(isinstance(p, dict) for p in v):
+        raise ScenarioError(f'{where}: expected a non-empty list of tables {{ start = "HH:MM", limit = N }}')
+    out: list[tuple[int, float]] = []
+    for i, p in enumerate(v, 1):
+        at = f"{where}[{i}]"
+        _known_keys_at(at, p, ("start", "limit"))
+        if "start" not in p or "limit" not in p:
+            raise ScenarioError(f"{at}: needs 'start' and 'limit'")
+        start = _time_of_day(f"{at}.start", p["start"])
+        limit = _num(f"{at}.limit", p["limit"])
+        if out and start <= out[-1][0]:
+            raise ScenarioError(f"{at}.start: expected a time after the previous period's, got {p['start']!r}")
+        out.append((start, limit))
+    if out[0][0] != 0:
+        raise ScenarioError(f'{where}[1].start: the first period starts at "00:00" (startPeriod 0)')
+    if len(out) > 48:
+        raise ScenarioError(f"{where}: at most 48 periods, got {len(out)}")
+    return out
+
+
+def _known_keys_at(where: str, body: dict[str, Any], valid: tuple[str, ...]) -> None:
+    for k in body:
+        if k not in valid:
+            raise _unknown(f"{where}.{k}", k, valid)
 
 
 def _dist(where: str, v: Any) -> Distribution:
@@ -331,6 +411,17 @@ def _station_keys(where: str, table: dict[str, Any], extra: tuple[str, ...] = ()
             raise ScenarioError(f"{where}.{k}: expected a positive integer, got {v!r}")
         if not isinstance(v, typ):
             raise ScenarioError(f"{where}.{k}: expected {typ.__name__}, got {v!r}")
+        if k == "profiles":
+            from ..features import PROFILE_NAMES, implemented_profiles
+
+            if not all(isinstance(p, str) for p in v) or "Core" not in v:
+                raise ScenarioError(f'{where}.profiles: expected a list of profile names with "Core", got {v!r}')
+            for p in v:
+                if p not in implemented_profiles():
+                    what = "not implemented" if p in PROFILE_NAMES else "unknown"
+                    raise ScenarioError(f"{where}.profiles: {p!r}: {what} (expected some of: "
+                                        f"{', '.join(implemented_profiles())})")
+            v = tuple(v)
         out[k] = v
     return out
 
@@ -372,7 +463,7 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         if not isinstance(doc.get(t, {}), dict):
             raise ScenarioError(f"{where}: {t}: expected a table [{t}]")
     fleet = doc.get("fleet", {})
-    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain"))
+    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain", "virtual_grain"))
     if "identity_pattern" in fleet:
         sc.identity_pattern = str(fleet["identity_pattern"])
     try:
@@ -385,6 +476,10 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         sc.timer_grain = _num(f"{where}: fleet.timer_grain", fleet["timer_grain"])
         if sc.timer_grain > 1:
             raise ScenarioError(f"{where}: fleet.timer_grain: expected 0..1 s, got {sc.timer_grain:g}")
+    if "virtual_grain" in fleet:
+        sc.virtual_grain = _num(f"{where}: fleet.virtual_grain", fleet["virtual_grain"])
+        if sc.virtual_grain > 60:
+            raise ScenarioError(f"{where}: fleet.virtual_grain: expected 0..60 s, got {sc.virtual_grain:g}")
     sc.station = _station_keys(f"{where}: station", doc.get("station", {}))
     sc.ocpp = _ocpp_keys(f"{where}: ocpp", doc.get("ocpp", {}))
     templates = doc.get("template", [])
@@ -471,8 +566,32 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         sc.csms_reservation_fraction = _fraction(f"{where}: csms.reservation_fraction", csms["reservation_fraction"])
     if "reservation_duration" in csms:
         sc.csms_reservation_duration = _num(f"{where}: csms.reservation_duration", csms["reservation_duration"], 1.0)
+    if "smart_charging_fraction" in csms:
+        sc.csms_smart_charging_fraction = _fraction(f"{where}: csms.smart_charging_fraction",
+                                                    csms["smart_charging_fraction"])
+    if "smart_charging_purpose" in csms:
+        purpose = csms["smart_charging_purpose"]
+        if purpose not in PURPOSES:
+            raise ScenarioError(f"{where}: csms.smart_charging_purpose: expected one of {', '.join(PURPOSES)}, "
+                                f"got {purpose!r}")
+        sc.csms_smart_charging_purpose = purpose
+    if "smart_charging_unit" in csms:
+        unit = csms["smart_charging_unit"]
+        if unit not in ("W", "A"):
+            raise ScenarioError(f'{where}: csms.smart_charging_unit: expected "W" or "A", got {unit!r}')
+        sc.csms_smart_charging_unit = unit
+    if "smart_charging_periods" in csms:
+        sc.csms_smart_charging_periods = _periods(f"{where}: csms.smart_charging_periods",
+                                                  csms["smart_charging_periods"])
+    if "smart_charging_stagger" in csms:
+        sc.csms_smart_charging_stagger = _num(f"{where}: csms.smart_charging_stagger", csms["smart_charging_stagger"])
+        if sc.csms_smart_charging_stagger > 86400:
+            raise ScenarioError(f"{where}: csms.smart_charging_stagger: expected 0..86400 s (a day), "
+                                f"got {sc.csms_smart_charging_stagger:g}")
     _known_keys(where, "csms", csms, ("boot_interval", "error_rate", "silence_rate", "local_list_fraction",
-                                      "local_list_size", "reservation_fraction", "reservation_duration"))
+                                      "local_list_size", "reservation_fraction", "reservation_duration",
+                                      "smart_charging_fraction", "smart_charging_purpose", "smart_charging_unit",
+                                      "smart_charging_periods", "smart_charging_stagger"))
     sc.csms_keys = sorted(csms)
     # every template must make a valid station: build one (checks the [ocpp] values with the station's own rules)
     from ..assembly import build_station

@@ -44,6 +44,7 @@ import gc
 import heapq
 import itertools
 import logging
+import math
 import os
 import random
 import re
@@ -155,9 +156,12 @@ class Scheduler:
     """One heap of deadlines for every station and driver action of a worker."""
 
     def __init__(self, clock: Callable[[], float] = time.time, idle: Callable[[], bool] | None = None,
-                 grain: float = 0.0) -> None:
+                 grain: float = 0.0, virtual_grain: float = 0.0) -> None:
         self.clock = clock
         self.grain = grain  # real time: wake-ups on multiples of this (s), one for every deadline in it
+        # virtual time: jumps land on multiples of this (s), so that every deadline within it fires in one
+        # jump and the stations' CALLs of that moment travel together (0: each jump to the next deadline)
+        self.virtual_grain = virtual_grain
         self.idle = idle  # virtual time: () -> True when nothing but the heap can make progress
         self.jumps = 0  # virtual-time jumps made
         self.horizon: float | None = None  # virtual time: never jump past this
@@ -231,7 +235,11 @@ class Scheduler:
         heap = self._heap
         if self.idle is not None and heap and heap[0][0] > self.clock() and (self.idle() or watchdog) \
                 and not (self.hold is not None and self.hold()):
-            target = heap[0][0] if self.horizon is None else min(heap[0][0], self.horizon)
+            target = heap[0][0]
+            if self.virtual_grain:
+                target = math.ceil(target / self.virtual_grain - 1e-9) * self.virtual_grain
+            if self.horizon is not None:
+                target = min(target, self.horizon)
             if target > self.clock():
                 self.clock.advance_to(target)  # type: ignore[attr-defined]
                 self.jumps += 1
@@ -271,8 +279,10 @@ class FleetStation:
         self.rng = random.Random(f"{seed}/{identity}/station")
         self.store = MemoryStore()
         self.hardware = SimulatedHardware(settings.connectors, settings.fixed_cable, store=self.store)
+        self.smart: Any = None  # the Smart Charging feature of the current station (None: no such profile)
         self.station = self._new_station()
         self.trace = StationTrace(identity)
+        self._answering: tuple[str, str] | None = None  # (message id, action) of a CSMS CALL being answered
         self.armed: float | None = None  # deadline currently in the scheduler's heap
         # [OCPPJ] §3.1: the identity is percent-encoded into the URL, as `run` does (runtime/app.py)
         self.url = station_url(worker.csms_url, identity)
@@ -301,7 +311,37 @@ class FleetStation:
         st = build_station(self.settings, self.store, self.hardware, self.rng)
         if self.worker.virtual:
             st.clock = _PinnedClock()
+        # the feature registered under profile "SmartCharging" gives each connector's limit (limit_w)
+        self.smart = next((f for f in st.features if f.profile == "SmartCharging" and hasattr(f, "limit_w")), None)
         return st
+
+    def power_and_limit(self, now: float) -> tuple[float, float | None]:
+        """The station's power (W, the sum over its connectors' meters) and its Smart Charging limit (W): the
+        sum of its connectors' limits, capped by the limit of connector 0 (the station as a whole) when the
+        feature gives one. None when the station has no SmartCharging feature or a connector has no limit
+        (unlimited). Called once per metrics tick, not per message."""
+        hw = self.hardware
+        power = 0.0
+        for cid, c in hw.connectors.items():
+            if c.relay_closed:  # no power through an open contactor: no meter to read
+                power += hw.read(cid, now).power_w
+        smart = self.smart
+        if smart is None:
+            return power, None
+        limit: float | None = 0.0
+        for cid in hw.connectors:
+            lim = smart.limit_w(cid, now)
+            if lim is None:
+                limit = None
+                break
+            limit += lim  # type: ignore[operator]
+        try:
+            whole = smart.limit_w(0, now)
+        except Exception:  # a feature that knows limits per connector only
+            whole = None
+        if whole is not None:
+            limit = whole if limit is None else min(limit, whole)
+        return power, limit
 
     # -- inputs (each followed by flush) ----------------------------------------------
 
@@ -339,8 +379,10 @@ class FleetStation:
         st = self.station
         prev = st.session.in_flight
         if (data if isinstance(data, str) else data.decode("utf-8", "replace")).lstrip("[ \t\r\n")[:1] == "2":
-            try:  # a CALL from the CSMS (rare beside the answers): count it by action
-                self.trace.received[str(orjson.loads(data)[2])] += 1
+            try:  # a CALL from the CSMS (rare beside the answers): count it by action, and its answer (flush)
+                call = orjson.loads(data)
+                self.trace.received[str(call[2])] += 1
+                self._answering = (str(call[1]), str(call[2]))
             except (orjson.JSONDecodeError, IndexError, TypeError):
                 pass  # the station answers the malformed frame itself
         st.receive(data, now)
@@ -396,6 +438,8 @@ class FleetStation:
                 send = self.ws.send
                 for f in frames:
                     send(f)
+        if self._answering is not None:
+            self._count_answer(frames)
         for cmd in st.commands():
             if isinstance(cmd, Reboot):
                 self._reboot = True
@@ -408,6 +452,28 @@ class FleetStation:
         self.worker.scheduler.arm(self)
         if self.worker.virtual:
             self.worker.update_busy(self)
+
+    def _count_answer(self, frames: list[str]) -> None:
+        """The station's answer to the CSMS CALL it just received, counted by action and status: a
+        CALLRESULT's ``status`` (Accepted, Rejected...; "answered" without one), a CALLERROR's code
+        (NotSupported, NotImplemented...)."""
+        uid, action = self._answering  # type: ignore[misc]
+        self._answering = None
+        for f in frames:
+            if uid not in f:
+                continue
+            try:
+                msg = orjson.loads(f)
+            except orjson.JSONDecodeError:
+                continue
+            if msg[0] == 3 and msg[1] == uid:
+                status = msg[2].get("status", "answered") if isinstance(msg[2], dict) else "answered"
+            elif msg[0] == 4 and msg[1] == uid:
+                status = str(msg[2])
+            else:
+                continue
+            self.trace.answers[f"{action} {status}"] += 1
+            return
 
     def _close(self) -> None:
         ws = self.ws
@@ -688,7 +754,8 @@ class Worker:
         self.by_identity: dict[str, FleetStation] = {}
         self.busy: set[FleetStation] = set()  # virtual time: stations with a CALL in flight or frames to write
         self.connecting = 0  # websocket handshakes under way
-        self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain)
+        self.scheduler = Scheduler(self.clock, self.idle if virtual else None, scenario.timer_grain,
+                                   scenario.virtual_grain if virtual else 0.0)
         self.metrics = WorkerMetrics()
         # virtual time: the time series is sampled on the stations' clock, every series_step virtual seconds
         self.step = series_step(duration) if virtual else None
@@ -762,9 +829,11 @@ class Worker:
 
         self.scheduler.at(self.start_at + ev.t, fire)
 
-    def gauges(self) -> dict[str, int]:
+    def gauges(self, power: bool = True) -> dict[str, Any]:
         """Stations connected and Accepted, stations with a transaction and their connectors with one,
-        transaction messages queued."""
+        transaction messages queued; with ``power`` also the power of every station, the sum of the Smart
+        Charging limits, the power of the limited stations and their count (W; see
+        FleetStation.power_and_limit)."""
         connected = accepted = stations = connectors = queued = 0
         acc = Registration.ACCEPTED
         for fs in self.stations:  # over every station: kept to plain loads and compares
@@ -779,8 +848,21 @@ class Worker:
                 stations += 1
                 connectors += n
             queued += len(st.tx_queue._queue)
-        return {"connected": connected, "accepted": accepted, "charging_stations": stations,
-                "charging_connectors": connectors, "queued": queued}
+        g: dict[str, Any] = {"connected": connected, "accepted": accepted, "charging_stations": stations,
+                             "charging_connectors": connectors, "queued": queued}
+        if power:
+            now = self.clock()
+            total = limits = limited_power = 0.0
+            limited = 0
+            for fs in self.stations:
+                p, lim = fs.power_and_limit(now)
+                total += p
+                if lim is not None:
+                    limited += 1
+                    limits += lim
+                    limited_power += p
+            g.update(power_w=total, limit_w=limits, limited_power_w=limited_power, limited_stations=limited)
+        return g
 
     def _sample_at_end_of(self, k: int) -> None:
         """Virtual time: bucket ``k`` is closed when the stations' clock reaches its end."""
@@ -815,7 +897,9 @@ class Worker:
 
     def snapshot(self, kind: str = "snapshot") -> dict[str, Any]:
         m = self.metrics
-        g = self.gauges()
+        # virtual time: power and limits are sampled per bucket of the stations' clock (_bucket), where
+        # reading the meters happens at the same virtual instants in every run of a seed
+        g = self.gauges(power=not self.virtual)
         if self.all_accepted_at is None and self.accepted_ever >= len(self.indices):
             self.all_accepted_at = max(fs.trace.accepted_at or 0 for fs in self.stations) if self.stations else self.clock()
         lat, m.latencies = m.latencies, []

@@ -57,7 +57,9 @@ class StationRuntime:
         hardware: SimulatedHardware | None = None,
         rng: random.Random | None = None,
         power_cut_restarts: bool = False,
+        features: list[type] | None = None,
     ) -> None:
+        self.features = features  # the feature classes; None: those of [station] profiles
         self.settings = settings  # RunSettings: station settings, csms_url, control, reconnect delays
         self.store_factory = store_factory  # opens the store
         self.rng = rng or random.Random()  # jitter, message-id prefixes
@@ -92,7 +94,7 @@ class StationRuntime:
         self.files = FileJobs(self)  # firmware downloads and installs, diagnostics uploads
 
     def _new_station(self) -> Station:
-        return build_station(self.settings.station, self.store, self.hardware, self.rng)
+        return build_station(self.settings.station, self.store, self.hardware, self.rng, features=self.features)
 
     @property
     def security(self) -> Any:

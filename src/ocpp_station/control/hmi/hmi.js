@@ -140,7 +140,7 @@
     // keep the panels in connector order
     const after = [...panels.keys()].filter((k) => k > cid).sort((a, b) => a - b)[0];
     els.connectors.insertBefore(root, after === undefined ? null : panels.get(after).root);
-    p = { root, fields };
+    p = { root, fields, chart: newChart(cid, root.querySelector(".chart-svg")) };
     panels.set(cid, p);
     const opt = document.createElement("option");
     opt.value = String(cid);
@@ -173,7 +173,7 @@
     }
   }
 
-  function renderState(doc) {
+  function renderState(doc, fromStream) {
     els.identity.textContent = doc.identity || "Station";
     document.title = (doc.identity || "Station") + " · HMI";
     const reg = doc.registration || "–";
@@ -201,6 +201,15 @@
       f.energy.textContent = fmt(typeof c.energyWh === "number" ? c.energyWh / 1000 : null, 3);
       f.sessionEnergy.textContent = fmt(typeof c.sessionEnergyWh === "number" ? c.sessionEnergyWh / 1000 : null, 3);
       f.power.textContent = fmt(typeof c.powerW === "number" ? c.powerW / 1000 : null, 2);
+      // limitW: the Smart Charging limit in effect (null or absent: none applies)
+      const limited = typeof c.limitW === "number" && isFinite(c.limitW);
+      f.limit.textContent = limited ? fmt(c.limitW / 1000, 2) + " kW" : "none";
+      f.limit.classList.toggle("limited", limited);
+      if (fromStream) {
+        const now = Date.now();
+        addSample(p.chart, c.powerW, limited ? c.limitW : null, now);
+        drawChart(p.chart, now);
+      }
       const hw = c.hardware || {};
       f.cable.textContent = "EV " + (hw.evPlugged ? "plugged" : "unplugged") +
         " · station " + (hw.cableAtStation ? "plugged" : "unplugged");
@@ -227,6 +236,145 @@
     if (s === "Charging") return "charging";
     if (s === "Faulted" || s === "Unavailable") return "bad";
     return "warn";
+  }
+
+
+  // -- the power chart: power and charging limit per connector over the last 10 minutes -----------
+  //
+  // Each state document adds a sample (power, limit) per connector; a 1 s tick repeats the last one while
+  // the stream is live, so the lines run on when nothing changes. Inline SVG, redrawn from the samples.
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const WINDOW_MS = 10 * 60 * 1000;
+  const CHART = { w: 320, h: 150, left: 34, right: 8, top: 8, bottom: 20 };
+  const SAMPLE_MS = 1000; // a tick adds a sample when the last is older than this
+
+  function svgEl(name, attrs, parent) {
+    const el = document.createElementNS(SVG_NS, name);
+    for (const k in attrs) el.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(el);
+    return el;
+  }
+
+  // round tick values (steps of 1, 2 or 5 times a power of ten) from 0 to at least hi, at most 6 intervals
+  function niceTicks(hi) {
+    if (!(hi > 0)) hi = 1;
+    const mag = Math.pow(10, Math.floor(Math.log10(hi / 5)));
+    let step = mag;
+    for (const m of [1, 2, 5, 10]) {
+      step = m * mag;
+      if (Math.ceil(hi / step - 1e-9) <= 6) break;
+    }
+    const ticks = [];
+    for (let v = 0; v < hi + step * 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+    if (ticks[ticks.length - 1] < hi) ticks.push(ticks.length * step);
+    return ticks;
+  }
+
+  function kwText(v, ticks) {
+    const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+    return v.toFixed(Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+  }
+
+  function newChart(cid, svg) {
+    svg.id = "c" + cid + "-chart";
+    svg.setAttribute("aria-label", "Power and charging limit of connector " + cid + " over the last 10 minutes");
+    const c = CHART;
+    const grid = svgEl("g", { class: "grid" }, svg);
+    const box = svgEl("rect", { x: c.left, y: c.top, height: c.h - c.top - c.bottom, class: "frame-box" }, svg);
+    const limit = svgEl("path", { id: "c" + cid + "-limit-line", class: "limit-line", d: "" }, svg);
+    const power = svgEl("path", { id: "c" + cid + "-power-line", class: "power-line", d: "" }, svg);
+    const unit = svgEl("text", { x: 2, y: c.top + 4, class: "axis-unit" }, svg);
+    unit.textContent = "kW";
+    const xticks = [["-10 min", 0], ["-5 min", 0.5], ["now", 1]].map(([label, f]) => {
+      const t = svgEl("text", { y: c.h - 5, class: "xtick",
+                                "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle" }, svg);
+      t.textContent = label;
+      return [t, f];
+    });
+    return { svg, grid, box, xticks, power, limit, samples: [], ticksKey: "", w: 0 };
+  }
+
+  // the chart is drawn in CSS pixels (1 unit = 1 px): its width follows the card's, its text stays legible
+  function fitChart(chart) {
+    const w = Math.round(Math.min(720, Math.max(240, chart.svg.clientWidth || CHART.w)));
+    if (w === chart.w) return;
+    chart.w = w;
+    chart.ticksKey = "";
+    chart.svg.setAttribute("viewBox", "0 0 " + w + " " + CHART.h);
+    const pw = w - CHART.left - CHART.right;
+    chart.box.setAttribute("width", pw);
+    for (const [t, f] of chart.xticks) t.setAttribute("x", CHART.left + f * pw);
+  }
+
+  // a state document's values for one connector
+  function addSample(chart, powerW, limitW, now) {
+    const s = chart.samples;
+    const sample = { t: now, p: typeof powerW === "number" ? powerW : null,
+                     l: typeof limitW === "number" && isFinite(limitW) ? limitW : null };
+    // several documents within a short moment: the last one counts
+    if (s.length && now - s[s.length - 1].t < 250) s[s.length - 1] = sample;
+    else s.push(sample);
+    while (s.length > 2 && s[1].t < now - WINDOW_MS) s.shift();
+  }
+
+  function drawChart(chart, now) {
+    fitChart(chart);
+    const c = CHART;
+    const pw = chart.w - c.left - c.right, ph = c.h - c.top - c.bottom;
+    const t0 = now - WINDOW_MS;
+    let hi = 0;
+    for (const x of chart.samples) {
+      if (x.p !== null) hi = Math.max(hi, x.p / 1000);
+      if (x.l !== null) hi = Math.max(hi, x.l / 1000);
+    }
+    const ticks = niceTicks(hi * 1.05);
+    const top = ticks[ticks.length - 1];
+    const px = (t) => (c.left + Math.max(0, (t - t0)) / WINDOW_MS * pw).toFixed(1);
+    const py = (w) => (c.top + ph - (w / 1000) / top * ph).toFixed(1);
+    const key = ticks.join(",");
+    if (key !== chart.ticksKey) { // the y axis: grid lines and labels in kW
+      chart.ticksKey = key;
+      chart.grid.textContent = "";
+      for (const v of ticks) {
+        const y = (c.top + ph - v / top * ph).toFixed(1);
+        svgEl("line", { x1: c.left, x2: c.left + pw, y1: y, y2: y }, chart.grid);
+        const label = svgEl("text", { x: c.left - 4, y: (Number(y) + 3.5).toFixed(1), class: "ytick",
+                                      "text-anchor": "end", "data-kw": String(v) }, chart.grid);
+        label.textContent = kwText(v, ticks);
+      }
+    }
+    // power: a line through the samples; limit: a step line (each value holds until the next sample)
+    let dp = "", dl = "", penP = false, penL = false;
+    const s = chart.samples;
+    for (let i = 0; i < s.length; i++) {
+      const x = s[i];
+      if (x.t < t0 && i + 1 < s.length && s[i + 1].t <= t0) continue;
+      const X = px(x.t);
+      if (x.p === null) penP = false;
+      else { dp += (penP ? "L" : "M") + X + "," + py(x.p); penP = true; }
+      if (x.l === null) penL = false;
+      else {
+        const Y = py(x.l);
+        dl += penL ? "H" + X + "V" + Y : "M" + X + "," + Y;
+        penL = true;
+      }
+    }
+    if (penL && s.length) dl += "H" + px(Math.max(s[s.length - 1].t, t0));
+    chart.power.setAttribute("d", dp);
+    chart.limit.setAttribute("d", dl);
+  }
+
+  function tickCharts() {
+    const now = Date.now();
+    for (const p of panels.values()) {
+      const s = p.chart.samples;
+      if (!stale && streamStates > 0 && s.length && now - s[s.length - 1].t >= SAMPLE_MS) {
+        const last = s[s.length - 1];
+        addSample(p.chart, last.p, last.l, now);
+      }
+      drawChart(p.chart, now);
+    }
   }
 
   // -- the frame log ---------------------------------------------------------------------
@@ -306,7 +454,7 @@
     source.addEventListener("open", () => setBadge(els.live, "live", "ok"));
     source.addEventListener("state", (ev) => {
       streamStates++;
-      renderState(JSON.parse(ev.data));
+      renderState(JSON.parse(ev.data), true);
       if (stale) {
         stale = false;
         setStale(false);
@@ -356,4 +504,5 @@
   });
 
   connect();
+  setInterval(tickCharts, SAMPLE_MS);
 })();
