@@ -341,11 +341,10 @@ async def _kw_at(page, y: float) -> float:
 async def test_chart_shows_the_charging_limit_and_the_power(csms, desktop, tmp_path) -> None:  # noqa: F811
     """The connector's chart draws the Smart Charging limit of the state document (``limitW``) as a dashed step
     line at its height in kW, the power as a line that runs on and follows the EV; the readout says the limit.
-    The limit comes from a stand-in Smart Charging feature (tests/fake_smart_charging.py) in an in-process
-    station."""
+    The limit is a TxDefaultProfile in W the CSMS sets on connector 1 (the Smart Charging feature of an
+    in-process station), then replaces with a lower one."""
     import asyncio
 
-    from fake_smart_charging import FakeSmartCharging
     from ocpp_station.config import RunSettings
     from ocpp_station.core.settings import StationSettings
     from ocpp_station.features import features_for
@@ -356,13 +355,19 @@ async def test_chart_shows_the_charging_limit_and_the_power(csms, desktop, tmp_p
     port = free_port()
     settings = RunSettings(station=StationSettings(identity="CP-CHART"), csms_url=csms.url, data_dir=None,
                            control_listen=("127.0.0.1", port), config_path=None, reconnect_min=0.1, reconnect_max=0.5)
-    rt = StationRuntime(settings, MemoryStore, features=features_for(None) + [FakeSmartCharging])
-    fake = rt.station.feature["FakeSmartCharging"]
-    fake.fixed[1] = 7400.0
+    rt = StationRuntime(settings, MemoryStore, features=features_for(None))
+
+    def tx_default(watts: float) -> dict:
+        return {"connectorId": 1, "csChargingProfiles": {
+            "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Absolute", "chargingSchedule": {
+                "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": watts}]}}}
+
     task = asyncio.create_task(rt.run())
     try:
         link = await csms.wait_connected("CP-CHART")
         await link.expect("BootNotification")
+        assert await link.call("SetChargingProfile", tx_default(7400.0)) == {"status": "Accepted"}
         base = f"http://127.0.0.1:{port}"
         await page.goto(base + "/")
         await expect(page.get_by_test_id("registration")).to_have_text("Accepted")
@@ -403,7 +408,7 @@ async def test_chart_shows_the_charging_limit_and_the_power(csms, desktop, tmp_p
             return end[1] !== null && Math.abs(end[1] - {y}) > 5; }}""")
         _, y = await page.evaluate(_PATH_END, "c1-power-line")
         assert abs(await _kw_at(page, y) - 3.0) < 0.05, y
-        fake.fixed[1] = 4000.0
+        assert await link.call("SetChargingProfile", tx_default(4000.0)) == {"status": "Accepted"}  # replaces it
         await expect(limit).to_have_text("4.00 kW")
         await page.wait_for_function(f"""() => {{
             const d = document.getElementById('c1-limit-line').getAttribute('d');
@@ -414,7 +419,7 @@ async def test_chart_shows_the_charging_limit_and_the_power(csms, desktop, tmp_p
                                                        or str(tmp_path / "chart.png"))
 
         # no limit any more: the readout says so and the dashed line stops
-        fake.fixed[1] = None
+        assert await link.call("ClearChargingProfile", {"id": 1}) == {"status": "Accepted"}
         await expect(limit).to_have_text("none")
     finally:
         rt.stop()

@@ -2,8 +2,8 @@
 stations ([csms] smart_charging_*), the stations' answers are counted per action and status, and the metrics'
 time series (and the plot) carry the power of all stations beside the sum of their Smart Charging limits.
 
-The limits come from a stand-in Smart Charging feature (tests/fake_smart_charging.py), registered under the
-"SmartCharging" profile as the real module is; without it the stations answer NotSupported.
+The limits come from the stations' Smart Charging feature, which caps the simulated EV's power to them; a
+station without the SmartCharging profile answers NotSupported.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from fake_smart_charging import install
-
 from ocpp_station.fleet import FleetOptions, parse_scenario, run_fleet
 from ocpp_station.fleet.csms_main import Pushes
 from ocpp_station.fleet.metrics import plot_html
@@ -43,8 +41,7 @@ def _chosen(count: int, seed: int) -> list[str]:
 
 
 @pytest.mark.timeout(180)
-def test_the_csms_sets_profiles_on_the_seeded_fraction_and_the_series_show_power_and_limits(monkeypatch):
-    install(monkeypatch)
+def test_the_csms_sets_profiles_on_the_seeded_fraction_and_the_series_show_power_and_limits():
     count, seed = 12, 5
     result = _run(count, seed, 8 * 3600.0)
     out = result["_err"]
@@ -71,6 +68,8 @@ def test_the_csms_sets_profiles_on_the_seeded_fraction_and_the_series_show_power
     assert max(p["power_w"] for p in series) <= 7000.0 * count
     for p in series:
         assert p["power_w"] >= (p["limited_power_w"] or 0.0)
+        if p["limited_stations"]:  # the limit is physical: the limited stations never draw more
+            assert p["limited_power_w"] <= p["limit_w"], p
         if p["limited_stations"] == 0:
             assert p["limit_w"] is None and p["limited_power_w"] is None, p
     # the stagger spreads the 06:00 step over 10 minutes: some buckets in between hold a mix
@@ -85,7 +84,8 @@ def test_the_csms_sets_profiles_on_the_seeded_fraction_and_the_series_show_power
 @pytest.mark.timeout(120)
 def test_without_the_smart_charging_profile_the_answers_are_not_supported_and_nothing_is_limited():
     count, seed = 6, 3
-    result = _run(count, seed, 1800.0)
+    doc = {**DOC, "station": {"profiles": ["Core", "LocalAuthListManagement", "Reservation", "RemoteTrigger"]}}
+    result = _run(count, seed, 1800.0, doc)
     chosen = _chosen(count, seed)
     assert chosen, "seed 3 chooses some of 6 stations"
     assert result["received"].get("SetChargingProfile", 0) == len(chosen)
@@ -180,7 +180,6 @@ def test_the_smart_charging_example_loads():
 @pytest.mark.timeout(120)
 def test_in_real_time_each_second_samples_the_power_and_the_limits(monkeypatch):
     """Real time: the per-second snapshots carry the power and the limits (the wall-clock series)."""
-    install(monkeypatch)
     doc = {"fleet": {"identity_pattern": "RT{n:02d}", "ramp_rate": 20.0},
            "ocpp": {"WebSocketPingInterval": 0},
            "driver": {"arrival": {"distribution": "fixed", "value": 0.5}, "ev_power_w": 6000,
@@ -193,14 +192,15 @@ def test_in_real_time_each_second_samples_the_power_and_the_limits(monkeypatch):
     assert result["time_base"] == "wall"
     full = [p for p in result["time_series"] if p["limited_stations"] == 3]
     assert full and all(p["limit_w"] == 15000.0 for p in full), result["time_series"]
-    assert any(p["power_w"] == 18000.0 and p["limited_power_w"] == 18000.0 for p in full), result["time_series"]
+    # the EVs would take 6 kW each; the 5 kW limit caps them
+    assert any(p["power_w"] == 15000.0 and p["limited_power_w"] == 15000.0 for p in full), result["time_series"]
+    assert all(p["power_w"] <= 15000.0 for p in result["time_series"]), result["time_series"]
 
 
 @pytest.mark.timeout(120)
-def test_stations_of_a_core_only_template_answer_not_supported_and_count_as_unlimited(monkeypatch):
+def test_stations_of_a_core_only_template_answer_not_supported_and_count_as_unlimited():
     """[[template]] profiles = ["Core"]: those stations have no SmartCharging feature; the CSMS's profile gets
     NotSupported from them and they add power but no limit."""
-    install(monkeypatch)
     doc = {**DOC, "template": [{"name": "smart", "weight": 1.0},
                                {"name": "core", "weight": 1.0, "profiles": ["Core"]}],
            "csms": {**DOC["csms"], "smart_charging_fraction": 1.0}}

@@ -63,9 +63,8 @@ from ..config import station_url
 from ..core.clock import Clock
 from ..core.commands import Reboot, Reconnect
 from ..core.events import CardPresented, Event
-from ..assembly import build_station
+from ..assembly import build_station, simulated_hardware
 from ..core.station import Registration, Station
-from ..hardware.simulated import SimulatedHardware
 from ..runtime.timing import SteadyClock, reconnect_delay
 from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
@@ -278,7 +277,7 @@ class FleetStation:
         self.settings = settings
         self.rng = random.Random(f"{seed}/{identity}/station")
         self.store = MemoryStore()
-        self.hardware = SimulatedHardware(settings.connectors, settings.fixed_cable, store=self.store)
+        self.hardware = simulated_hardware(settings, store=self.store)  # [hardware] voltage too
         self.smart: Any = None  # the Smart Charging feature of the current station (None: no such profile)
         self.station = self._new_station()
         self.trace = StationTrace(identity)
