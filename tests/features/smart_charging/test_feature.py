@@ -265,6 +265,29 @@ def test_power_follows_the_limit_at_each_boundary():
     assert h.station.state(h.now)["connectors"][1]["limitW"] == 6900.0
 
 
+def test_limit_w_between_boundaries_is_the_schedule_s_value_and_changes_at_the_boundary():
+    """limit_w answers from the limits of the last change while they hold (the fleet samples it for every station
+    each tick): at every step it equals the schedules evaluated afresh, also right at a boundary before its timer
+    ran, and after a transaction starts or ends."""
+    h = booted(**KW)
+    sc = h.station.feature["SmartCharging"]
+    assert status_of(h, 0, profile(pid=1, sched=schedule((0, 16), (90, 8), (200, 12)))) == "Accepted"
+
+    def same():
+        fresh = sc._limits_at(h.now)
+        assert [sc.limit_w(c, h.now) for c in (0, 1)] == [fresh.get(0), fresh.get(1)], h.now
+
+    same()
+    charging(h)  # the Relative schedule starts with the transaction
+    same()
+    for step in (30, 59.5, 0.5, 0.25, 100, 10, 5):
+        h.advance(step)
+        same()
+    boundary = h.station.timers.deadline("smart-charging")
+    h.now = boundary  # the instant of a change, the timer not run yet
+    same()
+
+
 def test_tx_default_set_during_a_transaction_applies_to_it():
     """[ERRATA] 3.8 (TC_082): a TxDefaultProfile set while a transaction runs without TxProfile limits it at once;
     a TxProfile in force wins over it ([ERRATA] 3.67)."""

@@ -68,6 +68,9 @@ class SmartCharging(Feature):
         self.pending_remote: dict[int, dict[str, Any]] = {}  # connector -> profile of an accepted RemoteStart
         self._set: ProfileSet | None = None  # the grouped profiles (rebuilt after a change)
         self._applied: dict[int, float | None] = {}  # connector -> the limit last given to the hardware
+        # the limits of the last _apply, valid for [from, until) in `now` while the transactions are the same
+        # (tx objects); limit_w reads them instead of evaluating the schedules (the HMI, the fleet's samples)
+        self._cache: tuple[float, float, tuple, dict[int, float | None]] | None = None
         station.clock.on_change.append(self._apply)  # the wall clock moved: limits and the timer follow
 
     @staticmethod
@@ -120,6 +123,7 @@ class SmartCharging(Feature):
 
     def _changed(self) -> None:
         self._set = None
+        self._cache = None
 
     @property
     def profile_set(self) -> ProfileSet:
@@ -279,7 +283,13 @@ class SmartCharging(Feature):
     def limit_w(self, connector_id: int, now: float) -> float | None:
         """The power (W, total over the phases) connector ``connector_id`` may deliver at ``now``, None when no
         charging profile limits it. Connector 0: the ChargePointMaxProfile limit in force."""
+        c = self._cache
+        if c is not None and c[0] <= now < c[1] and c[2] == self._txs():
+            return c[3].get(connector_id)
         return self._limits_at(now).get(connector_id)
+
+    def _txs(self) -> tuple:
+        return tuple(c.tx for c in self.tx.cond.values())
 
     def _limits_at(self, now: float) -> dict[int, float | None]:
         t = self.station.clock.wall(now)
@@ -303,6 +313,7 @@ class SmartCharging(Feature):
         """Give every connector its limit now; arm the timer for the next change."""
         st = self.station
         limits = self._limits_at(now)
+        self._cache = None
         set_limit = getattr(st.hardware, "set_limit", None)
         for cid, c in self.tx.cond.items():
             w = limits.get(cid)
@@ -316,13 +327,15 @@ class SmartCharging(Feature):
                 c.no_energy_offered = paused  # a 0 W limit: SuspendedEVSE ([SPEC] §4.9)
                 if c.tx is not None:
                     self.tx.refresh(cid, now)  # a transaction that just ended: its stop refreshes
-        self._arm(now)
+        until = self._arm(now)
+        self._cache = (now, until, self._txs(), limits)
 
-    def _arm(self, now: float) -> None:
+    def _arm(self, now: float) -> float:
+        """Set the timer at the next instant a limit may change; returns it (in `now`; inf: none)."""
         st = self.station
         if not self.profiles:
             st.timers.cancel(TIMER)
-            return
+            return math.inf
         t = st.clock.wall(now)
         # a Relative profile without a transaction changes nothing physical: -inf keeps it out of the plan
         starts = self._tx_starts()
@@ -332,7 +345,9 @@ class SmartCharging(Feature):
             if nxt:
                 at = nxt[0]
                 break
-        st.timers.set(TIMER, st.clock.to_now(at), self._boundary)
+        due = st.clock.to_now(at)
+        st.timers.set(TIMER, due, self._boundary)
+        return due
 
     def _boundary(self, now: float) -> None:
         self._purge(now)
