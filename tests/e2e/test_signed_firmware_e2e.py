@@ -241,3 +241,37 @@ async def test_get_log_to_a_refused_location_is_permission_denied_or_upload_fail
         assert (await link.expect(LOG)).payload == {"status": "Uploading", "requestId": 6}
         assert (await link.expect(LOG, timeout=15)).payload == {"status": "UploadFailure", "requestId": 6}
         assert await st.stop() == 0
+
+
+async def test_signed_update_survives_kill_9_while_install_scheduled(tmp_path, stations, files):
+    """L01.FR.16 and persistence: InstallScheduled until installDateTime; a kill -9 meanwhile; the restarted
+    station installs at installDateTime, reboots, and reports Installed and FirmwareUpdated with the requestId."""
+    maker = Manufacturer()
+    image = manifest("3.1")
+    (files.root / "fw-3.1.bin").write_bytes(image)
+    install_at = datetime.now(timezone.utc).timestamp() + 6
+    when = datetime.fromtimestamp(install_at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    async with DevCsms() as csms:
+        st, link = await station_with_root(tmp_path, stations, csms, maker)
+        conf = await link.call("SignedUpdateFirmware", update(files, "fw-3.1.bin", maker, maker.sign(image),
+                                                              request_id=7, installDateTime=when))
+        assert conf == {"status": "Accepted"}
+        for status in ("Downloading", "Downloaded", "SignatureVerified", "InstallScheduled"):
+            await signed(link, status, request_id=7)
+        await st.kill()
+        await link.wait_disconnected()
+        st = await start_station(tmp_path, csms.url, security={"profile": 0}, name="st2")
+        stations.append(st)
+        link = await booted(csms, after=link.connections)
+        sn = await link.expect(SN, timeout=15)
+        assert (sn.payload["connectorId"], sn.payload["status"]) == (1, "Unavailable")
+        await signed(link, "Installing", request_id=7)
+        assert datetime.now(timezone.utc).timestamp() >= install_at - 0.2  # not before installDateTime
+        await signed(link, "InstallRebooting", request_id=7)
+        await link.wait_disconnected(timeout=15)
+        link = await csms.wait_connected(ID, after=link.connections, timeout=20)
+        assert (await link.expect("BootNotification", timeout=20)).payload["firmwareVersion"] == "3.1"
+        after = [await link.next_call(timeout=10) for _ in range(5)]
+        got = [(c.action, c.payload.get("status") or c.payload.get("type")) for c in after]
+        assert got[2:] == [(SIGNED, "Installed"), (SEN, "StartupOfTheDevice"), (SEN, "FirmwareUpdated")], got
+        assert await st.stop() == 0
