@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from ocpp_station.csms import DevCsms
 from ocpp_station.csms.files import FileServer, manifest
 from ocpp_station.csms.server import CallErrorReceived
-from ocpp_station.features.security import certificates as certs
 from e2e.conftest import StationProcess
 from e2e.test_security_e2e import ID, booted, start_station
 from pki import CA, DAY, NOW, key_pem, pem

@@ -115,7 +115,7 @@ class Security(Feature):
             "GetInstalledCertificateIds": self.roots.get_installed_certificate_ids,
         }
         if "Firmware" in self.station.feature:
-            # both need the file transfers of Firmware Management; without it they stay NotImplemented
+            # both need the file transfers of Firmware Management; without it they are NotSupported
             handlers["SignedUpdateFirmware"] = self.signed_update_firmware
             handlers["GetLog"] = self.logs.get_log
         return handlers
