@@ -182,11 +182,11 @@ def test_the_profile_table_is_true_to_the_code():
     assert set(specs["SupportedFeatureProfiles"].default.split(",")) == implemented  # Security adds no name
 
     # the station answers exactly the CSMS actions of the implemented profiles, and with [security] those of the
-    # extension but the ones that come with Firmware Management's transfers (named in the notes below the table)
+    # extension; the two that need Firmware Management's transfers are named in the notes below the table
     assert set(GEN.station(security=False).handlers) == {a for p in implemented for a in table[p][1]}
-    later = {"GetLog", "SignedUpdateFirmware"}
-    assert later <= set(re.findall(r"`(\w+)`", text[text.index("<!-- profiles:end -->"):][:1500]))
-    assert set(GEN.station().handlers) == {a for p in implemented for a in table[p][1]} | (table["Security"][1] - later)
+    with_transfers = {"GetLog", "SignedUpdateFirmware"}
+    assert with_transfers <= set(re.findall(r"`(\w+)`", text[text.index("<!-- profiles:end -->"):][:1500]))
+    assert set(GEN.station().handlers) == {a for p in implemented for a in table[p][1]} | table["Security"][1]
 
 
 # -- the station file ----------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def test_the_config_tables_name_every_key_with_its_default(tmp_path):
     }
     keys = {"station": config._STATION_KEYS, "hardware": config._HARDWARE_KEYS, "control": config._CONTROL_KEYS,
             "logging": config._LOGGING_KEYS, "firmware": config._FIRMWARE_KEYS, "security": config._SECURITY_KEYS}
-    defaults["security"] = {"profile": 0}
+    defaults["security"] = {"profile": 0, "legacy_update_firmware": False}
     for item, name in config._SECURITY_FILES.items():  # the file items default to <data_dir>/security/<name>
         rows = _table_after(text, "### `[security]`")
         assert {r[0].strip("`"): r[2] for r in rows}[item] == f"`<data_dir>/security/{name}`", item

@@ -77,7 +77,8 @@ _LOGGING_KEYS = ("frame_log", "frame_log_max_bytes", "frame_log_backups")
 _FIRMWARE_KEYS = ("installer", "command", "install_timeout", "transfer_timeout", "http_upload")
 _INSTALLERS = ("simulated", "command")
 _ENCODINGS = ("raw", "hex")
-_SECURITY_KEYS = ("profile", "tls_csms_url", "csms_root_ca", "manufacturer_root_ca", "cert", "key", "log")
+_SECURITY_KEYS = ("profile", "tls_csms_url", "csms_root_ca", "manufacturer_root_ca", "cert", "key", "log",
+                  "legacy_update_firmware")
 # [security] file items -> their default name under <data_dir>/security/ (docs/security.md)
 _SECURITY_FILES = {
     "csms_root_ca": "csms-root-ca.pem",
@@ -584,6 +585,9 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         st.security = SecuritySettings()
         if "profile" in security_t:
             st.security.profile = _get_int(where, "security.profile", security_t["profile"], 0, 3)
+        if "legacy_update_firmware" in security_t:
+            st.security.legacy_update_firmware = _get_bool(
+                where, "security.legacy_update_firmware", security_t["legacy_update_firmware"])
         if "tls_csms_url" in security_t:
             run.tls_csms_url = _check_url(where, "security.tls_csms_url", security_t["tls_csms_url"])
             if not run.tls_csms_url.startswith("wss://"):

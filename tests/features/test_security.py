@@ -406,8 +406,10 @@ def test_extended_trigger_message_types():
     assert h.csms_conf("ExtendedTriggerMessage", {"requestedMessage": "BootNotification"}) == {"status": "Rejected"}
     assert h.csms_conf("ExtendedTriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 7}) == {
         "status": "Rejected"}
+    # [SEC] §5.5: a SignedFirmwareStatusNotification; Idle (without requestId) when none was sent (L01.FR.28)
     assert h.csms_conf("ExtendedTriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == {
-        "status": "NotImplemented"}
+        "status": "Accepted"}
+    assert h.respond("SignedFirmwareStatusNotification", {}).payload == {"status": "Idle"}
 
 
 def test_security_profile_not_settable_in_ocpp_table(tmp_path):

@@ -44,8 +44,17 @@ class UploadDiagnostics:
     file_name: str  # the archive's name, as given in GetDiagnostics.conf
     start_time: float | None = None  # wall-clock epoch seconds: log lines from then on (None: all)
     stop_time: float | None = None  # and up to then (None: up to now)
+    log_type: str = "DiagnosticsLog"  # "DiagnosticsLog": the diagnostics archive; "SecurityLog": the security log
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyFirmware:
+    job: str  # the downloaded file of this job; the FirmwareVerified event carries the result
+    certificate: str  # PEM: the signing certificate (checked against the ManufacturerRootCertificates already)
+    signature: str  # base64: the signature over the whole file, SHA-256
 
 
 Command = (
     SetPingInterval | Reboot | Reconnect | DownloadFirmware | InstallFirmware | DiscardFirmware | UploadDiagnostics
+    | VerifyFirmware
 )

@@ -58,6 +58,13 @@ class FirmwareInstalled:
 
 
 @dataclass(frozen=True, slots=True)
+class FirmwareVerified:
+    job: str  # the VerifyFirmware command's job
+    ok: bool  # the signature verifies with the signing certificate's key
+    error: str | None = None  # why not, for the log and the security event
+
+
+@dataclass(frozen=True, slots=True)
 class DiagnosticsUploaded:
     job: str  # the UploadDiagnostics command's job
     ok: bool  # the archive is at the location
@@ -75,5 +82,5 @@ class ConnectFailed:
 
 Event = (
     CablePlugged | CableUnplugged | CardPresented | EVStateChanged | FaultDetected | FaultCleared
-    | FirmwareDownloaded | FirmwareInstalled | DiagnosticsUploaded | ConnectFailed
+    | FirmwareDownloaded | FirmwareInstalled | FirmwareVerified | DiagnosticsUploaded | ConnectFailed
 )

@@ -19,6 +19,9 @@ class SecuritySettings:
     cert: Path | None = None  # PEM: the station's certificate (leaf first, then its sub-CAs), profile 3
     key: Path | None = None  # PEM: the station's private key (mode 0600), profile 3
     log: Path | None = None  # the security log (one line per security event)
+    # L01.FR.20: a station with secure firmware update answers the legacy UpdateFirmware NotSupported; true keeps
+    # it working (a build certified for TC_044_x instead of TC_080/081, digest §10 item 23)
+    legacy_update_firmware: bool = False
 
 
 @dataclass(slots=True)

@@ -8,6 +8,10 @@ GET  /api/stations                 stations seen so far: connected, boot, regist
                                    open transactions
 GET  /api/stations/{id}            one of them
 POST /api/stations/{id}/call       send any CSMS-initiated OCPP 1.6 action, answer the station's reply
+POST /api/stations/{id}/signed-update-firmware
+                                   sign a file of the file server, send SignedUpdateFirmware for it
+GET  /api/firmware-signing         the manufacturer root and signing certificate (made on first use)
+PUT  /api/firmware-signing         give the signing certificate, its key and its root (PEM)
 GET  /api/stations/{id}/messages   the recent frames of that station (``?since=&limit=&action=&wait=``)
 GET  /api/policy                   the answer policy (boot status/interval, idTag results)
 PUT  /api/policy                   change it
@@ -21,6 +25,8 @@ It runs in the CSMS's event loop through aiohttp's ``AppRunner`` like the statio
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -148,12 +154,15 @@ class OperatorApi:
                 validation.validate_request(action, payload)
             except OcppError as exc:
                 raise schema_error("payload", exc) from None
+        return await self._send(link, action, payload, float(timeout))
+
+    async def _send(self, link: StationLink, action: str, payload: dict[str, Any], timeout: float) -> web.Response:
         if not link.connected:
             raise RequestError(409, "identity", f"station {link.identity!r} is not connected")
         uid = self.csms.new_message_id()
         answer: dict[str, Any] = {"messageId": uid, "action": action}
         try:
-            result = await link.call(action, payload, float(timeout), validate_response=False, unique_id=uid)
+            result = await link.call(action, payload, timeout, validate_response=False, unique_id=uid)
         except CallErrorReceived as exc:
             answer.update(type="CALLERROR", errorCode=exc.code, errorDescription=exc.description,
                           errorDetails=exc.details)
@@ -169,6 +178,76 @@ class OperatorApi:
         except OcppError as exc:  # the station's answer breaks the confirmation schema: say so, keep it
             answer["responseError"] = {"code": exc.code, "description": exc.description}
         return _json(answer)
+
+    # -- signed firmware ([SEC] L01) ---------------------------------------------------------------
+
+    def _signer(self) -> Any:
+        if self.csms.firmware_signer is None:
+            from .pki import FirmwareSigner
+
+            self.csms.firmware_signer = FirmwareSigner()
+            log.info("firmware signer made: install its root as the stations' ManufacturerRootCertificate")
+        return self.csms.firmware_signer
+
+    async def get_firmware_signing(self, request: web.Request) -> web.Response:
+        s = self._signer()
+        return _json({"manufacturerRootCertificate": s.root_pem, "signingCertificate": s.cert_pem})
+
+    async def put_firmware_signing(self, request: web.Request) -> web.Response:
+        from .pki import FirmwareSigner
+
+        body = await read_json_object(request)
+        _only(body, ("signingCertificate", "signingKey", "manufacturerRootCertificate"))
+        for name in ("signingCertificate", "signingKey"):
+            if not isinstance(body.get(name), str):
+                raise RequestError(422, name, "required: PEM text")
+        root = body.get("manufacturerRootCertificate")
+        if root is not None and not isinstance(root, str):
+            raise RequestError(422, "manufacturerRootCertificate", "expected PEM text")
+        try:
+            self.csms.firmware_signer = FirmwareSigner.load(body["signingCertificate"], body["signingKey"], root)
+        except (ValueError, TypeError) as exc:
+            raise RequestError(422, "signingCertificate", f"cannot use it: {exc}") from None
+        log.info("firmware signer given")  # never the key
+        return await self.get_firmware_signing(request)
+
+    async def signed_update_firmware(self, request: web.Request) -> web.Response:
+        link = self._link(request)
+        body = await read_json_object(request)
+        _only(body, ("file", "location", "requestId", "retrieveDateTime", "installDateTime", "retries",
+                     "retryInterval", "signature", "timeout"))
+        name = body.get("file")
+        files = self.csms.files
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise RequestError(422, "file", "required: the name of a file in the file server's directory")
+        if files is None:
+            raise RequestError(409, "file", "the CSMS serves no files (--files-dir)")
+        path = Path(files.root) / name
+        if not path.is_file():
+            raise RequestError(404, "file", f"no file {name[:60]!r} in the file server's directory")
+        signer = self._signer()
+        data = path.read_bytes()
+        fw: dict[str, Any] = {
+            "location": body.get("location") or f"{files.http_url}/firmware/{name}",
+            "retrieveDateTime": body.get("retrieveDateTime")
+            or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "signingCertificate": signer.cert_pem,
+            "signature": body.get("signature") or signer.sign(data),  # a given one: to test a bad signature
+        }
+        if body.get("installDateTime") is not None:
+            fw["installDateTime"] = body["installDateTime"]
+        payload: dict[str, Any] = {"requestId": body.get("requestId", 1), "firmware": fw}
+        for key in ("retries", "retryInterval"):
+            if body.get(key) is not None:
+                payload[key] = body[key]
+        try:
+            validation.validate_request("SignedUpdateFirmware", payload)
+        except OcppError as exc:
+            raise schema_error("payload", exc) from None
+        timeout = body.get("timeout", DEFAULT_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
+            raise RequestError(422, "timeout", f"expected a number of seconds > 0 and <= {MAX_TIMEOUT:g}")
+        return await self._send(link, "SignedUpdateFirmware", payload, float(timeout))
 
     async def messages(self, request: web.Request) -> web.Response:
         link = self._link(request)
@@ -230,6 +309,9 @@ class OperatorApi:
             web.get("/api/stations", self.stations),
             web.get("/api/stations/{identity}", self.station),
             web.post("/api/stations/{identity}/call", self.call),
+            web.post("/api/stations/{identity}/signed-update-firmware", self.signed_update_firmware),
+            web.get("/api/firmware-signing", self.get_firmware_signing),
+            web.put("/api/firmware-signing", self.put_firmware_signing),
             web.get("/api/stations/{identity}/messages", self.messages),
             web.get("/api/policy", self.get_policy),
             web.put("/api/policy", self.put_policy),

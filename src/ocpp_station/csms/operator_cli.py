@@ -100,6 +100,38 @@ def add_operator_parser(sub: Any) -> None:
     fw.add_argument("--retries", type=_non_negative, metavar="N", help="attempts after the first (default: the station's)")
     fw.add_argument("--retry-interval", type=_non_negative, metavar="S", help="seconds between attempts (default: the station's)")
 
+    sf = cmds.add_parser("signed-update-firmware", parents=[common], help="sign a file and send SignedUpdateFirmware",
+                         description="Sign FILE of the file server's directory with the CSMS's firmware signer and send "
+                         "SignedUpdateFirmware for it (POST /api/stations/ID/signed-update-firmware); the station "
+                         "reports with SignedFirmwareStatusNotification. The station needs the signer's root as "
+                         "ManufacturerRootCertificate (see firmware-signing).")
+    sf.add_argument("identity", metavar="ID")
+    sf.add_argument("file", metavar="FILE", help="a file name in the CSMS's --files-dir")
+    sf.add_argument("--request-id", type=_non_negative, default=1, metavar="N", help="requestId (default: 1)")
+    sf.add_argument("--retrieve-date", metavar="DATE", help="retrieveDateTime, ISO 8601 (default: now)")
+    sf.add_argument("--install-date", metavar="DATE", help="installDateTime, ISO 8601 (default: none, at once)")
+    sf.add_argument("--retries", type=_non_negative, metavar="N", help="attempts after the first (default: the station's)")
+    sf.add_argument("--retry-interval", type=_non_negative, metavar="S", help="seconds between attempts (default: the station's)")
+    sf.add_argument("--signature", metavar="BASE64", help="send this signature instead (default: the file's own)")
+
+    cmds.add_parser("firmware-signing", parents=[common], help="the CSMS's manufacturer root and signing certificate",
+                    description="Print the firmware signer's ManufacturerRootCertificate and signing certificate "
+                    "(GET /api/firmware-signing); made on first use.")
+
+    gl = cmds.add_parser("get-log", parents=[common], help="send GetLog to a station",
+                         description="Send GetLog (POST /api/stations/ID/call) and print the answer (its filename); "
+                         "the station reports the upload with LogStatusNotification.")
+    gl.add_argument("identity", metavar="ID")
+    gl.add_argument("log_type", metavar="TYPE", choices=("DiagnosticsLog", "SecurityLog"),
+                    help="DiagnosticsLog or SecurityLog")
+    gl.add_argument("location", metavar="URL",
+                    help="the directory to upload to, e.g. the dev CSMS's http://127.0.0.1:PORT/diagnostics")
+    gl.add_argument("--request-id", type=_non_negative, default=1, metavar="N", help="requestId (default: 1)")
+    gl.add_argument("--oldest", metavar="DATE", help="oldestTimestamp, ISO 8601 (default: all)")
+    gl.add_argument("--latest", metavar="DATE", help="latestTimestamp, ISO 8601 (default: now)")
+    gl.add_argument("--retries", type=_non_negative, metavar="N", help="re-tries after the first attempt (default: the station's)")
+    gl.add_argument("--retry-interval", type=_non_negative, metavar="S", help="seconds between attempts (default: the station's)")
+
     dg = cmds.add_parser("get-diagnostics", parents=[common], help="send GetDiagnostics to a station",
                          description="Send GetDiagnostics (POST /api/stations/ID/call) and print the answer (its "
                          "fileName); the station reports the upload with DiagnosticsStatusNotification.")
@@ -178,6 +210,27 @@ def _request(args: argparse.Namespace) -> tuple[str, str, Any, float]:
             payload["retryInterval"] = args.retry_interval
         action = "UpdateFirmware" if c == "update-firmware" else "GetDiagnostics"
         return "POST", f"/api/stations/{q(args.identity, safe='')}/call", {"action": action, "payload": payload}, 40
+    if c == "signed-update-firmware":
+        body = {"file": args.file, "requestId": args.request_id}
+        for opt, key in (("retrieve_date", "retrieveDateTime"), ("install_date", "installDateTime"),
+                         ("retries", "retries"), ("retry_interval", "retryInterval"), ("signature", "signature")):
+            if getattr(args, opt) is not None:
+                body[key] = getattr(args, opt)
+        return "POST", f"/api/stations/{q(args.identity, safe='')}/signed-update-firmware", body, 40
+    if c == "firmware-signing":
+        return "GET", "/api/firmware-signing", None, 10
+    if c == "get-log":
+        spec: dict[str, Any] = {"remoteLocation": args.location}
+        if args.oldest is not None:
+            spec["oldestTimestamp"] = args.oldest
+        if args.latest is not None:
+            spec["latestTimestamp"] = args.latest
+        payload = {"logType": args.log_type, "requestId": args.request_id, "log": spec}
+        if args.retries is not None:
+            payload["retries"] = args.retries
+        if args.retry_interval is not None:
+            payload["retryInterval"] = args.retry_interval
+        return "POST", f"/api/stations/{q(args.identity, safe='')}/call", {"action": "GetLog", "payload": payload}, 40
     if c == "files":
         return "GET", "/api/files", None, 10
     if c == "messages":

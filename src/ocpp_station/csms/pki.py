@@ -1,11 +1,13 @@
-"""The development CSMS's certificates: a CA it makes (or is given), its TLS server certificate, and the
-signing of the stations' CSRs (SignCertificate -> CertificateSigned, [SEC] A02).
+"""The development CSMS's certificates: a CA it makes (or is given), its TLS server certificate, the
+signing of the stations' CSRs (SignCertificate -> CertificateSigned, [SEC] A02), and a firmware signer
+(:class:`FirmwareSigner`: a manufacturer root and a signing certificate for SignedUpdateFirmware, [SEC] L01).
 
 For development and tests only: the CA key is kept in memory, or in the files given.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import ssl
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..features.security.profiles import CIPHERS
@@ -145,3 +147,46 @@ def dev_tls(host: str, ca: DevCa | None = None, require_client_cert: bool = Fals
     directory = Path(tempfile.mkdtemp(prefix="ocpp-csms-tls-"))
     cert, key = ca.server_files(host, directory)
     return ca, server_context(cert, key, ca.pem, require_client_cert), directory
+
+
+class FirmwareSigner:
+    """A manufacturer's firmware signing key: the ManufacturerRootCertificate a station installs, the signing
+    certificate it issued (sent as SignedUpdateFirmware's signingCertificate) and the signing key. Made here (EC
+    P-256, or RSA 2048 with ``rsa_key``) or given (:meth:`load`). A signature is over the whole file, SHA-256:
+    ECDSA for an EC key, PKCS#1 v1.5 for an RSA key ([SEC] L01.FR.04; what the station verifies)."""
+
+    def __init__(self, cn: str = "ocpp-station dev manufacturer", rsa_key: bool = False) -> None:
+        root = DevCa(f"{cn} root")
+        self.root_cert = root.cert
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if rsa_key \
+            else ec.generate_private_key(ec.SECP256R1())
+        self.cert = root._issue(self.key.public_key(), f"{cn} firmware signing")
+
+    @classmethod
+    def load(cls, cert_pem: str, key_pem: str, root_pem: str | None = None) -> "FirmwareSigner":
+        """A signer given as PEM text: the signing certificate, its unencrypted key, and the root that issued it
+        (None: the certificate is its own trust anchor, to be installed as the ManufacturerRootCertificate)."""
+        signer = cls.__new__(cls)
+        signer.cert = x509.load_pem_x509_certificate(cert_pem.encode())
+        signer.key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        signer.root_cert = x509.load_pem_x509_certificate(root_pem.encode()) if root_pem else signer.cert
+        fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if signer.cert.public_key().public_bytes(*fmt) != signer.key.public_key().public_bytes(*fmt):
+            raise ValueError("the signing key does not belong to the signing certificate")
+        return signer
+
+    @property
+    def root_pem(self) -> str:
+        return _pem(self.root_cert)
+
+    @property
+    def cert_pem(self) -> str:
+        return _pem(self.cert)
+
+    def sign(self, data: bytes) -> str:
+        """The base64 signature of ``data`` (SignedUpdateFirmware's firmware.signature)."""
+        if isinstance(self.key, rsa.RSAPrivateKey):
+            sig = self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            sig = self.key.sign(data, ec.ECDSA(hashes.SHA256()))
+        return base64.b64encode(sig).decode()

@@ -444,6 +444,7 @@ class DevCsms:
         # identity ("*" = any other) -> the Basic-auth password as bytes; None: no Basic auth checked
         self.basic_auth: dict[str, bytes] | None = basic_auth
         self.ca = ca  # a .pki.DevCa that signs the stations' CSRs (SignCertificate -> CertificateSigned)
+        self.firmware_signer: Any = None  # a .pki.FirmwareSigner for SignedUpdateFirmware (made on first use)
         self._then: list[Callable[[], Awaitable[Any]]] = []  # to run once the current CALL's answer is out
         self._id_tags: dict[str, tuple[str, dict[str, Any]]] = {}  # lower-cased idTag -> (idTag, idTagInfo)
         for tag, info in (default_id_tags() if id_tags is None else id_tags).items():

@@ -32,6 +32,25 @@ resumes by HTTP Range / FTP REST); an installation cut short starts again from t
 
 A location whose scheme ``SupportedFileTransferProtocols`` does not list fails at once (Downloading,
 DownloadFailed, the cause in the log): UpdateFirmware.conf has no status to refuse it with.
+
+Signed firmware ([SEC] L01, with the security extension)
+--------------------------------------------------------
+``SignedUpdateFirmware`` (answered by the security feature once the signing certificate passed its check,
+L01.FR.23) runs the same job with a ``requestId``: every status goes out as SignedFirmwareStatusNotification
+with that requestId, and the job takes the extra steps of L01::
+
+    DownloadScheduled  when retrieveDateTime is still ahead
+    Downloading, Downloaded
+    Verifying          the runtime checks the signature over the whole file (VerifyFirmware, SHA-256):
+                       SignatureVerified, or InvalidSignature + the InvalidFirmwareSignature event (L01.FR.03)
+    InstallScheduled   when installDateTime is still ahead (L01.FR.16), until then
+    Installing         as above (the connectors held, L01.FR.06/07)
+    InstallRebooting   before the reboot into the new image (L01.FR.15)
+    Installed          after it, then the FirmwareUpdated security event (critical), once
+
+A SignedUpdateFirmware while one runs cancels it (L01.FR.26: AcceptedCanceled) unless it is installing
+(``Rejected``, L01.FR.27). With the security extension the legacy UpdateFirmware is answered CALLERROR
+NotSupported (L01.FR.20) unless ``[security] legacy_update_firmware = true`` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -41,10 +60,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..core.clock import iso, parse_iso
-from ..core.commands import DiscardFirmware, DownloadFirmware, InstallFirmware, Reboot
+from ..core.commands import DiscardFirmware, DownloadFirmware, InstallFirmware, Reboot, VerifyFirmware
 from ..core.configuration import KeySpec
 from ..core.connector import Status
-from ..core.events import Event, FirmwareDownloaded, FirmwareInstalled
+from ..core.events import Event, FirmwareDownloaded, FirmwareInstalled, FirmwareVerified
 from ..core.outbox import Request
 from ..core.settings import StationSettings
 from ..ocpp.rpc import ErrorCode, OcppError
@@ -60,6 +79,9 @@ DEFAULT_RETRY_INTERVAL = 60  # s between attempts when UpdateFirmware gives none
 WAIT_POLL = 1.0  # s between looks at the connectors while the installation waits for transactions
 REBOOT_GRACE = 10.0  # s the reboot waits for the statuses sent before it to be answered
 TIMER = "firmware"
+# a signed status -> the FirmwareStatusNotification status TriggerMessage reports for it
+_LEGACY_STATUS = {"DownloadScheduled": "Idle", "SignatureVerified": "Downloaded", "InstallScheduled": "Downloaded",
+                  "InstallRebooting": "Installing", "InvalidSignature": "Idle"}
 
 
 def scheme_of(location: str) -> str:
@@ -84,8 +106,13 @@ class FirmwareJob:
     retries: int  # attempts after the first
     retry_interval: int  # s
     attempt: int = 0  # download attempts started
-    state: str = "Scheduled"  # Scheduled | Downloading | Downloaded | Installing | Installed
+    state: str = "Scheduled"  # Scheduled | Downloading | Verifying | InstallScheduled | Downloaded | Installing
+    #                           | Installed
     version: str | None = None  # the new firmwareVersion, once Installed
+    request_id: int | None = None  # SignedUpdateFirmware's requestId; None: a legacy UpdateFirmware
+    certificate: str | None = None  # PEM: the signing certificate (signed only)
+    signature: str | None = None  # base64: the file's signature (signed only)
+    install_at: float | None = None  # wall-clock epoch seconds: installDateTime (signed only)
 
 
 class Firmware(Feature):
@@ -101,6 +128,7 @@ class Firmware(Feature):
         self._unanswered = 0  # statuses sent and not answered yet (the reboot waits for them)
         self._reboot_by = 0.0
         self._counter = 0
+        self.last_signed: tuple[str, int] | None = None  # the last SignedFirmwareStatusNotification (status, id)
 
     @staticmethod
     def keys(settings: StationSettings) -> list[KeySpec]:
@@ -130,6 +158,8 @@ class Firmware(Feature):
         log.info("firmware update %s found at start in state %s", self.job.job, self.job.state)
         if self.job.state == "Scheduled":
             self._arm(now)
+        elif self.job.state == "InstallScheduled":
+            self._arm_install(now)
         else:
             self._resume = True
 
@@ -140,6 +170,9 @@ class Firmware(Feature):
         if job.state == "Scheduled":
             self._arm(now)  # the clock may have moved with currentTime
             return
+        if job.state == "InstallScheduled":
+            self._arm_install(now)
+            return
         if not self._resume:
             return
         self._resume = False
@@ -147,12 +180,19 @@ class Firmware(Feature):
             log.info("firmware update %s: the download resumes after the restart", job.job)
             self._status("Downloading", now)  # the CSMS is told the download goes on
             self.station.command(DownloadFirmware(job.job, job.location, resume=True))
+        elif job.state == "Verifying":
+            log.info("firmware update %s: the signature is checked again after the restart", job.job)
+            self._verify(now)
         elif job.state in ("Downloaded", "Installing"):
             log.info("firmware update %s: the installation starts again after the restart", job.job)
             self._prepare_install(now)
         elif job.state == "Installed":
             log.info("firmware update %s installed: version %s", job.job, job.version or "(unchanged)")
             self._status("Installed", now)  # [ERRATA] 3.47: after the reboot into the new image
+            if job.request_id is not None:
+                security = self.station.feature.get("Security")
+                if security is not None:  # [SEC] L01: critical, once, after the reboot into the new image
+                    security.events.raise_event("FirmwareUpdated", now, f"version {job.version or '(unchanged)'}")
             self._end(now)
 
     def on_event(self, event: Event, now: float) -> None:
@@ -161,6 +201,10 @@ class Firmware(Feature):
             if job is None or event.job != job.job or job.state != "Downloading":
                 return  # a result of a job replaced since
             self._downloaded(event, now)
+        elif isinstance(event, FirmwareVerified):
+            if job is None or event.job != job.job or job.state != "Verifying":
+                return
+            self._verified(event, now)
         elif isinstance(event, FirmwareInstalled):
             if job is None or event.job != job.job or job.state != "Installing":
                 return
@@ -176,6 +220,11 @@ class Firmware(Feature):
 
     def update_firmware(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         st = self.station
+        sec = st.settings.security
+        if sec is not None and not sec.legacy_update_firmware:
+            # [SEC] L01.FR.20: a station with secure firmware update answers the legacy request NotSupported and
+            # starts nothing (digest §10 item 23: TC_080/081 certified, not TC_044_x)
+            raise OcppError(ErrorCode.NOT_SUPPORTED, "UpdateFirmware is replaced by SignedUpdateFirmware")
         try:
             retrieve_at = parse_iso(payload["retrieveDate"])
         except ValueError:
@@ -211,6 +260,87 @@ class Firmware(Feature):
         )
         self._arm(now)
         return {}
+
+    # -- SignedUpdateFirmware ([SEC] L01; the certificate was checked by the security feature) ----------------
+
+    def signed_update_firmware(self, payload: dict[str, Any], retrieve_at: float, install_at: float | None,
+                               now: float) -> str:
+        """Start a signed update; returns SignedUpdateFirmware.conf's status."""
+        st = self.station
+        fw = payload["firmware"]
+        status = "Accepted"
+        old = self.job
+        if old is not None:
+            if old.state in ("Installing", "Installed"):
+                log.warning("SignedUpdateFirmware rejected: update %s is %s", old.job, old.state)
+                return "Rejected"  # L01.FR.27: it cannot be cancelled any more
+            log.info("firmware update %s (%s) cancelled by a new SignedUpdateFirmware", old.job, old.state)
+            st.timers.cancel(TIMER)
+            st.command(DiscardFirmware(old.job))
+            self._release(now)
+            status = "AcceptedCanceled"  # L01.FR.26
+        self._counter += 1
+        retries, interval = payload.get("retries"), payload.get("retryInterval")
+        job = FirmwareJob(
+            job=f"fw-{int(st.clock.wall(now))}-{self._counter}",
+            location=fw["location"],
+            retrieve_at=retrieve_at,
+            retries=DEFAULT_RETRIES if retries is None else retries,
+            retry_interval=DEFAULT_RETRY_INTERVAL if interval is None else interval,
+            request_id=payload["requestId"],
+            certificate=fw["signingCertificate"],
+            signature=fw["signature"],
+            install_at=install_at,
+        )
+        self.job = job
+        self.last_status = None
+        self._save()  # persisted before the conf goes out
+        log.info("signed firmware update %s (requestId %s) from %s at %s", job.job, job.request_id, job.location,
+                 iso(max(retrieve_at, st.clock.wall(now))))
+        if retrieve_at > st.clock.wall(now):
+            self._status("DownloadScheduled", now)  # queued behind the conf
+        self._arm(now)
+        return status
+
+    def _verify(self, now: float) -> None:
+        job = self.job
+        assert job is not None and job.certificate is not None and job.signature is not None
+        job.state = "Verifying"
+        self._save()
+        self.station.command(VerifyFirmware(job.job, job.certificate, job.signature))
+
+    def _verified(self, event: FirmwareVerified, now: float) -> None:
+        job = self.job
+        assert job is not None
+        if not event.ok:
+            # L01.FR.03: InvalidSignature and the InvalidFirmwareSignature event (sent: TC_081); nothing installed
+            log.warning("firmware update %s: InvalidSignature: %s", job.job, event.error)
+            self._status("InvalidSignature", now)
+            security = self.station.feature.get("Security")
+            if security is not None:
+                security.events.raise_event("InvalidFirmwareSignature", now, event.error)
+            self.station.command(DiscardFirmware(job.job))
+            self._end(now)
+            return
+        log.info("firmware update %s: signature verified", job.job)
+        self._status("SignatureVerified", now)
+        if job.install_at is not None and job.install_at > self.station.clock.wall(now):
+            job.state = "InstallScheduled"
+            self._save()
+            self._status("InstallScheduled", now)  # L01.FR.16
+            self._arm_install(now)
+            return
+        self._prepare_install(now)
+
+    def _arm_install(self, now: float) -> None:
+        job = self.job
+        assert job is not None and job.install_at is not None
+        at = max(now, self.station.clock.to_now(job.install_at))
+        self.station.timers.set(TIMER, at, self._install_due)
+
+    def _install_due(self, now: float) -> None:
+        if self.job is not None and self.job.state == "InstallScheduled":
+            self._prepare_install(now)
 
     # -- the steps -----------------------------------------------------------------------------------------
 
@@ -253,6 +383,9 @@ class Firmware(Feature):
             job.state = "Downloaded"
             self._save()
             self._status("Downloaded", now)
+            if job.request_id is not None:
+                self._verify(now)  # L01.FR.04: nothing is installed before the signature verifies
+                return
             self._prepare_install(now)
             return
         log.warning("firmware update %s: download attempt %s failed: %s", job.job, job.attempt, event.error)
@@ -336,6 +469,8 @@ class Firmware(Feature):
             self.version = event.version
         st.command(DiscardFirmware(job.job))
         log.info("firmware update %s: installed (version %s); rebooting", job.job, event.version or "unchanged")
+        if job.request_id is not None:
+            self._status("InstallRebooting", now)  # L01.FR.15
         self._reboot_by = now + REBOOT_GRACE
         st.timers.set(TIMER, now, self._reboot)
 
@@ -369,7 +504,33 @@ class Firmware(Feature):
 
     def _status(self, status: str, now: float) -> None:
         self.last_status = status
+        job = self.job
+        if job is not None and job.request_id is not None:
+            self.last_signed = (status, job.request_id)
+            self._send_signed(status, job.request_id)
+            return
         self._send(status)
+
+    def _send_signed(self, status: str, request_id: int | None, triggered: bool = False) -> None:
+        self._unanswered += 1
+
+        def done(*_args: Any) -> None:
+            self._unanswered = max(0, self._unanswered - 1)
+
+        payload: dict[str, Any] = {"status": status}
+        if request_id is not None:
+            payload["requestId"] = request_id  # L01.FR.10/.21: on every status but a triggered Idle
+        self.station.send(Request("SignedFirmwareStatusNotification", payload, done, done,
+                                  allowed_before_accepted=triggered))
+
+    def send_signed_status(self, now: float) -> None:
+        """ExtendedTriggerMessage(FirmwareStatusNotification) ([SEC] L01.FR.28/29): the last status sent again,
+        Idle when it was Installed or none was sent."""
+        last = self.last_signed
+        if last is None or last[0] == "Installed":
+            self._send_signed("Idle", None, triggered=True)
+        else:
+            self._send_signed(last[0], last[1], triggered=True)
 
     def _send(self, status: str, triggered: bool = False) -> None:
         self._unanswered += 1
@@ -387,7 +548,7 @@ class Firmware(Feature):
             return None
         if self.job is None or self.last_status is None:
             return "Idle"  # [SPEC] §4.5: nothing under way
-        return self.last_status
+        return _LEGACY_STATUS.get(self.last_status, self.last_status)  # a signed job's status, in 1.6 words
 
     def send_status(self, what: str, now: float) -> None:
         status = self.trigger_status(what)
@@ -412,6 +573,10 @@ class Firmware(Feature):
                 job=job.job, location=job.location, state=job.state, retrieveDate=iso(job.retrieve_at),
                 attempt=job.attempt, attempts=job.retries + 1,
             )
+            if job.request_id is not None:
+                entry.update(signed=True, requestId=job.request_id, signedStatus=self.last_status)
+                if job.install_at is not None:
+                    entry["installDateTime"] = iso(job.install_at)
             when = self.station.timers.deadline(TIMER)
             if job.state in ("Scheduled", "Downloading") and when is not None:
                 entry["nextAttemptIn"] = max(0.0, round(when - now, 3))

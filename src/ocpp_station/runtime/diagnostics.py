@@ -8,6 +8,10 @@
   station's settings;
 * ``queue.json``: the transaction-message queue (action, attempts, transaction of each message) and how
   many records each store namespace holds.
+
+No private key and no password is in it: AuthorizationKey is left out, no key file is read.
+:func:`build_security_log` writes the file GetLog(SecurityLog) uploads: the security log's lines (its
+rolled-over part first) within the window.
 """
 
 from __future__ import annotations
@@ -123,6 +127,34 @@ def build_archive(dest: Path, station: Any, ring: LogRing | None, frame_file: Pa
         z.writestr("configuration.json", json.dumps(configuration(station), indent=2))
         z.writestr("queue.json", json.dumps({**queue_summary(station), "window": window}, indent=2))
     with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, dest)
+    return dest.stat().st_size
+
+
+def build_security_log(dest: Path, log_path: Path | None, memory: list[str], start: float | None,
+                       stop: float | None) -> int:
+    """Write the security log's lines between start and stop to ``dest``; returns its size. From the file (and
+    its rolled-over ``.1``) when there is one, else the lines kept in memory. A line is ``<timestamp> <text>``."""
+    if log_path is not None:
+        lines: list[str] = []
+        for f in (log_path.with_name(log_path.name + ".1"), log_path):
+            try:
+                lines += f.read_text(encoding="utf-8", errors="replace").splitlines()
+            except FileNotFoundError:
+                continue
+    else:
+        lines = list(memory)
+    kept = []
+    for line in lines:
+        t = _parse_stamp(line.partition(" ")[0])
+        if t is None or _within(t, start, stop):
+            kept.append(line)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in kept))
+        f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, dest)
     return dest.stat().st_size

@@ -2,9 +2,12 @@
 
 ``DownloadFirmware`` -> :func:`transfer.download` into ``<data_dir>/firmware/<job>.bin`` -> ``FirmwareDownloaded``;
 ``InstallFirmware`` -> the configured installer (runtime/installer.py) -> ``FirmwareInstalled``;
+``VerifyFirmware`` -> the SHA-256 of the whole file, checked against the signature with the signing
+certificate's key -> ``FirmwareVerified``;
 ``DiscardFirmware`` -> the job's files are removed;
 ``UploadDiagnostics`` -> the archive (runtime/diagnostics.py) in ``<data_dir>/diagnostics/`` is built and
-uploaded -> ``DiagnosticsUploaded``.
+uploaded -> ``DiagnosticsUploaded``; with ``log_type`` SecurityLog the security log (its lines within the
+window) is uploaded instead.
 
 Each runs as a task of its own; a reboot or a power cut cancels them (the core, restarted on its store,
 asks again for what is still to do).
@@ -13,6 +16,9 @@ asks again for what is still to do).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import logging
 import shutil
 import ssl
@@ -20,15 +26,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..core.commands import DiscardFirmware, DownloadFirmware, InstallFirmware, UploadDiagnostics
-from ..core.events import DiagnosticsUploaded, FirmwareDownloaded, FirmwareInstalled
-from .diagnostics import LogRing, build_archive
+from ..core.commands import DiscardFirmware, DownloadFirmware, InstallFirmware, UploadDiagnostics, VerifyFirmware
+from ..core.events import DiagnosticsUploaded, FirmwareDownloaded, FirmwareInstalled, FirmwareVerified
+from ..features.security import certificates as certs
+from .diagnostics import LogRing, build_archive, build_security_log
 from .installer import InstallerSettings, install
 from .transfer import TransferError, TransferSettings, download, redact, upload, upload_target
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (DownloadFirmware, InstallFirmware, DiscardFirmware, UploadDiagnostics)
+COMMANDS = (DownloadFirmware, InstallFirmware, DiscardFirmware, UploadDiagnostics, VerifyFirmware)
 
 
 class FileJobs:
@@ -79,6 +86,8 @@ class FileJobs:
             coro = self._download(cmd)
         elif isinstance(cmd, InstallFirmware):
             coro = self._install(cmd)
+        elif isinstance(cmd, VerifyFirmware):
+            coro = self._verify(cmd)
         else:
             coro = self._upload(cmd)
         task = asyncio.get_running_loop().create_task(coro, name=type(cmd).__name__)
@@ -121,6 +130,17 @@ class FileJobs:
             log.warning("firmware %s: installation failed: %s", cmd.job, result.error)
         self._feed(FirmwareInstalled(cmd.job, result.ok, result.version, result.error))
 
+    async def _verify(self, cmd: VerifyFirmware) -> None:
+        path = self.image(cmd.job)
+        try:
+            await asyncio.to_thread(verify_file, path, cmd.certificate, cmd.signature)
+        except certs.CertificateError as exc:
+            log.warning("firmware %s: signature check failed: %s", cmd.job, exc)
+            self._feed(FirmwareVerified(cmd.job, False, str(exc)))
+            return
+        log.info("firmware %s: signature verified", cmd.job)
+        self._feed(FirmwareVerified(cmd.job, True))
+
     def _discard(self, job: str) -> None:
         for p in (self.image(job), self.image(job).with_name(self.image(job).name + ".part")):
             try:
@@ -142,10 +162,16 @@ class FileJobs:
         path = self.diagnostics_dir / cmd.file_name
         rt = self.rt
         try:
-            size = await asyncio.to_thread(
-                build_archive, path, rt.station, self.ring, getattr(rt.settings, "frame_log", None),
-                getattr(rt.settings, "frame_log_backups", 0), list(rt.frames.records), cmd.start_time, cmd.stop_time,
-            )
+            if cmd.log_type == "SecurityLog":
+                files = rt.station.feature["Security"].files
+                size = await asyncio.to_thread(build_security_log, path, files.log_path, list(files.log_lines),
+                                               cmd.start_time, cmd.stop_time)
+            else:
+                size = await asyncio.to_thread(
+                    build_archive, path, rt.station, self.ring, getattr(rt.settings, "frame_log", None),
+                    getattr(rt.settings, "frame_log_backups", 0), list(rt.frames.records), cmd.start_time,
+                    cmd.stop_time,
+                )
         except OSError as exc:
             log.warning("diagnostics %s: cannot build the archive: %s", cmd.job, exc)
             self._feed(DiagnosticsUploaded(cmd.job, False, f"cannot build the archive: {exc}"))
@@ -161,3 +187,21 @@ class FileJobs:
         path.unlink(missing_ok=True)
         log.info("diagnostics %s: uploaded", cmd.job)
         self._feed(DiagnosticsUploaded(cmd.job, True))
+
+
+def verify_file(path: Path, certificate: str, signature: str) -> None:
+    """CertificateError unless ``signature`` (base64) signs the whole file at ``path`` (SHA-256) with the key of
+    ``certificate`` ([SEC] L01.FR.04). Reads the file in chunks: an image of any size."""
+    try:
+        sig = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise certs.CertificateError("the signature is not base64") from None
+    leaf = certs.load_chain(certificate)[0]
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1024 * 1024):
+                h.update(chunk)
+    except OSError as exc:
+        raise certs.CertificateError(f"cannot read the firmware file: {exc.strerror or exc}") from None
+    certs.verify_signature(leaf, h.digest(), sig)

@@ -9,6 +9,10 @@ no name to SupportedFeatureProfiles ([SEC] §7). What lives where:
 * :mod:`.roots` — the root certificate store: InstallCertificate, GetInstalledCertificateIds, DeleteCertificate.
 * :mod:`.events` — security events: the security log and SecurityEventNotification.
 * :mod:`.files` — the certificate bundles, the station's certificate and key (mode 0600), the log.
+* :mod:`.logs` — GetLog and LogStatusNotification (the security log or the diagnostics archive, uploaded).
+* SignedUpdateFirmware (L01): the signing certificate is checked here against the ManufacturerRootCertificates
+  before the answer (L01.FR.23); the update itself is the Firmware Management job
+  (:mod:`ocpp_station.features.firmware`) with a requestId.
 
 Theory of operation of a change of credentials (SecurityProfile upgrade, new AuthorizationKey, A01/A05):
 the ChangeConfiguration is answered Accepted, the previous values are stored as the *fallback* (store
@@ -30,15 +34,18 @@ import datetime as dt
 import logging
 from typing import Any
 
+from ...core.clock import parse_iso
 from ...core.commands import Reconnect
 from ...core.configuration import KeySpec
 from ...core.events import ConnectFailed
 from ...core.outbox import Request
+from ...ocpp.rpc import ErrorCode, OcppError
 from ...core.settings import SecuritySettings, StationSettings
 from ..base import Feature
 from . import certificates as certs
 from .events import SecurityEvents
 from .files import SecurityFiles
+from .logs import LogUploads
 from .roots import ROOT_ITEM as _ROOT_ITEM, RootStore
 from .profiles import Credentials, authorization_key_ok, profile_change, uses_basic_auth, uses_tls
 
@@ -70,6 +77,7 @@ class Security(Feature):
         self.files = SecurityFiles(cfg, on_write=self._files_changed)  # certificates, keys, the security log
         self.events = SecurityEvents(station, self.files)  # the security log + SecurityEventNotification
         self.roots = RootStore(self)  # InstallCertificate, DeleteCertificate, GetInstalledCertificateIds
+        self.logs = LogUploads(self)  # GetLog, LogStatusNotification
         self._after: list[Any] = []  # what to do once the current CALL's confirmation is queued
         self._reported: set[str] = set()  # ConnectFailed causes reported since the last connection (libocpp #1156)
         self._reset_raised = False  # ResetOrReboot raised for the reset under way
@@ -99,13 +107,18 @@ class Security(Feature):
         ]
 
     def handlers(self):
-        return {
+        handlers = {
             "ExtendedTriggerMessage": self.extended_trigger_message,
             "CertificateSigned": self.certificate_signed,
             "InstallCertificate": self.roots.install_certificate,
             "DeleteCertificate": self.roots.delete_certificate,
             "GetInstalledCertificateIds": self.roots.get_installed_certificate_ids,
         }
+        if "Firmware" in self.station.feature:
+            # both need the file transfers of Firmware Management; without it they are NotSupported
+            handlers["SignedUpdateFirmware"] = self.signed_update_firmware
+            handlers["GetLog"] = self.logs.get_log
+        return handlers
 
     # -- what the runtime connects with -------------------------------------------------------
 
@@ -140,8 +153,10 @@ class Security(Feature):
     def on_start(self, now: float) -> None:
         self.events.raise_event("StartupOfTheDevice", now, f"security profile {self.security_profile}")
         self._schedule_next_cert(now)
+        self.logs.on_start(now)
 
     def on_accepted(self, now: float) -> None:
+        self.logs.on_accepted(now)
         if RENEW_TIMER not in self.station.timers:
             self._check_renewal(now)
 
@@ -170,6 +185,7 @@ class Security(Feature):
             self.events.log(now, f"security profile {self.security_profile} connected; the previous credentials are dropped")
 
     def on_event(self, event, now: float) -> None:
+        self.logs.on_event(event, now)
         if not isinstance(event, ConnectFailed):
             return
         kind = _CAUSE_EVENT.get(event.cause)
@@ -221,6 +237,9 @@ class Security(Feature):
             roots = {t: len(self._roots(item)) for t, item in _ROOT_ITEM.items()}
             self._files_summary = {"certificate": cert, "installedRoots": roots}
         entry.update(self._files_summary)
+        upload = self.logs.describe()
+        if upload is not None:
+            entry["logUpload"] = upload
         doc["security"] = entry  # never a key, a password or a certificate's PEM
 
     # -- credential changes (ChangeConfiguration) ---------------------------------------------
@@ -282,14 +301,16 @@ class Security(Feature):
             self._after.append(self._send_csr)
             return {"status": "Accepted"}
         if what == "LogStatusNotification":
-            # no log upload runs: Idle, the one status that goes without a requestId (N01.FR.05)
-            self._after.append(lambda t: self.station.send(
-                Request("LogStatusNotification", {"status": "Idle"}, allowed_before_accepted=True)))
+            # Uploading with the GetLog's requestId, or Idle without one (N01.FR.12)
+            self._after.append(self.logs.send_triggered)
             return {"status": "Accepted"}
         if what == "FirmwareStatusNotification":
-            # [SEC] §5.5: here it asks for a SignedFirmwareStatusNotification, which comes with
-            # SignedUpdateFirmware; the plain FirmwareStatusNotification answers only TriggerMessage
-            return {"status": "NotImplemented"}
+            # [SEC] §5.5: here it asks for a SignedFirmwareStatusNotification (L01.FR.28/29)
+            firmware = self.station.feature.get("Firmware")
+            if firmware is None:
+                return {"status": "NotImplemented"}
+            self._after.append(firmware.send_signed_status)
+            return {"status": "Accepted"}
         return self._trigger.trigger_message(payload, now)
 
     def _send_csr(self, now: float) -> None:
@@ -394,6 +415,38 @@ class Security(Feature):
             return certs.same_public_key(leaf, certs.load_key(self.files.read("key")))
         except certs.CertificateError:
             return False
+
+    # -- SignedUpdateFirmware (L01) ------------------------------------------------------------------------
+
+    def signed_update_firmware(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        fw = payload["firmware"]
+        dates = []
+        for name in ("retrieveDateTime", "installDateTime"):
+            try:
+                dates.append(parse_iso(fw[name]) if name in fw else None)
+            except ValueError:
+                raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{name} is not a date-time") from None
+        retries, interval = payload.get("retries"), payload.get("retryInterval")
+        if (retries is not None and retries < 0) or (interval is not None and interval < 0):
+            # [JERRATA] 2.5 as UpdateFirmware: a negative count or interval has no meaning
+            raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "retries and retryInterval must be >= 0")
+        try:
+            # L01.FR.23: against the installed ManufacturerRootCertificates before answering; no intermediates
+            # for firmware signing, so the leaf alone; a root used directly as signing certificate passes
+            leaf = certs.load_chain(fw["signingCertificate"])[0]
+            certs.check_chain([leaf], self._roots("manufacturer_root_ca"), self._wall(now),
+                              root_type="ManufacturerRootCertificate")
+            certs.check_key_strength(leaf)
+        except certs.CertificateError as exc:
+            # L01.FR.02: InvalidCertificate and the InvalidFirmwareSigningCertificate event (sent, digest §10.14);
+            # nothing is stored, the update under way (if any) goes on
+            self.events.raise_event("InvalidFirmwareSigningCertificate", now, str(exc))
+            return {"status": "InvalidCertificate"}
+        status = self.station.feature["Firmware"].signed_update_firmware(payload, dates[0], dates[1], now)
+        if status != "Rejected":
+            self.events.log(now, f"SignedUpdateFirmware {payload['requestId']} signed by "
+                                 f"{leaf.subject.rfc4514_string()}: {status}")
+        return {"status": status}
 
     # -- the CA store: Install / Get / Delete (M03-M05), in .roots ------------------------------------
 

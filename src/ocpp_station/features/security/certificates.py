@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509.oid import NameOID
 
 HASHES = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
@@ -94,12 +94,15 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def check_chain(chain: list[x509.Certificate], roots: list[x509.Certificate], now: dt.datetime) -> x509.Certificate:
-    """Check ``chain`` (leaf first, then sub-CAs) against ``roots``; returns the root it chains to.
+def check_chain(chain: list[x509.Certificate], roots: list[x509.Certificate], now: dt.datetime,
+                root_type: str = "CentralSystemRootCertificate") -> x509.Certificate:
+    """Check ``chain`` (leaf first, then sub-CAs) against ``roots``; returns the root it chains to. A chain
+    whose top is one of ``roots`` itself (a trust anchor used directly) passes.
 
-    [SEC] A02.FR.06: validity period and that it chains to an installed CentralSystemRootCertificate."""
+    [SEC] A02.FR.06: validity period and that it chains to an installed CentralSystemRootCertificate;
+    L01.FR.23 the same for a firmware signing certificate and the ManufacturerRootCertificates."""
     if not roots:
-        raise CertificateError("no CentralSystemRootCertificate installed")
+        raise CertificateError(f"no {root_type} installed")
     for cert in chain:
         check_validity(cert, now)
     for cert, issuer in zip(chain, chain[1:]):
@@ -110,7 +113,7 @@ def check_chain(chain: list[x509.Certificate], roots: list[x509.Certificate], no
         if top.fingerprint(hashes.SHA256()) == root.fingerprint(hashes.SHA256()) or signed_by(top, root):
             check_validity(root, now)
             return root
-    raise CertificateError("does not chain to an installed CentralSystemRootCertificate")
+    raise CertificateError(f"does not chain to an installed {root_type}")
 
 
 def check_root(cert: x509.Certificate, now: dt.datetime) -> None:
@@ -229,3 +232,31 @@ def check_key_strength(cert: x509.Certificate) -> None:
         raise CertificateError(f"RSA key of {k.key_size} bits (at least 2048)")
     if isinstance(k, ec.EllipticCurvePublicKey) and k.curve.key_size < 224:
         raise CertificateError(f"EC key of {k.curve.key_size} bits (at least 224)")
+
+
+# -- firmware signatures (L01.FR.04) ---------------------------------------------------------------
+
+
+def verify_signature(cert: x509.Certificate, digest: bytes, signature: bytes) -> None:
+    """CertificateError unless ``signature`` is the signing certificate's signature over a file whose SHA-256
+    is ``digest``: ECDSA for an EC key; PKCS#1 v1.5 or RSA-PSS (any salt length) for an RSA key ([SEC] L01.FR.04;
+    digest §10 item 25: what EVerest verifies and what the white paper names)."""
+    key = cert.public_key()
+    pre = utils.Prehashed(hashes.SHA256())
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(pre))
+            return
+        if isinstance(key, rsa.RSAPublicKey):
+            try:
+                key.verify(signature, digest, padding.PKCS1v15(), pre)
+                return
+            except InvalidSignature:
+                pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+                key.verify(signature, digest, pss, pre)
+                return
+    except InvalidSignature:
+        raise CertificateError("the signature does not verify with the signing certificate's key") from None
+    except (ValueError, TypeError) as exc:
+        raise CertificateError(f"the signature cannot be checked: {exc}") from None
+    raise CertificateError(f"signing key of type {type(key).__name__} is not supported (EC or RSA)")
