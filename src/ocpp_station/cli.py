@@ -321,9 +321,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ocpp-station: {where}: {str(data_dir)!r} is in use by another ocpp-station process "
               "(two stations on one store would send each other's transactions)", file=sys.stderr)
         return 2
+    from .hardware.parts import HardwareError
+
     rt = StationRuntime(settings, lambda: SqliteStore(data_dir))
     try:
         return asyncio.run(rt.run())
+    except HardwareError as exc:  # a real part of [hardware] that cannot be opened or does not answer
+        where = f"{settings.config_path}: {exc.key}" if settings.config_path is not None else exc.key
+        print(f"ocpp-station: {where}: {exc}", file=sys.stderr)
+        return 2
     except ControlListenError as exc:
         from_file = args.control is None and settings.config_path is not None
         where = f"{settings.config_path}: control.listen" if from_file else "--control"

@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from ..config import station_url
 from ..core.commands import Reboot, Reconnect, SetPingInterval
 from ..core.events import ConnectFailed, Event
-from ..assembly import build_station, simulated_hardware
+from ..assembly import build_station, station_hardware
 from ..core.station import Station
 from ..hardware.simulated import SimulatedHardware
 from ..store.base import Store
@@ -63,9 +63,8 @@ class StationRuntime:
         self.rng = rng or random.Random()  # jitter, message-id prefixes
         self.clock = SteadyClock()  # the station's ``now``
         self.store: Store = store_factory()  # the station's store, kept across resets
-        self.hardware = hardware or simulated_hardware(
-            settings.station, self.store, initial_energy_wh=settings.meter_start_wh
-        )  # simulated meter, lock, relay, cable
+        # the simulated meter, lock, relay and cables, or a composite with the real parts of [hardware]
+        self.hardware = hardware or station_hardware(settings, self.store)
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
         if getattr(settings, "frame_log", None) is not None:  # every frame to a rotating file
@@ -189,6 +188,16 @@ class StationRuntime:
         except ControlListenError:
             self.store.close()
             raise
+        devices = list(getattr(self.hardware, "devices", ()))  # the real parts of [hardware]
+        try:
+            for i, dev in enumerate(devices):
+                await dev.start()  # raises HardwareError: one line naming the [hardware] key
+        except BaseException:
+            for dev in devices[:i]:
+                await dev.close()
+            await self._close_control()
+            self.store.close()
+            raise
         self.files.attach()
         self.station.start(self.now())
         self.flush()
@@ -196,6 +205,8 @@ class StationRuntime:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._timer_loop(), name="timers")
                 tg.create_task(self._connection_loop(), name="connection")
+                for dev in devices:
+                    tg.create_task(dev.run(self.feed), name=f"device {type(dev).__name__}")
                 await self._stop.wait()
                 await self._end_transactions()
                 if self._ws is not None:
@@ -204,6 +215,8 @@ class StationRuntime:
         except* _Stopping:
             pass
         finally:
+            for dev in devices:
+                await dev.close()
             self.files.close()
             await self._close_control()
             self.store.close()
