@@ -216,12 +216,22 @@ def parse_host_port(text: str) -> tuple[str, int]:
 # -- the OCPP key registry -----------------------------------------------------------------
 
 
-def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None) -> dict[str, KeySpec]:
-    """The key specs the station will have (core keys for this hardware shape + feature keys), by name."""
+def ocpp_key_specs(
+    settings: StationSettings, features: list[type] | None = None, parts: HardwareParts | None = None
+) -> dict[str, KeySpec]:
+    """The key specs the station will have (core keys for this hardware shape + feature keys), by name; the
+    measurands are those of ``parts``' meter (the simulated one by default)."""
     from .features import features_of
     from .hardware.simulated import SimulatedHardware
 
-    hardware = SimulatedHardware(settings.connectors, settings.fixed_cable)
+    hardware: Any = SimulatedHardware(settings.connectors, settings.fixed_cable)
+    if parts is not None and parts.meter.kind != "simulated":
+        from .hardware import registermap
+        from .hardware.composite import CompositeHardware
+        from .hardware.modbus import ModbusMeter
+
+        meter = ModbusMeter(parts.meter, registermap.load(parts.meter.map, parts.meter.map_base), settings.connectors)
+        hardware = CompositeHardware(hardware, meter)
     specs = core_keys(
         connectors=settings.connectors,
         fixed_cable=settings.fixed_cable,
@@ -604,7 +614,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
 
     # [ocpp], against the registry of a station of this shape
     if ocpp_t:
-        specs = ocpp_key_specs(st)
+        specs = ocpp_key_specs(st, parts=run.hardware)
         values: dict[str, str] = {}
         for name, raw in ocpp_t.items():
             spec = specs.get(name)

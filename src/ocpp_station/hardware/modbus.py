@@ -31,6 +31,7 @@ class ModbusMeter:
         units = list(settings.units)
         self.units = {cid: units[cid - 1] if cid <= len(units) else units[-1] for cid in range(1, connectors + 1)}
         self.client = client  # a pymodbus async client; made in start() unless given
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # failures are reported here, once, in one line
         self._latest: dict[int, MeterSample] = {}  # connector -> last good sample
         self._failing: set[int] = set()  # connectors whose meter reported PowerMeterFailure
         self._blocks = regmap.blocks()
@@ -76,7 +77,9 @@ class ModbusMeter:
         if self.client is None:
             self.client = self._make_client()
         errors: dict[int, str] = {}
-        await self._connect()
+        if not await self._connect():
+            await self.close()
+            raise HardwareError(self.key, f"no Modbus meter answers at {self._where()}: cannot connect")
         for cid in self.units:
             try:
                 self._store(cid, await self._read_unit(self.units[cid]))
@@ -85,7 +88,7 @@ class ModbusMeter:
         if errors:
             cid, why = next(iter(errors.items()))
             await self.close()
-            raise HardwareError(self.key, f"no answer from the Modbus meter (unit {self.units[cid]}) at "
+            raise HardwareError("hardware.meter_unit", f"no answer from the Modbus meter (unit {self.units[cid]}) at "
                                           f"{self._where()}: {why}")
 
     async def run(self, feed: Feed) -> None:
@@ -127,11 +130,11 @@ class ModbusMeter:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> bool:
         try:
-            await asyncio.wait_for(self.client.connect(), self.settings.timeout + 1.0)
+            return bool(await asyncio.wait_for(self.client.connect(), self.settings.timeout + 1.0))
         except (TimeoutError, OSError):
-            pass  # the read that follows reports it
+            return False  # the read that follows reports it
 
     async def _read_unit(self, unit: int) -> dict[str, float]:
         words: dict[tuple[str, int], list[int]] = {}
