@@ -94,3 +94,28 @@ async def test_a_missing_serial_device_exits_2_naming_the_key_e2e(tmp_path):
     assert code == 2
     assert err == (f"ocpp-station: {tmp_path / 'station.toml'}: hardware.rfid_device: expected a device path, "
                    'got "/dev/ttyNOPE9" (no such device)\n')
+
+
+async def test_a_card_on_a_serial_reader_starts_and_stops_a_session_e2e(csms, booted):
+    import os
+
+    master, slave = os.openpty()  # the reader's end is the pseudo-terminal the station opens
+    try:
+        st, link = await booted(hardware={"rfid": "serial", "rfid_device": os.ttyname(slave), "rfid_format": "hex",
+                                          "rfid_connector": 1, "rfid_debounce": 0})
+        await st.plug_in()
+        assert status(await link.expect(SN)) == (1, "Preparing", "NoError")
+        os.write(master, b"04a1b2c3\r\n")
+        assert (await link.expect("Authorize")).payload == {"idTag": "04A1B2C3"}
+        got = split(await link.expect_unordered(["StartTransaction", SN]))
+        assert got["StartTransaction"].payload["idTag"] == "04A1B2C3"
+        assert status(got[SN]) == (1, "Charging", "NoError")
+        await st.line("card 04A1B2C3 presented at connector 1")  # the session log shows the card's arrival
+        # rfid_debounce = 0: the same card again is a new presentation (the debounce is tested with a clock)
+        os.write(master, b"zz-not-hex\r\n04A1B2C3\r\n")
+        stop = await link.expect("StopTransaction", ignore=(SN, "MeterValues"))
+        assert stop.payload["idTag"] == "04A1B2C3" and stop.payload["reason"] == "Local"
+        assert await st.stop() == 0
+    finally:
+        os.close(master)
+        os.close(slave)
