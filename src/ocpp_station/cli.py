@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         "A bad config file or option exits with status 2 and one line naming the file, the key and what "
         "was expected. The options win over the config file. A [security] table in the config file gives the "
         "station the OCPP 1.6 security extension (security profiles 0-3, certificates, security events; "
-        "docs/security.md).",
+        "docs/security.md). The hardware is simulated unless [hardware] names real parts: meter = \"modbus-tcp\" "
+        "or \"modbus-rtu\", rfid = \"serial\" or \"evdev\" (docs/hardware.md); a part that cannot be opened or "
+        "does not answer at start-up exits with status 2 naming its key. Under systemd (Type=notify) the "
+        "station sends READY=1, STOPPING=1 and the watchdog (docs/deploy.md).",
         epilog=f"The config file's keys, the control API and the log: {REFERENCE} in the source repository.",
     )
     run.add_argument("--config", type=Path, metavar="FILE",

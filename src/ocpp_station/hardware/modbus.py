@@ -57,6 +57,11 @@ class ModbusMeter:
 
     # -- what the core reads ---------------------------------------------------------------
 
+    @property
+    def failing(self) -> set[int]:
+        """The connectors whose meter does not answer now."""
+        return set(self._failing)
+
     def latest(self, connector_id: int) -> MeterSample | None:
         return self._latest.get(connector_id)
 
