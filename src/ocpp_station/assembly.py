@@ -73,4 +73,17 @@ def station_hardware(run: Any, store: Store | None = None) -> Any:
         from .hardware.rfid import EvdevCardReader
 
         devices.append(EvdevCardReader(parts.rfid))
-    return CompositeHardware(sim, meter, devices)
+    gpio = None
+    g = parts.gpio
+    if g.relay == "gpio" or g.lock == "gpio":
+        from .hardware.gpio import GpioRelayLock, GpioSettings
+
+        gpio = GpioRelayLock(GpioSettings(
+            chip=g.chip, active_low=g.active_low,
+            relay_lines=g.relay_lines if g.relay == "gpio" else [],
+            relay_feedback_lines=g.relay_feedback_lines if g.relay == "gpio" else [],
+            lock_lines=g.lock_lines if g.lock == "gpio" else [],
+            lock_feedback_lines=g.lock_feedback_lines if g.lock == "gpio" else [],
+        ), run.station.connectors)
+        devices.append(gpio)
+    return CompositeHardware(sim, meter, devices, gpio)

@@ -76,6 +76,8 @@ _HARDWARE_KEYS = (
     "meter_poll_interval", "meter_timeout",
     "rfid", "rfid_device", "rfid_baudrate", "rfid_prefix", "rfid_suffix", "rfid_format", "rfid_debounce",
     "rfid_connector",
+    "relay", "lock", "gpio_chip", "relay_lines", "relay_feedback_lines", "lock_lines", "lock_feedback_lines",
+    "gpio_active_low",
 )
 VOLTAGE_RANGE = (100, 480)  # V, nominal phase-to-neutral voltages of the world's grids and more
 MAX_CURRENT_RANGE = (1, 1000)  # A per phase
@@ -775,6 +777,45 @@ def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Pa
         r.device = _check_device(where, "hardware.rfid_device", t["rfid_device"])
     elif "rfid_device" in t:
         r.device = _get_str(where, "hardware.rfid_device", t["rfid_device"])
+    _gpio_parts(where, t, run)
+
+
+def _gpio_parts(where: _Where, t: dict[str, Any], run: RunSettings) -> None:
+    """[hardware] relay and lock on GPIO lines: one line per connector, feedback lines optional."""
+    import os
+
+    from .hardware.parts import RELAYS
+
+    g = run.hardware.gpio
+    n = run.station.connectors
+    for part in ("relay", "lock"):
+        if part in t:
+            if t[part] not in RELAYS:
+                raise where.expected(f"hardware.{part}", '"simulated" or "gpio"', t[part])
+            setattr(g, part, t[part])
+    if "gpio_active_low" in t:
+        g.active_low = _get_bool(where, "hardware.gpio_active_low", t["gpio_active_low"])
+    for name in ("relay_lines", "relay_feedback_lines", "lock_lines", "lock_feedback_lines"):
+        if name in t:
+            v = t[name]
+            if not isinstance(v, list) or len(v) != n or not all(_is_int(x) and 0 <= x <= 1023 for x in v):
+                raise where.expected(f"hardware.{name}", f"a list of {n} GPIO line offset(s), one per connector", v)
+            setattr(g, name, list(v))
+    if g.relay == "gpio" and not g.relay_lines:
+        raise where.error("hardware.relay_lines", 'relay = "gpio" needs the contactor output lines (relay_lines)')
+    if g.lock == "gpio" and not g.lock_lines:
+        raise where.error("hardware.lock_lines", 'lock = "gpio" needs the lock output lines (lock_lines)')
+    if g.lock == "gpio" and run.station.fixed_cable:
+        raise where.error("hardware.lock", 'lock = "gpio" needs a socket: set fixed_cable = false and connector_lock = true')
+    if "gpio_chip" in t:
+        g.chip = _get_str(where, "hardware.gpio_chip", t["gpio_chip"])
+    if g.relay == "gpio" or g.lock == "gpio":
+        _check_device(where, "hardware.gpio_chip", g.chip)
+        try:
+            import gpiod  # noqa: F401
+        except ImportError:
+            raise where.error(f"hardware.{'relay' if g.relay == 'gpio' else 'lock'}",
+                              '"gpio" needs the gpiod package (pip install gpiod)') from None
 
 
 def _check_path(where: _Where, key: str, value: Any, base: Path) -> Path:

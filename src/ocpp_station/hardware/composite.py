@@ -19,9 +19,11 @@ _STATION_SIDE = ("Current.Offered", "Power.Offered")
 
 
 class CompositeHardware:
-    def __init__(self, sim: SimulatedHardware, meter: Any = None, devices: list[Any] | None = None) -> None:
+    def __init__(self, sim: SimulatedHardware, meter: Any = None, devices: list[Any] | None = None,
+                 gpio: Any = None) -> None:
         self.sim = sim  # relay, lock, cables, the simulated EV (control API)
         self.meter = meter  # a ModbusMeter, or None: the simulated meter
+        self.gpio = gpio  # a GpioRelayLock driving the real contactors and locks, or None
         self.devices = list(devices or [])  # the real parts: started, run and closed by the runtime
 
     def __getattr__(self, name: str) -> Any:
@@ -46,15 +48,23 @@ class CompositeHardware:
 
     def set_relay(self, connector_id: int, closed: bool, now: float) -> None:
         self.sim.set_relay(connector_id, closed, now)
+        if self.gpio is not None:
+            self.gpio.set_relay(connector_id, closed)
 
     def set_limit(self, connector_id: int, watts: float | None, now: float) -> None:
         self.sim.set_limit(connector_id, watts, now)
 
     def lock(self, connector_id: int) -> bool:
-        return self.sim.lock(connector_id)
+        ok = self.sim.lock(connector_id)
+        if ok and self.gpio is not None:
+            ok = self.gpio.set_lock(connector_id, True)
+        return ok
 
     def unlock(self, connector_id: int) -> bool:
-        return self.sim.unlock(connector_id)
+        ok = self.sim.unlock(connector_id)
+        if ok and self.gpio is not None:
+            ok = self.gpio.set_lock(connector_id, False)
+        return ok
 
     def ev_plugged(self, connector_id: int) -> bool:
         return self.sim.ev_plugged(connector_id)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol
 METERS = ("simulated", "modbus-tcp", "modbus-rtu")
 RFIDS = ("simulated", "serial", "evdev")
 RFID_FORMATS = ("text", "hex", "decimal")
+RELAYS = ("simulated", "gpio")  # [hardware] relay and lock
 
 
 @dataclass(slots=True)
@@ -43,13 +44,27 @@ class RfidSettings:
 
 
 @dataclass(slots=True)
+class GpioParts:
+    relay: str = "simulated"  # [hardware] relay
+    lock: str = "simulated"  # [hardware] lock
+    chip: str = "/dev/gpiochip0"
+    relay_lines: list[int] = field(default_factory=list)
+    relay_feedback_lines: list[int] = field(default_factory=list)
+    lock_lines: list[int] = field(default_factory=list)
+    lock_feedback_lines: list[int] = field(default_factory=list)
+    active_low: bool = False
+
+
+@dataclass(slots=True)
 class HardwareParts:
     meter: MeterSettings = field(default_factory=MeterSettings)
     rfid: RfidSettings = field(default_factory=RfidSettings)
+    gpio: GpioParts = field(default_factory=GpioParts)
 
     @property
     def simulated(self) -> bool:
-        return self.meter.kind == "simulated" and self.rfid.kind == "simulated"
+        return (self.meter.kind == "simulated" and self.rfid.kind == "simulated" and self.gpio.relay == "simulated"
+                and self.gpio.lock == "simulated")
 
 
 class HardwareError(Exception):
