@@ -113,10 +113,11 @@ async def test_the_energy_register_never_goes_back(sim):
         sim.set(energy=8000.0)  # a meter swapped or a bad frame
         await meter.poll(lambda evs: None)
         assert meter.latest(1).energy_wh == 9000.0
-        sim.set(energy=-5.0)  # no register reads below zero: a failure, not a value
         events: list = []
-        await meter.poll(events.extend)
-        assert [type(e) for e in events] == [FaultDetected] and meter.latest(1).energy_wh == 9000.0
+        for garbage in (-5.0, float("nan"), float("inf")):  # a failure, not a value
+            sim.set(energy=garbage)
+            await meter.poll(events.extend)
+            assert [type(e) for e in events] == [FaultDetected] and meter.latest(1).energy_wh == 9000.0
     finally:
         await meter.close()
 
