@@ -310,6 +310,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ocpp-station: {exc}", file=sys.stderr)
         return 2
     _logging(args.log_level)
+    from .runtime import journal
+
+    journal.install(settings.station.identity)  # under systemd: the journal's native protocol, with fields
     data_dir = settings.data_dir
     where = (f"{settings.config_path}: station.data_dir" if args.data_dir is None and settings.config_path is not None
              else "--data-dir")
