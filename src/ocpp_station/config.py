@@ -770,10 +770,10 @@ def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Pa
         if "rfid_device" not in t:
             raise where.error("hardware.rfid_device", f'rfid = "{r.kind}" needs the reader\'s device (rfid_device)')
         if r.kind == "evdev":
-            try:
-                import evdev  # noqa: F401
-            except ImportError:
-                raise where.error("hardware.rfid", 'rfid = "evdev" needs the evdev package (pip install evdev)') from None
+            import importlib.util
+
+            if importlib.util.find_spec("evdev") is None:
+                raise where.error("hardware.rfid", 'rfid = "evdev" needs the evdev package (pip install evdev)')
         r.device = _check_device(where, "hardware.rfid_device", t["rfid_device"])
     elif "rfid_device" in t:
         r.device = _get_str(where, "hardware.rfid_device", t["rfid_device"])
@@ -782,8 +782,6 @@ def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Pa
 
 def _gpio_parts(where: _Where, t: dict[str, Any], run: RunSettings) -> None:
     """[hardware] relay and lock on GPIO lines: one line per connector, feedback lines optional."""
-    import os
-
     from .hardware.parts import RELAYS
 
     g = run.hardware.gpio
@@ -811,11 +809,11 @@ def _gpio_parts(where: _Where, t: dict[str, Any], run: RunSettings) -> None:
         g.chip = _get_str(where, "hardware.gpio_chip", t["gpio_chip"])
     if g.relay == "gpio" or g.lock == "gpio":
         _check_device(where, "hardware.gpio_chip", g.chip)
-        try:
-            import gpiod  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("gpiod") is None:
             raise where.error(f"hardware.{'relay' if g.relay == 'gpio' else 'lock'}",
-                              '"gpio" needs the gpiod package (pip install gpiod)') from None
+                              '"gpio" needs the gpiod package (pip install gpiod)')
 
 
 def _check_path(where: _Where, key: str, value: Any, base: Path) -> Path:

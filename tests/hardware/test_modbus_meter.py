@@ -3,8 +3,6 @@ pair; the shipped register maps; read failures, recovery and a register that mus
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from modbus_meter import MeterSim, PtyPair
 

@@ -105,3 +105,9 @@ def test_permission_denied_on_a_device_is_one_line(tmp_path, monkeypatch):
         monkeypatch.setattr(os, "access", lambda path, mode, **kw: str(path) != str(p) and real(path, mode, **kw))
     assert error(tmp_path, f'rfid = "serial"\nrfid_device = "{p}"').endswith("(permission denied: add the user to "
                                                                           "the device's group, e.g. dialout or input)")
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("evdev") is not None, reason="evdev is installed")
+def test_evdev_without_the_package_is_one_line(tmp_path):
+    assert error(tmp_path, 'rfid = "evdev"\nrfid_device = "/dev/null"') == (
+        'hardware.rfid: rfid = "evdev" needs the evdev package (pip install evdev)')
