@@ -418,7 +418,7 @@ def test_authorization_key_is_checked_but_never_echoed(tmp_path):
         ("[control]\nlisten = 8180\n", "control.listen: expected HOST:PORT, got 8180"),
         ("[station]\ncolour = \"red\"\n", "station.colour: unknown key (expected one of: "),
         ("[hardware]\nrelays = 2\n", "hardware.relays: unknown key (expected one of: connectors, fixed_cable, connector_lock, meter_start_wh, "
-         "voltage, max_current)"),
+         "voltage, max_current, meter, meter_map, "),
         ('[control]\nport = 1\n', "control.port: unknown key (expected one of: listen)"),
         ("[station.sub]\nx = 1\n", "station.sub: unknown key"),
         ("station = 1\n", "station: expected a table, got 1"),

@@ -44,3 +44,46 @@ def build_station(
         features=features if features is not None else features_of(settings),
         rng=rng,
     )
+
+
+def station_hardware(run: Any, store: Store | None = None) -> Any:
+    """The hardware of ``run`` (config.RunSettings): the simulated station, or, when ``[hardware]`` names real
+    parts, one :class:`~.hardware.composite.CompositeHardware` of those and the simulated rest. The real
+    parts are opened and checked when the runtime starts them (``devices``)."""
+    sim = simulated_hardware(run.station, store, initial_energy_wh=run.meter_start_wh)
+    parts = getattr(run, "hardware", None)
+    if parts is None or parts.simulated:
+        return sim
+    from .hardware.composite import CompositeHardware
+
+    devices: list[Any] = []
+    meter = None
+    if parts.meter.kind != "simulated":
+        from .hardware import registermap
+        from .hardware.modbus import ModbusMeter
+
+        meter = ModbusMeter(parts.meter, registermap.load(parts.meter.map, parts.meter.map_base),
+                            run.station.connectors)
+        devices.append(meter)
+    if parts.rfid.kind == "serial":
+        from .hardware.rfid import SerialCardReader
+
+        devices.append(SerialCardReader(parts.rfid))
+    elif parts.rfid.kind == "evdev":
+        from .hardware.rfid import EvdevCardReader
+
+        devices.append(EvdevCardReader(parts.rfid))
+    gpio = None
+    g = parts.gpio
+    if g.relay == "gpio" or g.lock == "gpio":
+        from .hardware.gpio import GpioRelayLock, GpioSettings
+
+        gpio = GpioRelayLock(GpioSettings(
+            chip=g.chip, active_low=g.active_low,
+            relay_lines=g.relay_lines if g.relay == "gpio" else [],
+            relay_feedback_lines=g.relay_feedback_lines if g.relay == "gpio" else [],
+            lock_lines=g.lock_lines if g.lock == "gpio" else [],
+            lock_feedback_lines=g.lock_feedback_lines if g.lock == "gpio" else [],
+        ), run.station.connectors)
+        devices.append(gpio)
+    return CompositeHardware(sim, meter, devices, gpio)

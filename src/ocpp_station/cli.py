@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         "A bad config file or option exits with status 2 and one line naming the file, the key and what "
         "was expected. The options win over the config file. A [security] table in the config file gives the "
         "station the OCPP 1.6 security extension (security profiles 0-3, certificates, security events; "
-        "docs/security.md).",
+        "docs/security.md). The hardware is simulated unless [hardware] names real parts: meter = \"modbus-tcp\" "
+        "or \"modbus-rtu\", rfid = \"serial\" or \"evdev\" (docs/hardware.md); a part that cannot be opened or "
+        "does not answer at start-up exits with status 2 naming its key. Under systemd (Type=notify) the "
+        "station sends READY=1, STOPPING=1 and the watchdog (docs/deploy.md).",
         epilog=f"The config file's keys, the control API and the log: {REFERENCE} in the source repository.",
     )
     run.add_argument("--config", type=Path, metavar="FILE",
@@ -310,6 +313,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ocpp-station: {exc}", file=sys.stderr)
         return 2
     _logging(args.log_level)
+    from .runtime import journal
+
+    journal.install(settings.station.identity)  # under systemd: the journal's native protocol, with fields
     data_dir = settings.data_dir
     where = (f"{settings.config_path}: station.data_dir" if args.data_dir is None and settings.config_path is not None
              else "--data-dir")
@@ -324,9 +330,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"ocpp-station: {where}: {str(data_dir)!r} is in use by another ocpp-station process "
               "(two stations on one store would send each other's transactions)", file=sys.stderr)
         return 2
+    from .hardware.parts import HardwareError
+
     rt = StationRuntime(settings, lambda: SqliteStore(data_dir))
     try:
         return asyncio.run(rt.run())
+    except HardwareError as exc:  # a real part of [hardware] that cannot be opened or does not answer
+        where = f"{settings.config_path}: {exc.key}" if settings.config_path is not None else exc.key
+        print(f"ocpp-station: {where}: {exc}", file=sys.stderr)
+        return 2
     except ControlListenError as exc:
         from_file = args.control is None and settings.config_path is not None
         where = f"{settings.config_path}: control.listen" if from_file else "--control"

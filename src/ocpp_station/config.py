@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from .core.configuration import ConfigValueError, KeySpec
 from .core.keys import core_keys
 from .core.settings import StationSettings
+from .hardware.parts import HardwareParts
 
 __all__ = ["ConfigError", "RunSettings", "did_you_mean", "load_settings", "parse_host_port", "ocpp_key_specs"]
 
@@ -68,7 +69,16 @@ _STATION_KEYS = (
     "stop_grace",
     "ca_file",
 )
-_HARDWARE_KEYS = ("connectors", "fixed_cable", "connector_lock", "meter_start_wh", "voltage", "max_current")
+_HARDWARE_KEYS = (
+    "connectors", "fixed_cable", "connector_lock", "meter_start_wh", "voltage", "max_current",
+    # the real parts (docs/hardware.md)
+    "meter", "meter_map", "meter_host", "meter_port", "meter_device", "meter_baudrate", "meter_parity", "meter_unit",
+    "meter_poll_interval", "meter_timeout",
+    "rfid", "rfid_device", "rfid_baudrate", "rfid_prefix", "rfid_suffix", "rfid_format", "rfid_debounce",
+    "rfid_connector",
+    "relay", "lock", "gpio_chip", "relay_lines", "relay_feedback_lines", "lock_lines", "lock_feedback_lines",
+    "gpio_active_low",
+)
 VOLTAGE_RANGE = (100, 480)  # V, nominal phase-to-neutral voltages of the world's grids and more
 MAX_CURRENT_RANGE = (1, 1000)  # A per phase
 MAX_METER_START_WH = 2**31 - 1  # meterStart is an integer; many CSMSs keep it in 32 bits
@@ -117,6 +127,7 @@ class RunSettings:
     transfer_timeout: float = 30.0  # s for connecting and each read of a transfer ([firmware] transfer_timeout)
     http_upload: str = "PUT"  # diagnostics over HTTP(S): "PUT" to location/fileName or "POST" multipart
     tls_csms_url: str | None = None  # the wss:// URL of security profiles 2 and 3; None: csms_url as wss://
+    hardware: HardwareParts = field(default_factory=HardwareParts)  # [hardware] meter, rfid: real or simulated parts
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -208,12 +219,22 @@ def parse_host_port(text: str) -> tuple[str, int]:
 # -- the OCPP key registry -----------------------------------------------------------------
 
 
-def ocpp_key_specs(settings: StationSettings, features: list[type] | None = None) -> dict[str, KeySpec]:
-    """The key specs the station will have (core keys for this hardware shape + feature keys), by name."""
+def ocpp_key_specs(
+    settings: StationSettings, features: list[type] | None = None, parts: HardwareParts | None = None
+) -> dict[str, KeySpec]:
+    """The key specs the station will have (core keys for this hardware shape + feature keys), by name; the
+    measurands are those of ``parts``' meter (the simulated one by default)."""
     from .features import features_of
     from .hardware.simulated import SimulatedHardware
 
-    hardware = SimulatedHardware(settings.connectors, settings.fixed_cable)
+    hardware: Any = SimulatedHardware(settings.connectors, settings.fixed_cable)
+    if parts is not None and parts.meter.kind != "simulated":
+        from .hardware import registermap
+        from .hardware.composite import CompositeHardware
+        from .hardware.modbus import ModbusMeter
+
+        meter = ModbusMeter(parts.meter, registermap.load(parts.meter.map, parts.meter.map_base), settings.connectors)
+        hardware = CompositeHardware(hardware, meter)
     specs = core_keys(
         connectors=settings.connectors,
         fixed_cable=settings.fixed_cable,
@@ -578,6 +599,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
         st.voltage = _get_number(where, "hardware.voltage", hardware_t["voltage"], *VOLTAGE_RANGE)
     if "max_current" in hardware_t:
         st.max_current = _get_number(where, "hardware.max_current", hardware_t["max_current"], *MAX_CURRENT_RANGE)
+    _hardware_parts(where, hardware_t, run, base)
     # [security]: its presence makes the extension part of the station; paths are completed below
     if security_t is not None:
         from .core.settings import SecuritySettings
@@ -598,7 +620,7 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
 
     # [ocpp], against the registry of a station of this shape
     if ocpp_t:
-        specs = ocpp_key_specs(st)
+        specs = ocpp_key_specs(st, parts=run.hardware)
         values: dict[str, str] = {}
         for name, raw in ocpp_t.items():
             spec = specs.get(name)
@@ -660,6 +682,142 @@ def load_settings(path: Path | None, overrides: dict[str, Any] | None = None) ->
     if st.security is not None:
         _complete_security(where, st, run)
     return run
+
+
+def _check_device(where: _Where, key: str, value: Any) -> str:
+    """A device file the station opens read-write (a serial port, an input event device): it must exist and
+    be readable and writable by this user."""
+    import os
+
+    what = "a device path"
+    if not isinstance(value, str) or not value.strip():
+        raise where.expected(key, what, value)
+    if not os.path.exists(value):
+        raise where.error(key, f"expected {what}, got {_show(value)} (no such device)")
+    if not os.access(value, os.R_OK | os.W_OK):
+        raise where.error(key, f"expected {what}, got {_show(value)} (permission denied: add the user to the "
+                          "device's group, e.g. dialout or input)")
+    return value
+
+
+def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Path) -> None:
+    """[hardware] meter and rfid with their keys: which parts are real, and how to reach them."""
+    from .hardware import registermap
+    from .hardware.parts import METERS, RFID_FORMATS, RFIDS
+
+    m, r = run.hardware.meter, run.hardware.rfid
+    if "meter" in t:
+        if t["meter"] not in METERS:
+            raise where.expected("hardware.meter", " or ".join(f'"{k}"' for k in METERS), t["meter"])
+        m.kind = t["meter"]
+    if "meter_map" in t:
+        m.map = _get_str(where, "hardware.meter_map", t["meter_map"])
+    m.map_base = base
+    if m.kind != "simulated":
+        try:
+            registermap.load(m.map, base)
+        except registermap.MapError as e:
+            raise where.error("hardware.meter_map", str(e)) from None
+    if "meter_host" in t:
+        m.host = _get_str(where, "hardware.meter_host", t["meter_host"], 253)
+    if "meter_port" in t:
+        m.port = _get_int(where, "hardware.meter_port", t["meter_port"], 1, 65535)
+    if "meter_baudrate" in t:
+        m.baudrate = _get_int(where, "hardware.meter_baudrate", t["meter_baudrate"], 300, 4_000_000)
+    if "meter_parity" in t:
+        if t["meter_parity"] not in ("N", "E", "O"):
+            raise where.expected("hardware.meter_parity", '"N", "E" or "O"', t["meter_parity"])
+        m.parity = t["meter_parity"]
+    if "meter_unit" in t:
+        u = t["meter_unit"]
+        units = u if isinstance(u, list) else [u]
+        if not units or not all(_is_int(x) and 1 <= x <= 247 for x in units):
+            raise where.expected("hardware.meter_unit", "a Modbus unit id from 1 to 247, or a list of them (one per "
+                                 "connector)", u)
+        if isinstance(u, list) and len(u) != run.station.connectors:
+            raise where.error("hardware.meter_unit", f"expected one unit id per connector ({run.station.connectors}), "
+                              f"got {len(u)}")
+        m.units = list(units)
+    elif m.kind != "simulated" and run.station.connectors > 1:
+        raise where.error("hardware.meter_unit", "a station of several connectors needs a list of unit ids, one "
+                          "per connector's meter")
+    for name, lo, hi in (("meter_poll_interval", 0.05, 3600), ("meter_timeout", 0.05, 60)):
+        if name in t:
+            setattr(m, name.removeprefix("meter_"), _get_number(where, f"hardware.{name}", t[name], lo, hi))
+    if m.kind == "modbus-tcp" and not m.host:
+        raise where.error("hardware.meter_host", 'meter = "modbus-tcp" needs the meter\'s address (meter_host)')
+    if m.kind == "modbus-rtu":
+        if "meter_device" not in t:
+            raise where.error("hardware.meter_device", 'meter = "modbus-rtu" needs the serial port (meter_device)')
+        m.device = _check_device(where, "hardware.meter_device", t["meter_device"])
+    elif "meter_device" in t:
+        m.device = _get_str(where, "hardware.meter_device", t["meter_device"])
+
+    if "rfid" in t:
+        if t["rfid"] not in RFIDS:
+            raise where.expected("hardware.rfid", " or ".join(f'"{k}"' for k in RFIDS), t["rfid"])
+        r.kind = t["rfid"]
+    if "rfid_baudrate" in t:
+        r.baudrate = _get_int(where, "hardware.rfid_baudrate", t["rfid_baudrate"], 300, 4_000_000)
+    for name in ("prefix", "suffix"):
+        if f"rfid_{name}" in t:
+            setattr(r, name, _get_str(where, f"hardware.rfid_{name}", t[f"rfid_{name}"], 16))
+    if "rfid_format" in t:
+        if t["rfid_format"] not in RFID_FORMATS:
+            raise where.expected("hardware.rfid_format", " or ".join(f'"{k}"' for k in RFID_FORMATS), t["rfid_format"])
+        r.format = t["rfid_format"]
+    if "rfid_debounce" in t:
+        r.debounce = _get_number(where, "hardware.rfid_debounce", t["rfid_debounce"], 0, 3600)
+    if "rfid_connector" in t:
+        r.connector = _get_int(where, "hardware.rfid_connector", t["rfid_connector"], 1, run.station.connectors)
+    if r.kind != "simulated":
+        if "rfid_device" not in t:
+            raise where.error("hardware.rfid_device", f'rfid = "{r.kind}" needs the reader\'s device (rfid_device)')
+        if r.kind == "evdev":
+            import importlib.util
+
+            if importlib.util.find_spec("evdev") is None:
+                raise where.error("hardware.rfid", 'rfid = "evdev" needs the evdev package (pip install evdev)')
+        r.device = _check_device(where, "hardware.rfid_device", t["rfid_device"])
+    elif "rfid_device" in t:
+        r.device = _get_str(where, "hardware.rfid_device", t["rfid_device"])
+    _gpio_parts(where, t, run)
+
+
+def _gpio_parts(where: _Where, t: dict[str, Any], run: RunSettings) -> None:
+    """[hardware] relay and lock on GPIO lines: one line per connector, feedback lines optional."""
+    from .hardware.parts import RELAYS
+
+    g = run.hardware.gpio
+    n = run.station.connectors
+    for part in ("relay", "lock"):
+        if part in t:
+            if t[part] not in RELAYS:
+                raise where.expected(f"hardware.{part}", '"simulated" or "gpio"', t[part])
+            setattr(g, part, t[part])
+    if "gpio_active_low" in t:
+        g.active_low = _get_bool(where, "hardware.gpio_active_low", t["gpio_active_low"])
+    for name in ("relay_lines", "relay_feedback_lines", "lock_lines", "lock_feedback_lines"):
+        if name in t:
+            v = t[name]
+            if not isinstance(v, list) or len(v) != n or not all(_is_int(x) and 0 <= x <= 1023 for x in v):
+                raise where.expected(f"hardware.{name}", f"a list of {n} GPIO line offset(s), one per connector", v)
+            setattr(g, name, list(v))
+    if g.relay == "gpio" and not g.relay_lines:
+        raise where.error("hardware.relay_lines", 'relay = "gpio" needs the contactor output lines (relay_lines)')
+    if g.lock == "gpio" and not g.lock_lines:
+        raise where.error("hardware.lock_lines", 'lock = "gpio" needs the lock output lines (lock_lines)')
+    if g.lock == "gpio" and run.station.fixed_cable:
+        raise where.error("hardware.lock", 'lock = "gpio" needs a socket: set fixed_cable = false and connector_lock = true')
+    if "gpio_chip" in t:
+        g.chip = _get_str(where, "hardware.gpio_chip", t["gpio_chip"])
+    if g.relay == "gpio" or g.lock == "gpio":
+        _check_device(where, "hardware.gpio_chip", g.chip)
+        import importlib.util
+
+        if importlib.util.find_spec("gpiod") is None:
+            raise where.error(f"hardware.{'relay' if g.relay == 'gpio' else 'lock'}",
+                              '"gpio" needs the gpiod package (pip install gpiod)')
 
 
 def _check_path(where: _Where, key: str, value: Any, base: Path) -> Path:

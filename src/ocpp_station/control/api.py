@@ -194,9 +194,14 @@ def build_routes(resolve: Resolver, prefix: str = "/api") -> list[web.RouteDef]:
         await read_body(request, {})
         _local_list(rt).fail_next_update = True  # TC_043_3: the tester forces the next update to fail storing
 
+    async def health(rt, request):
+        doc = rt.health() if hasattr(rt, "health") else {"ok": True}
+        return _json(doc, 200 if doc["ok"] else 503)
+
     p = prefix
     return [
         web.get(f"{p}/state", endpoint(get_state)),
+        web.get(f"{p}/health", endpoint(health)),
         web.post(f"{p}/connectors/{{cid}}/plug-in", endpoint(plug_in)),
         web.post(f"{p}/connectors/{{cid}}/plug-out", endpoint(plug_out)),
         web.post(f"{p}/id-tag", endpoint(id_tag)),

@@ -23,6 +23,7 @@ class MeterSample:
     # per phase ([SPEC] §7.31 phase), for meters that measure phases; a phase missing here reads the value above
     voltages: Mapping[str, float] = field(default_factory=dict)  # Voltage: "L1" / "L1-N" ..., "L1-L2" ..., "N"
     currents: Mapping[str, float] = field(default_factory=dict)  # Current.Import: "L1", "L2", "L3", "N"
+    energy_export_wh: float | None = None  # Energy.Active.Export.Register, for meters that have one
 
 
 class Hardware(Protocol):

@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from ..config import station_url
 from ..core.commands import Reboot, Reconnect, SetPingInterval
 from ..core.events import ConnectFailed, Event
-from ..assembly import build_station, simulated_hardware
+from ..assembly import build_station, station_hardware
 from ..core.station import Station
 from ..hardware.simulated import SimulatedHardware
 from ..store.base import Store
@@ -43,6 +43,7 @@ from .timing import SteadyClock, reconnect_delay
 from .framelog import FrameFile, FrameLog
 from .linklog import close_description, connect_failure, failure_cause
 from .sessionlog import SessionLog
+from .systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,8 @@ class StationRuntime:
         self.rng = rng or random.Random()  # jitter, message-id prefixes
         self.clock = SteadyClock()  # the station's ``now``
         self.store: Store = store_factory()  # the station's store, kept across resets
-        self.hardware = hardware or simulated_hardware(
-            settings.station, self.store, initial_energy_wh=settings.meter_start_wh
-        )  # simulated meter, lock, relay, cable
+        # the simulated meter, lock, relay and cables, or a composite with the real parts of [hardware]
+        self.hardware = hardware or station_hardware(settings, self.store)
         self.station = self._new_station()  # the sans-I/O charge point
         self.frames = FrameLog()  # recent frames for the control API / HMI
         if getattr(settings, "frame_log", None) is not None:  # every frame to a rotating file
@@ -92,6 +92,7 @@ class StationRuntime:
         self._control_runner: Any = None  # the control API's aiohttp runner once open_control() bound it
         self._ssl_context: Any = None  # ssl.SSLContext of wss:// links, made on the first connection
         self.files = FileJobs(self)  # firmware downloads and installs, diagnostics uploads
+        self.systemd = Notifier()  # sd_notify: READY, STOPPING, the watchdog (a no-op outside systemd)
 
     def _new_station(self) -> Station:
         return build_station(self.settings.station, self.store, self.hardware, self.rng, features=self.features)
@@ -191,14 +192,29 @@ class StationRuntime:
         except ControlListenError:
             self.store.close()
             raise
+        devices = list(getattr(self.hardware, "devices", ()))  # the real parts of [hardware]
+        try:
+            for i, dev in enumerate(devices):
+                await dev.start()  # raises HardwareError: one line naming the [hardware] key
+        except BaseException:
+            for dev in devices[:i]:
+                await dev.close()
+            await self._close_control()
+            self.store.close()
+            raise
         self.files.attach()
         self.station.start(self.now())
         self.flush()
+        self.systemd.notify("READY=1", f"STATUS=station {self.settings.station.identity} running")
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._timer_loop(), name="timers")
                 tg.create_task(self._connection_loop(), name="connection")
+                for dev in devices:
+                    tg.create_task(dev.run(self.feed), name=f"device {type(dev).__name__}")
+                tg.create_task(self.systemd.pet(lambda: self.health()["store"]), name="watchdog")
                 await self._stop.wait()
+                self.systemd.notify("STOPPING=1")
                 await self._end_transactions()
                 if self._ws is not None:
                     await self._ws.close()  # a normal closure (1000) for the CSMS
@@ -206,12 +222,30 @@ class StationRuntime:
         except* _Stopping:
             pass
         finally:
+            for dev in devices:
+                await dev.close()
             self.files.close()
             await self._close_control()
             self.store.close()
             if self.frames.file is not None:
                 self.frames.file.close()
         return 0
+
+    def health(self) -> dict[str, Any]:
+        """``GET /api/health`` and the watchdog: the store answers, the link to the CSMS, the real parts.
+        ``ok`` is false when the store fails or a real part is failing (the CSMS link being down is not: a
+        station works offline)."""
+        try:
+            self.store.get("runtime", "health")
+            store_ok = True
+        except Exception:  # noqa: BLE001 - any store failure is unhealthy
+            store_ok = False
+        parts = {}
+        meter = getattr(self.hardware, "meter", None)
+        if meter is not None:
+            parts["meter"] = {"kind": meter.settings.kind, "failing": sorted(meter.failing)}
+        ok = store_ok and not any(p["failing"] for p in parts.values())
+        return {"ok": ok, "store": store_ok, "csms": self.station.connected, "hardware": parts}
 
     def stop(self) -> None:
         if self._stop.is_set():

@@ -43,6 +43,7 @@ from ..base import Feature
 
 _UNITS = {
     "Energy.Active.Import.Register": "Wh",
+    "Energy.Active.Export.Register": "Wh",
     "Power.Active.Import": "W",
     "Power.Offered": "W",
     "Current.Import": "A",
@@ -62,6 +63,10 @@ def sampled_value(item: str, s: MeterSample, context: str) -> dict[str, Any] | N
         measurand, _, phase = item.rpartition(".")
     if measurand == "Energy.Active.Import.Register":
         value = str(int(s.energy_wh))
+    elif measurand == "Energy.Active.Export.Register":
+        if s.energy_export_wh is None:
+            return None
+        value = str(int(s.energy_export_wh))
     elif measurand == "Power.Active.Import":
         value = f"{s.power_w:.1f}"
     elif measurand == "Power.Offered":
