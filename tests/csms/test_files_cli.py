@@ -101,3 +101,38 @@ def test_file_options_need_files_dir_and_a_directory(tmp_path) -> None:
         f"ocpp-station: --files-dir: {str(tmp_path / 'none')!r} is not a directory")
     assert _one_line(run_cli("csms", "--port", "0", "--files-dir", str(tmp_path), "--ftp-user", "nopass")) == (
         "ocpp-station: --ftp-user: expected USER:PASSWORD, got 'nopass'")
+
+
+async def test_files_over_https_with_a_given_certificate(tmp_path) -> None:
+    """``--https-cert/--https-key``: the file server speaks HTTPS with that certificate (a CA made in the test)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    server.cert_chain_pems[0].write_to_path(str(cert))
+    server.private_key_pem.write_to_path(str(key))
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "fw.bin").write_bytes(b"firmware image")
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "csms", "--port", "0", "--quiet", "--files-dir", str(files), "--https-cert", str(cert),
+        "--https-key", str(key), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        lines = [(await asyncio.wait_for(proc.stdout.readline(), 15)).decode() for _ in range(3)]
+        https = re.fullmatch(r"Files on (https://127\.0\.0\.1:\d+)/firmware/<name> \(uploads: \S+/diagnostics/\)\n",
+                             lines[2])
+        assert https, lines
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{https.group(1)}/firmware/fw.bin", ssl=client) as r:
+                assert (r.status, await r.read()) == (200, b"firmware image")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0

@@ -33,7 +33,7 @@ import asyncio
 import inspect
 import itertools
 import logging
-import ssl
+import ssl as ssl_module
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -1037,7 +1037,7 @@ async def serve_forever(
 
                 ctx = None
                 if https_cert is not None:
-                    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    ctx = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
                     ctx.load_cert_chain(str(https_cert), str(https_key) if https_key else None)
                 files = FileServer(files_dir, ctx, rate=files_rate)
                 csms.files = files
