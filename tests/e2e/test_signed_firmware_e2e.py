@@ -274,3 +274,39 @@ async def test_signed_update_survives_kill_9_while_install_scheduled(tmp_path, s
         got = [(c.action, c.payload.get("status") or c.payload.get("type")) for c in after]
         assert got[2:] == [(SIGNED, "Installed"), (SEN, "StartupOfTheDevice"), (SEN, "FirmwareUpdated")], got
         assert await st.stop() == 0
+
+
+async def test_a_new_signed_update_during_a_download_is_accepted_canceled(tmp_path, stations):
+    """L01.FR.26: a SignedUpdateFirmware while one downloads (a slow server) cancels it: AcceptedCanceled; the new
+    one runs to the end with its own requestId, nothing more comes with the old one."""
+    root = tmp_path / "slow"
+    root.mkdir()
+    srv = FileServer(root, rate=20_000)  # bytes/s: the first image takes 10 s
+    await srv.start_http("127.0.0.1", 0)
+    maker = Manufacturer()
+    big = b"x" * 200_000
+    small = manifest("4.0")
+    (root / "big.bin").write_bytes(big)
+    (root / "small.bin").write_bytes(small)
+    try:
+        async with DevCsms() as csms:
+            st, link = await station_with_root(tmp_path, stations, csms, maker)
+            assert await link.call("SignedUpdateFirmware", update(srv, "big.bin", maker, maker.sign(big),
+                                                                  request_id=1)) == {"status": "Accepted"}
+            await signed(link, "Downloading", request_id=1)
+            srv.rate = None  # the next download at full speed
+            assert await link.call("SignedUpdateFirmware", update(srv, "small.bin", maker, maker.sign(small),
+                                                                  request_id=2)) == {"status": "AcceptedCanceled"}
+            for status in ("Downloading", "Downloaded", "SignatureVerified"):
+                await signed(link, status, request_id=2)
+            assert (await link.expect(SN)).payload["status"] == "Unavailable"
+            await signed(link, "Installing", request_id=2)
+            await signed(link, "InstallRebooting", request_id=2)
+            await link.wait_disconnected(timeout=15)
+            link = await csms.wait_connected(ID, after=link.connections, timeout=20)
+            assert (await link.expect("BootNotification", timeout=20)).payload["firmwareVersion"] == "4.0"
+            after = [await link.next_call(timeout=10) for _ in range(5)]
+            assert [c.payload for c in after if c.action == SIGNED] == [{"status": "Installed", "requestId": 2}]
+            assert await st.stop() == 0
+    finally:
+        await srv.stop()

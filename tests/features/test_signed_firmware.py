@@ -334,3 +334,45 @@ def test_verify_file_accepts_each_algorithm_and_refuses_a_changed_file(tmp_path,
         verify_file(path, cert, sig)
     with pytest.raises(certs.CertificateError, match="not base64"):
         verify_file(path, cert, "***")
+
+
+def test_a_signed_update_cannot_cancel_one_that_is_installing():
+    h, root = harness()
+    boot(h)
+    h.csms_conf("SignedUpdateFirmware", request(signing_cert(root), request_id=1))
+    h.advance(0)
+    [dl] = cmds(h, DownloadFirmware)
+    h.event(FirmwareDownloaded(dl.job, True))
+    h.event(FirmwareVerified(dl.job, True))
+    [inst] = cmds(h, InstallFirmware)
+    drain(h)
+    assert h.csms_conf("SignedUpdateFirmware", request(signing_cert(root), request_id=2)) == {"status": "Rejected"}
+    assert h.station.store.get("firmware", "job")["request_id"] == 1  # L01.FR.27: the one installing goes on
+    h.event(FirmwareInstalled(inst.job, False, error="refused"))
+    got = drain(h)
+    assert signed(h, got) == [{"status": "InstallationFailed", "requestId": 1}]
+    assert "FirmwareUpdated" not in events(got)
+    assert [(a, p["status"]) for a, p in got if a == "StatusNotification"] == [("StatusNotification", "Available")]
+
+
+@pytest.mark.parametrize("action, payload, code", [
+    # a date-time that is none breaks the schema's format ([OCPPJ] §4.2.3: TypeConstraintViolation)
+    ("SignedUpdateFirmware", {"requestId": 1, "firmware": {"location": "http://x/f", "retrieveDateTime": "yesterday",
+                                                           "signingCertificate": "x", "signature": "x"}},
+     "TypeConstraintViolation"),
+    # a negative count or interval is a valid integer with no meaning ([JERRATA] 2.5, as UpdateFirmware)
+    ("SignedUpdateFirmware", {"requestId": 1, "retries": -1, "firmware": {
+        "location": "http://x/f", "retrieveDateTime": "2026-01-01T00:00:00Z", "signingCertificate": "x",
+        "signature": "x"}}, "PropertyConstraintViolation"),
+    ("GetLog", {"logType": "SecurityLog", "requestId": 1, "log": {"remoteLocation": "http://x/", "oldestTimestamp": "soon"}},
+     "TypeConstraintViolation"),
+    ("GetLog", {"logType": "SecurityLog", "requestId": 1, "retryInterval": -5, "log": {"remoteLocation": "http://x/"}},
+     "PropertyConstraintViolation"),
+])
+def test_bad_dates_and_counts_are_callerrors_and_store_nothing(action, payload, code):
+    h, _ = harness()
+    boot(h)
+    out = h.csms_call(action, payload)
+    assert (out[0], out[2]) == (4, code)
+    assert h.station.store.get("firmware", "job") is None and h.station.store.get("security_log", "job") is None
+    assert h.station.commands() == []

@@ -84,7 +84,7 @@ def queue_summary(station: Any) -> dict[str, Any]:
     store = station.store
     namespaces = {}
     for ns in ("config", "availability", "auth_cache", "local_list", "transactions", "finishing", "reservations",
-               "registration", "firmware", "diagnostics"):
+               "registration", "firmware", "diagnostics", "security", "security_log"):
         try:
             namespaces[ns] = len(store.items(ns))
         except Exception:  # noqa: BLE001 - a namespace the store does not know

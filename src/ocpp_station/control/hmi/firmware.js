@@ -9,7 +9,8 @@
   if (!panel) return;
 
   const CLASSES = {
-    Idle: "", Downloading: "charging", Downloaded: "charging", Installing: "warn", Installed: "ok",
+    Idle: "", Downloading: "charging", Downloaded: "charging", Verifying: "charging", InstallScheduled: "charging",
+    Installing: "warn", Installed: "ok",
     DownloadFailed: "bad", InstallationFailed: "bad", Uploading: "charging", Uploaded: "ok", UploadFailed: "bad",
   };
 
@@ -25,6 +26,7 @@
       const mib = (n) => (n / 1048576).toFixed(1);
       parts.push(mib(fw.downloadedBytes) + (fw.totalBytes ? " of " + mib(fw.totalBytes) : "") + " MiB");
     }
+    if (fw.signed) parts.push("signed, requestId " + fw.requestId + (fw.signedStatus ? ": " + fw.signedStatus : ""));
     if (fw.nextAttemptIn !== undefined) parts.push("next in " + Math.round(fw.nextAttemptIn) + " s");
     if (fw.waitingFor) parts.push("waiting for connector " + fw.waitingFor.join(", "));
     return parts.join(" · ");
