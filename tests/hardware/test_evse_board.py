@@ -116,3 +116,57 @@ async def test_a_board_that_does_not_answer_is_one_line():
     with pytest.raises(HardwareError, match="no EVSE board answers at 127.0.0.1:1: cannot connect") as e:
         await dev.start()
     assert e.value.key == "hardware.ev_host"
+
+
+async def test_over_rtu_on_a_pseudo_terminal_pair():
+    from modbus_meter import PtyPair
+
+    pty = PtyPair()
+    b = BoardSim()
+    await b.start_serial(pty.b)
+    dev = EvseBoard(EvSettings(kind="modbus-rtu", device=pty.a, timeout=0.5), load_map("evse-din"), 1,
+                    SimulatedHardware(1))
+    try:
+        await dev.start()
+        b.state[1] = "C"
+        got: list = []
+        await dev.poll(got.extend)
+        assert got == [CablePlugged(1), EVStateChanged(1, True, None)] and b.current[1] == 32
+    finally:
+        await dev.close()
+        await b.stop()
+        pty.close()
+
+
+async def test_a_board_that_stops_answering_keeps_its_last_state_and_is_logged_once(board, caplog):
+    sim = SimulatedHardware(1)
+    dev = EvseBoard(settings(board.port), load_map("evse-din"), 1, sim)
+    got: list = []
+    await dev.start()
+    try:
+        board.state[1] = "C"
+        await dev.poll(got.extend)
+        board.fail = True
+        await dev.poll(got.extend)
+        await dev.poll(got.extend)
+        assert dev.failing == {1} and dev.state[1] == "C" and sim.ev_plugged(1)
+        assert sum("EVSE board read failed" in r.message for r in caplog.records) == 1
+        board.fail = False
+        got.clear()
+        await dev.poll(got.extend)
+        assert got == [] and dev.failing == set()
+    finally:
+        await dev.close()
+
+
+async def test_an_ev_plugged_before_a_restart_is_unplugged_when_the_board_reads_a(board):
+    sim = SimulatedHardware(1)
+    sim.plug_in(1, 0.0)  # as saved in data_dir
+    dev = EvseBoard(settings(board.port), load_map("evse-din"), 1, sim)
+    got: list = []
+    await dev.start()
+    try:
+        await dev.poll(got.extend)
+        assert got == [CableUnplugged(1, "ev")]
+    finally:
+        await dev.close()

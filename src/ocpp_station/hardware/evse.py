@@ -108,6 +108,7 @@ class EvseBoard(ModbusLink):
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         self.state: dict[int, str] = {}  # connector -> last pilot state read
         self.written: dict[int, int] = {}  # connector -> last current setting written (A)
+        self.failing: set[int] = set()  # connectors whose board does not answer now (logged once)
         self._wanted: dict[int, int] = {cid: self._amps(None) for cid in self.units}
         self._wake = asyncio.Event()
         self.polls = 0
@@ -165,10 +166,16 @@ class EvseBoard(ModbusLink):
                     self.written[cid] = want
                     log.info("connector %d: EV current setting %d A", cid, want)
                 state = await self._read_state(unit)
-            except Exception as exc:  # noqa: BLE001 - logged once per round; the state stays the last one read
-                log.warning("connector %d: EVSE board read failed (%s)", cid, _describe(exc))
+            except Exception as exc:  # noqa: BLE001 - logged once; the state stays the last one read
+                if cid not in self.failing:
+                    self.failing.add(cid)
+                    log.warning("connector %d: EVSE board read failed (%s); keeping pilot state %s", cid,
+                                _describe(exc), self.state.get(cid, "unknown"))
                 continue
-            events = self._events(cid, self.state.get(cid, "A"), state)
+            if cid in self.failing:
+                self.failing.discard(cid)
+                log.info("connector %d: the EVSE board answers again", cid)
+            events = self._events(cid, self.state.get(cid) or self._sim_state(cid), state)
             self.state[cid] = state
             if events:
                 feed(events)
@@ -192,6 +199,13 @@ class EvseBoard(ModbusLink):
         if state is None:
             raise ValueError(f"vehicle state register reads {value}")
         return state
+
+    def _sim_state(self, cid: int) -> str:
+        """The pilot state the simulated world stands for (a plugged EV saved in data_dir before a restart)."""
+        c = self.sim.connectors.get(cid)
+        if c is None or not c.ev_plugged:
+            return "A"
+        return "C" if c.ev_charging else "B"
 
     def _events(self, cid: int, old: str, new: str) -> list[Event]:
         """What a pilot state change means to the station (through the simulated world)."""
