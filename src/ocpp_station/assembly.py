@@ -86,4 +86,12 @@ def station_hardware(run: Any, store: Store | None = None) -> Any:
             lock_feedback_lines=g.lock_feedback_lines if g.lock == "gpio" else [],
         ), run.station.connectors)
         devices.append(gpio)
-    return CompositeHardware(sim, meter, devices, gpio)
+    ev = None
+    if parts.ev.kind != "simulated":
+        from .hardware.evse import EvseBoard, load_map
+
+        parts.ev.voltage = run.station.voltage
+        ev = EvseBoard(parts.ev, load_map(parts.ev.map, parts.ev.map_base), run.station.connectors, sim,
+                       max_current=run.station.max_current)
+        devices.append(ev)
+    return CompositeHardware(sim, meter, devices, gpio, ev)

@@ -74,6 +74,8 @@ _HARDWARE_KEYS = (
     # the real parts (docs/hardware.md)
     "meter", "meter_map", "meter_host", "meter_port", "meter_device", "meter_baudrate", "meter_parity", "meter_unit",
     "meter_poll_interval", "meter_timeout",
+    "ev", "ev_map", "ev_host", "ev_port", "ev_device", "ev_baudrate", "ev_parity", "ev_unit", "ev_poll_interval",
+    "ev_timeout", "ev_phases",
     "rfid", "rfid_device", "rfid_baudrate", "rfid_prefix", "rfid_suffix", "rfid_format", "rfid_debounce",
     "rfid_connector",
     "relay", "lock", "gpio_chip", "relay_lines", "relay_feedback_lines", "lock_lines", "lock_feedback_lines",
@@ -703,7 +705,7 @@ def _check_device(where: _Where, key: str, value: Any) -> str:
 def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Path) -> None:
     """[hardware] meter and rfid with their keys: which parts are real, and how to reach them."""
     from .hardware import registermap
-    from .hardware.parts import METERS, RFID_FORMATS, RFIDS
+    from .hardware.parts import EVS, METERS, RFID_FORMATS, RFIDS
 
     m, r = run.hardware.meter, run.hardware.rfid
     if "meter" in t:
@@ -718,40 +720,28 @@ def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Pa
             registermap.load(m.map, base)
         except registermap.MapError as e:
             raise where.error("hardware.meter_map", str(e)) from None
-    if "meter_host" in t:
-        m.host = _get_str(where, "hardware.meter_host", t["meter_host"], 253)
-    if "meter_port" in t:
-        m.port = _get_int(where, "hardware.meter_port", t["meter_port"], 1, 65535)
-    if "meter_baudrate" in t:
-        m.baudrate = _get_int(where, "hardware.meter_baudrate", t["meter_baudrate"], 300, 4_000_000)
-    if "meter_parity" in t:
-        if t["meter_parity"] not in ("N", "E", "O"):
-            raise where.expected("hardware.meter_parity", '"N", "E" or "O"', t["meter_parity"])
-        m.parity = t["meter_parity"]
-    if "meter_unit" in t:
-        u = t["meter_unit"]
-        units = u if isinstance(u, list) else [u]
-        if not units or not all(_is_int(x) and 1 <= x <= 247 for x in units):
-            raise where.expected("hardware.meter_unit", "a Modbus unit id from 1 to 247, or a list of them (one per "
-                                 "connector)", u)
-        if isinstance(u, list) and len(u) != run.station.connectors:
-            raise where.error("hardware.meter_unit", f"expected one unit id per connector ({run.station.connectors}), "
-                              f"got {len(u)}")
-        m.units = list(units)
-    elif m.kind != "simulated" and run.station.connectors > 1:
-        raise where.error("hardware.meter_unit", "a station of several connectors needs a list of unit ids, one "
-                          "per connector's meter")
-    for name, lo, hi in (("meter_poll_interval", 0.05, 3600), ("meter_timeout", 0.05, 60)):
-        if name in t:
-            setattr(m, name.removeprefix("meter_"), _get_number(where, f"hardware.{name}", t[name], lo, hi))
-    if m.kind == "modbus-tcp" and not m.host:
-        raise where.error("hardware.meter_host", 'meter = "modbus-tcp" needs the meter\'s address (meter_host)')
-    if m.kind == "modbus-rtu":
-        if "meter_device" not in t:
-            raise where.error("hardware.meter_device", 'meter = "modbus-rtu" needs the serial port (meter_device)')
-        m.device = _check_device(where, "hardware.meter_device", t["meter_device"])
-    elif "meter_device" in t:
-        m.device = _get_str(where, "hardware.meter_device", t["meter_device"])
+    _modbus_keys(where, t, "meter", m, run.station.connectors, "meter")
+
+    e = run.hardware.ev
+    if "ev" in t:
+        if t["ev"] not in EVS:
+            raise where.expected("hardware.ev", " or ".join(f'"{k}"' for k in EVS), t["ev"])
+        e.kind = t["ev"]
+    if "ev_map" in t:
+        e.map = _get_str(where, "hardware.ev_map", t["ev_map"])
+    e.map_base = base
+    if e.kind != "simulated":
+        from .hardware.evse import MapError, load_map
+
+        try:
+            load_map(e.map, base)
+        except MapError as exc:
+            raise where.error("hardware.ev_map", str(exc)) from None
+    if "ev_phases" in t:
+        e.phases = _get_int(where, "hardware.ev_phases", t["ev_phases"], 1, 3)
+        if e.phases == 2:
+            raise where.expected("hardware.ev_phases", "1 or 3", t["ev_phases"])
+    _modbus_keys(where, t, "ev", e, run.station.connectors, "EVSE board")
 
     if "rfid" in t:
         if t["rfid"] not in RFIDS:
@@ -782,6 +772,44 @@ def _hardware_parts(where: _Where, t: dict[str, Any], run: RunSettings, base: Pa
     elif "rfid_device" in t:
         r.device = _get_str(where, "hardware.rfid_device", t["rfid_device"])
     _gpio_parts(where, t, run)
+
+
+def _modbus_keys(where: _Where, t: dict[str, Any], p: str, m: Any, connectors: int, what: str) -> None:
+    """The keys a Modbus part shares (``meter_host`` ..., ``ev_host`` ...): how to reach the device."""
+    if f"{p}_host" in t:
+        m.host = _get_str(where, f"hardware.{p}_host", t[f"{p}_host"], 253)
+    if f"{p}_port" in t:
+        m.port = _get_int(where, f"hardware.{p}_port", t[f"{p}_port"], 1, 65535)
+    if f"{p}_baudrate" in t:
+        m.baudrate = _get_int(where, f"hardware.{p}_baudrate", t[f"{p}_baudrate"], 300, 4_000_000)
+    if f"{p}_parity" in t:
+        if t[f"{p}_parity"] not in ("N", "E", "O"):
+            raise where.expected(f"hardware.{p}_parity", '"N", "E" or "O"', t[f"{p}_parity"])
+        m.parity = t[f"{p}_parity"]
+    if f"{p}_unit" in t:
+        u = t[f"{p}_unit"]
+        units = u if isinstance(u, list) else [u]
+        if not units or not all(_is_int(x) and 1 <= x <= 247 for x in units):
+            raise where.expected(f"hardware.{p}_unit", "a Modbus unit id from 1 to 247, or a list of them (one per "
+                                 "connector)", u)
+        if isinstance(u, list) and len(u) != connectors:
+            raise where.error(f"hardware.{p}_unit", f"expected one unit id per connector ({connectors}), "
+                              f"got {len(u)}")
+        m.units = list(units)
+    elif m.kind != "simulated" and connectors > 1:
+        raise where.error(f"hardware.{p}_unit", "a station of several connectors needs a list of unit ids, one "
+                          f"per connector's {what}")
+    for name, lo, hi in ((f"{p}_poll_interval", 0.05, 3600), (f"{p}_timeout", 0.05, 60)):
+        if name in t:
+            setattr(m, name.removeprefix(f"{p}_"), _get_number(where, f"hardware.{name}", t[name], lo, hi))
+    if m.kind == "modbus-tcp" and not m.host:
+        raise where.error(f"hardware.{p}_host", f'{p} = "modbus-tcp" needs the {what}\'s address ({p}_host)')
+    if m.kind == "modbus-rtu":
+        if f"{p}_device" not in t:
+            raise where.error(f"hardware.{p}_device", f'{p} = "modbus-rtu" needs the serial port ({p}_device)')
+        m.device = _check_device(where, f"hardware.{p}_device", t[f"{p}_device"])
+    elif f"{p}_device" in t:
+        m.device = _get_str(where, f"hardware.{p}_device", t[f"{p}_device"])
 
 
 def _gpio_parts(where: _Where, t: dict[str, Any], run: RunSettings) -> None:

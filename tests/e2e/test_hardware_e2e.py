@@ -1,6 +1,8 @@
 """Real parts in a real ``ocpp-station run`` process: a charging session metered by a Modbus meter (pymodbus's
 own server on 127.0.0.1, laid out by the shipped SDM630 map) that stops answering mid-transaction, and the
-one-line refusals at start-up. The relay, cables and the EV stay simulated (control API)."""
+one-line refusals at start-up. The relay, cables and the EV stay simulated (control API). And an EVSE
+controller board (pymodbus's server laid out as the EVSE-DIN table) whose control pilot state starts and
+ends the charging, and whose current setting follows a charging profile."""
 
 from __future__ import annotations
 
@@ -119,3 +121,44 @@ async def test_a_card_on_a_serial_reader_starts_and_stops_a_session_e2e(csms, bo
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_an_evse_board_starts_charging_and_a_charging_profile_sets_its_current_e2e(csms, booted):
+    from evse_board import BoardSim
+
+    board = BoardSim()
+    port = await board.start_tcp()
+    try:
+        st, link = await booted(
+            hardware={"ev": "modbus-tcp", "ev_host": "127.0.0.1", "ev_port": port, "ev_poll_interval": 0.1,
+                      "ev_timeout": 0.3},
+            ocpp={"AuthorizeRemoteTxRequests": False, "StopTransactionOnEVSideDisconnect": True},
+        )
+        await asyncio.wait_for(board.written(32), 5)  # no limit: the board's maximum
+        board.state[1] = "B"  # the EV is plugged in
+        assert status(await link.expect(SN, timeout=5)) == (1, "Preparing", "NoError")
+        await st.card("TAG1")
+        assert (await link.expect("Authorize")).payload == {"idTag": "TAG1"}
+        got = split(await link.expect_unordered(["StartTransaction", SN]))
+        assert status(got[SN]) == (1, "SuspendedEV", "NoError")  # B: the EV does not ask for energy yet
+        tx = link.last_transaction_id
+
+        board.state[1] = "C"  # the EV asks for energy
+        assert status(await link.expect(SN, timeout=5)) == (1, "Charging", "NoError")
+
+        profile = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+                   "chargingProfileKind": "Relative", "transactionId": tx,
+                   "chargingSchedule": {"chargingRateUnit": "A",
+                                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}}
+        conf = await link.call("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile})
+        assert conf == {"status": "Accepted"}
+        await asyncio.wait_for(board.written(10), 5)  # 10 A x 230 V x 3 phases, back to 10 A on the board
+
+        board.state[1] = "A"  # the EV leaves
+        stop = await link.expect("StopTransaction", ignore=(SN,), timeout=5)
+        assert (stop.payload["transactionId"], stop.payload["reason"]) == (tx, "EVDisconnected")
+        await asyncio.wait_for(board.written(32), 5)  # the transaction's profile ended with it
+        assert [a for _, a in board.writes] == [32, 10, 32]
+        assert await st.stop() == 0
+    finally:
+        await board.stop()

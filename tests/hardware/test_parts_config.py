@@ -111,3 +111,32 @@ def test_permission_denied_on_a_device_is_one_line(tmp_path, monkeypatch):
 def test_evdev_without_the_package_is_one_line(tmp_path):
     assert error(tmp_path, 'rfid = "evdev"\nrfid_device = "/dev/null"') == (
         'hardware.rfid: rfid = "evdev" needs the evdev package (pip install evdev)')
+
+
+def test_an_evse_board_beside_a_modbus_meter_on_the_same_gateway(tmp_path):
+    run = load(tmp_path, 'connectors = 2\nvoltage = 220\nmax_current = 20\nmeter = "modbus-tcp"\n'
+                         'meter_host = "10.0.0.5"\nmeter_unit = [1, 2]\nev = "modbus-tcp"\nev_host = "10.0.0.5"\n'
+                         'ev_unit = [11, 12]\nev_phases = 1\nev_poll_interval = 0.5')
+    e = run.hardware.ev
+    assert (e.kind, e.host, e.port, e.units, e.phases, e.poll_interval, e.map) == (
+        "modbus-tcp", "10.0.0.5", 502, [11, 12], 1, 0.5, "evse-din")
+    hw = station_hardware(run)
+    assert isinstance(hw, CompositeHardware) and hw.ev in hw.devices
+    assert hw.ev.units == {1: 11, 2: 12} and hw.ev.settings.voltage == 220 and hw.ev.cap == 20
+    hw.set_limit(2, None, 0.0)
+    assert hw.ev._wanted[2] == 20  # the board's maximum, capped by [hardware] max_current
+
+
+@pytest.mark.parametrize("hardware, expected", [
+    ('ev = "cp"', 'hardware.ev: expected "simulated" or "modbus-tcp" or "modbus-rtu", got "cp"'),
+    ('ev = "modbus-tcp"', "hardware.ev_host: ev = \"modbus-tcp\" needs the EVSE board's address (ev_host)"),
+    ('ev = "modbus-rtu"', 'hardware.ev_device: ev = "modbus-rtu" needs the serial port (ev_device)'),
+    ('ev = "modbus-rtu"\nev_device = "/dev/ttyNOPE2"',
+     'hardware.ev_device: expected a device path, got "/dev/ttyNOPE2" (no such device)'),
+    ('ev = "modbus-tcp"\nev_host = "h"\nev_map = "nope.toml"', "hardware.ev_map: cannot read the board map 'nope.toml'"),
+    ('connectors = 2\nev = "modbus-tcp"\nev_host = "h"',
+     "hardware.ev_unit: a station of several connectors needs a list of unit ids, one per connector's EVSE board"),
+    ('ev_phases = 2', "hardware.ev_phases: expected 1 or 3, got 2"),
+])
+def test_an_evse_board_that_cannot_be_used_is_one_line(tmp_path, hardware, expected):
+    assert error(tmp_path, hardware).startswith(expected)

@@ -20,10 +20,11 @@ _STATION_SIDE = ("Current.Offered", "Power.Offered")
 
 class CompositeHardware:
     def __init__(self, sim: SimulatedHardware, meter: Any = None, devices: list[Any] | None = None,
-                 gpio: Any = None) -> None:
+                 gpio: Any = None, ev: Any = None) -> None:
         self.sim = sim  # relay, lock, cables, the simulated EV (control API)
         self.meter = meter  # a ModbusMeter, or None: the simulated meter
         self.gpio = gpio  # a GpioRelayLock driving the real contactors and locks, or None
+        self.ev = ev  # an EvseBoard: the control pilot and the PWM current, or None: the simulated EV
         self.devices = list(devices or [])  # the real parts: started, run and closed by the runtime
 
     def __getattr__(self, name: str) -> Any:
@@ -53,6 +54,8 @@ class CompositeHardware:
 
     def set_limit(self, connector_id: int, watts: float | None, now: float) -> None:
         self.sim.set_limit(connector_id, watts, now)
+        if self.ev is not None:
+            self.ev.set_limit(connector_id, watts)
 
     def lock(self, connector_id: int) -> bool:
         ok = self.sim.lock(connector_id)

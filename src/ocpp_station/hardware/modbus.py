@@ -24,23 +24,17 @@ log = logging.getLogger(__name__)
 ERROR_CODE = "PowerMeterFailure"  # [SPEC] §7.6 ChargePointErrorCode
 
 
-class ModbusMeter:
-    def __init__(self, settings: MeterSettings, regmap: RegisterMap, connectors: int, client: Any = None) -> None:
-        self.settings = settings
-        self.map = regmap
-        units = list(settings.units)
-        self.units = {cid: units[cid - 1] if cid <= len(units) else units[-1] for cid in range(1, connectors + 1)}
-        self.client = client  # a pymodbus async client; made in start() unless given
-        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # failures are reported here, once, in one line
-        self._latest: dict[int, MeterSample] = {}  # connector -> last good sample
-        self._failing: set[int] = set()  # connectors whose meter reported PowerMeterFailure
-        self._blocks = regmap.blocks()
-        self.polls = 0  # completed poll rounds (tests wait on it)
-        self._polled = asyncio.Event()
+class ModbusLink:
+    """The Modbus client side shared by the meter and the EV controller board: the client (TCP or RTU) made
+    from the part's settings, connecting with a timeout, and where the peer is (for the one-line errors)."""
+
+    settings: Any
+    client: Any
+    part = "meter"  # the [hardware] key prefix: meter_host, ev_host, ...
 
     @property
     def key(self) -> str:
-        return "hardware.meter_host" if self.settings.kind == "modbus-tcp" else "hardware.meter_device"
+        return f"hardware.{self.part}_host" if self.settings.kind == "modbus-tcp" else f"hardware.{self.part}_device"
 
     def _where(self) -> str:
         s = self.settings
@@ -54,6 +48,31 @@ class ModbusMeter:
             return AsyncModbusTcpClient(s.host, port=s.port, timeout=s.timeout, retries=0)
         return AsyncModbusSerialClient(s.device, baudrate=s.baudrate, parity=s.parity, bytesize=8, stopbits=1,
                                        timeout=s.timeout, retries=0)
+
+    async def _connect(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self.client.connect(), self.settings.timeout + 1.0))
+        except (TimeoutError, OSError):
+            return False  # the read that follows reports it
+
+    async def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+class ModbusMeter(ModbusLink):
+    def __init__(self, settings: MeterSettings, regmap: RegisterMap, connectors: int, client: Any = None) -> None:
+        self.settings = settings
+        self.map = regmap
+        units = list(settings.units)
+        self.units = {cid: units[cid - 1] if cid <= len(units) else units[-1] for cid in range(1, connectors + 1)}
+        self.client = client  # a pymodbus async client; made in start() unless given
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # failures are reported here, once, in one line
+        self._latest: dict[int, MeterSample] = {}  # connector -> last good sample
+        self._failing: set[int] = set()  # connectors whose meter reported PowerMeterFailure
+        self._blocks = regmap.blocks()
+        self.polls = 0  # completed poll rounds (tests wait on it)
+        self._polled = asyncio.Event()
 
     # -- what the core reads ---------------------------------------------------------------
 
@@ -129,17 +148,7 @@ class ModbusMeter:
             self._polled.clear()
             await self._polled.wait()
 
-    async def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-
     # -- reading ----------------------------------------------------------------------------
-
-    async def _connect(self) -> bool:
-        try:
-            return bool(await asyncio.wait_for(self.client.connect(), self.settings.timeout + 1.0))
-        except (TimeoutError, OSError):
-            return False  # the read that follows reports it
 
     async def _read_unit(self, unit: int) -> dict[str, float]:
         words: dict[tuple[str, int], list[int]] = {}

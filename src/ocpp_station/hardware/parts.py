@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol
 METERS = ("simulated", "modbus-tcp", "modbus-rtu")
 RFIDS = ("simulated", "serial", "evdev")
 RFID_FORMATS = ("text", "hex", "decimal")
+EVS = ("simulated", "modbus-tcp", "modbus-rtu")  # [hardware] ev: the EVSE controller board
 RELAYS = ("simulated", "gpio")  # [hardware] relay and lock
 
 
@@ -29,6 +30,15 @@ class MeterSettings:
     units: list[int] = field(default_factory=lambda: [1])  # Modbus unit (device) id per connector
     poll_interval: float = 1.0  # s
     timeout: float = 1.0  # s, for one read
+
+
+@dataclass(slots=True)
+class EvSettings(MeterSettings):
+    """[hardware] ev: an EVSE controller board (control pilot state, PWM current) on Modbus."""
+
+    map: str = "evse-din"  # [hardware] ev_map
+    phases: int = 3  # [hardware] ev_phases: watts -> amps per phase
+    voltage: float = 230.0  # [hardware] voltage
 
 
 @dataclass(slots=True)
@@ -60,10 +70,11 @@ class HardwareParts:
     meter: MeterSettings = field(default_factory=MeterSettings)
     rfid: RfidSettings = field(default_factory=RfidSettings)
     gpio: GpioParts = field(default_factory=GpioParts)
+    ev: EvSettings = field(default_factory=EvSettings)
 
     @property
     def simulated(self) -> bool:
-        return (self.meter.kind == "simulated" and self.rfid.kind == "simulated" and self.gpio.relay == "simulated"
+        return (self.meter.kind == "simulated" and self.ev.kind == "simulated" and self.rfid.kind == "simulated" and self.gpio.relay == "simulated"
                 and self.gpio.lock == "simulated")
 
 
