@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "sessions are stopped and the queues drained")
     fleet.add_argument("--workers", type=int, default=1, metavar="K",
                        help="worker processes to spread the stations over (default: 1)")
+    fleet.add_argument("--shard", metavar="I/N",
+                       help="run only shard I of N (0 <= I < N, e.g. a Kubernetes Job's completion index): stations "
+                       "I+1, I+1+N, I+1+2N... of the --count. Every draw is seeded from the seed and the station's "
+                       "identity, so the N shards together are the single run, and a shard can be rerun alone; "
+                       "`ocpp-station fleet merge` makes one report of their --metrics files (default: the whole run)")
     fleet.add_argument("--ramp", type=float, metavar="RATE",
                        help="stations started per second (default: the scenario's fleet.ramp_rate, 100)")
     fleet.add_argument("--identity-pattern", metavar="PATTERN",
@@ -607,6 +612,19 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("ocpp-station: --workers: expected a positive integer", file=sys.stderr)
         return 2
+    shard = None
+    if args.shard is not None:
+        from .fleet.runner import parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as exc:
+            print(f"ocpp-station: --shard: {exc}", file=sys.stderr)
+            return 2
+        if shard[0] >= args.count:
+            print(f"ocpp-station: --shard: shard {args.shard} of {args.count} stations has no station "
+                  f"(expected I < --count)", file=sys.stderr)
+            return 2
     if args.ramp is not None:
         if args.ramp <= 0:
             print("ocpp-station: --ramp: expected a positive number", file=sys.stderr)
@@ -662,6 +680,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                 control=control,
                 trace_path=args.trace,
                 plot_path=args.plot,
+                shard=shard,
             )
         )
     except ControlListenError as exc:

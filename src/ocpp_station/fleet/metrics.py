@@ -106,6 +106,10 @@ class WorkerMetrics:
     disconnects: int = 0
     drops: int = 0  # injected network drops
     power_cuts: int = 0  # power cuts through the control API
+    sent: Counter = field(default_factory=Counter)  # action -> CALLs sent by the worker's stations
+    received: Counter = field(default_factory=Counter)  # action -> CALLs received from the CSMS
+    answered: Counter = field(default_factory=Counter)  # action -> CALLRESULTs received
+    failed: Counter = field(default_factory=Counter)  # action -> CALLERRORs and timeouts
     latencies: list[float] = field(default_factory=list)  # since the last snapshot (s)
     series_latencies: list[float] | None = None  # virtual time: since the last bucket of the series (s)
 
