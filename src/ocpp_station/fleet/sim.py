@@ -366,7 +366,7 @@ class FleetStation:
                 self.worker.csms_silences += 1
             else:
                 self.worker.metrics.call_timeouts += 1
-self.trace.failed[prev.action] += 1
+            self.trace.failed[prev.action] += 1
             self.worker.metrics.failed[prev.action] += 1
         self.flush(now)
 
@@ -386,7 +386,7 @@ self.trace.failed[prev.action] += 1
         if (data if isinstance(data, str) else data.decode("utf-8", "replace")).lstrip("[ \t\r\n")[:1] == "2":
             try:  # a CALL from the CSMS (rare beside the answers): count it by action, and its answer (flush)
                 call = orjson.loads(data)
-self.trace.received[str(call[2])] += 1
+                self.trace.received[str(call[2])] += 1
                 self.worker.metrics.received[str(call[2])] += 1
                 self._answering = (str(call[1]), str(call[2]))
             except (orjson.JSONDecodeError, IndexError, TypeError):
@@ -402,7 +402,7 @@ self.trace.received[str(call[2])] += 1
                 m.latencies.append(lat)
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
-self.trace.answered[prev.action] += 1
+                self.trace.answered[prev.action] += 1
                 self.worker.metrics.answered[prev.action] += 1
                 if prev.action == "BootNotification":
                     self.trace.boots += 1
@@ -414,7 +414,7 @@ self.trace.answered[prev.action] += 1
                 m.latencies.append(lat)
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
-self.trace.failed[prev.action] += 1
+                self.trace.failed[prev.action] += 1
                 self.worker.metrics.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
             self.trace.accepted_at = self.worker.clock()
@@ -428,7 +428,7 @@ self.trace.failed[prev.action] += 1
             self.worker.metrics.frames_out += len(frames)
             inflight = st.session.in_flight
             if inflight is not None and inflight.sent_at == now:
-self.trace.sent[inflight.action] += 1
+                self.trace.sent[inflight.action] += 1
                 self.worker.metrics.sent[inflight.action] += 1
                 if inflight is not self._call_ref:
                     self._call_ref, self._call_perf = inflight, time.perf_counter()
@@ -704,6 +704,8 @@ self.trace.sent[inflight.action] += 1
         self.worker.connecting -= 1
         self.trace.connections += 1
         m.connects += 1
+        if self.trace.connections > 1:
+            m.reconnects += 1
         clock = self.worker.clock
         now = clock()
         self.station.connection_made(now)
@@ -933,6 +935,7 @@ class Worker:
             "answered": dict(m.answered),  # per action: CALLRESULTs received
             "failed": dict(m.failed),  # per action: CALLERRORs and timeouts
             "disconnects": m.disconnects,
+            "reconnects": m.reconnects,
             "drops": m.drops,
             "power_cuts": m.power_cuts,
             "csms_errors_injected": self.csms_errors,
