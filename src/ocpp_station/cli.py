@@ -240,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "GET /api/stations (identities with registration, connected, status). Port 0 picks a free "
                        "port (printed on stderr). A power cut restarts that station on its in-memory store, the "
                        "process lives on. Only with --workers 1 and without --virtual-time: refused (exit 2) otherwise")
+    fleet.add_argument("--metrics-listen", metavar="HOST:PORT",
+                       help="serve Prometheus metrics on http://HOST:PORT/metrics while the fleet runs: stations "
+                       "connected, accepted and charging, transactions started and stopped, CALLs sent and received "
+                       "per action, CALLERRORs, timeouts, reconnects, queued transaction messages, the CALL latency "
+                       "histogram; updated once a second, no per-station label; port 0 picks a free port (printed "
+                       "on stderr) (default: no endpoint)")
     fleet.add_argument("--trace", type=Path, metavar="FILE",
                        help="write every CALL the stations send, one line each: '<time> <identity> <messageId> "
                        "<action> <payload>' (the identity percent-encoded as in the URL), ordered by time, then identity. With --virtual-time the same seed "
@@ -661,7 +667,17 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             print("ocpp-station: --control needs --workers 1 (the control API serves the stations of one "
                   "process); drop --workers or --control", file=sys.stderr)
             return 2
+    metrics_listen = None
+    if args.metrics_listen is not None:
+        from .config import parse_host_port
+
+        try:
+            metrics_listen = parse_host_port(args.metrics_listen)
+        except ValueError as exc:
+            print(f"ocpp-station: --metrics-listen: {exc}", file=sys.stderr)
+            return 2
     _logging(args.log_level)
+    from .fleet.runner import MetricsListenError
     from .runtime.app import ControlListenError
 
     try:
@@ -681,10 +697,14 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                 trace_path=args.trace,
                 plot_path=args.plot,
                 shard=shard,
+                metrics_listen=metrics_listen,
             )
         )
     except ControlListenError as exc:
         print(f"ocpp-station: --control: {exc}", file=sys.stderr)
+        return 2
+    except MetricsListenError as exc:
+        print(f"ocpp-station: --metrics-listen: {exc}", file=sys.stderr)
         return 2
     return exit_status(result)
 

@@ -186,7 +186,12 @@ class FleetOptions:
     trace_path: Path | None = None  # and write it here, one line per CALL
     plot_path: Path | None = None  # HTML page with throughput and latency over time
     shard: tuple[int, int] | None = None  # (I, N): run only shard I of N (0 <= I < N), see shard_indices
+    metrics_listen: tuple[str, int] | None = None  # serve Prometheus /metrics here (see prom.py)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+class MetricsListenError(OSError):
+    """--metrics-listen: the address cannot be bound."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -285,6 +290,20 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         start_at = VIRTUAL_EPOCH  # the stations' clocks start there, whatever the wall clock says
     agg = Aggregator(len(mine), k, t_wall0 + (0.0 if k == 1 else 1.5), start_at,
                      step=series_step(opts.duration) if opts.virtual_time else None)
+    exporter = None
+    if opts.metrics_listen is not None:
+        from .prom import start_exporter
+
+        try:
+            exporter, where = start_exporter(agg, opts.metrics_listen, len(mine),
+                                             None if opts.shard is None else f"{opts.shard[0]}/{opts.shard[1]}",
+                                             opts.seed)
+        except OSError as exc:
+            if csms is not None:
+                csms.stop()
+            raise MetricsListenError(f"cannot listen on {opts.metrics_listen[0]}:{opts.metrics_listen[1]}: "
+                                     f"{exc.strerror or exc}") from exc
+        print(f"fleet: Prometheus metrics on {where}", file=err, flush=True)
     if opts.shard is None:
         part = f"{opts.count} stations ({sc.identity(1)}..{sc.identity(opts.count)})"
     else:
@@ -300,6 +319,9 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         else:
             _run_processes(opts, shards, url, start_at, agg)
     finally:
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         csms_cpu = csms.cpu() if csms else None
         if csms is not None:
             csms.stop()
