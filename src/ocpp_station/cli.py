@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import json
 import logging
 import os
 import signal
@@ -189,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/fleet.md (examples/fleet-basic.toml, examples/fleet-faults.toml). Exit status: 0 when every station "
         "was Accepted, no error was seen and every transaction was reported; 1 when a station was never Accepted "
         "or errors were seen; 2 for a bad option or scenario; 3 when transactions were left unreported (still open, "
-        "or transaction messages queued or dropped at the end), checked first.",
+        "or transaction messages queued or dropped at the end), checked first. `ocpp-station fleet merge RUN.json... "
+        "[--plot FILE.html] [--metrics FILE]` makes one report of the --metrics files of --shard runs.",
     )
     fleet.add_argument("--csms", metavar="URL", required=True,
                        help="CSMS endpoint URL (the identity is appended), or 'builtin' to start the "
@@ -709,7 +711,50 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     return exit_status(result)
 
 
+def fleet_merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ocpp-station fleet merge",
+        description="One report from the --metrics files of a run's shards (`fleet --shard I/N`): counts added up, "
+        "the stations joined (an identity in two files is refused), latency percentiles from the files' histograms "
+        "added together, never averaged. Prints the summary on stderr; warns when shards are missing. Exit status as "
+        "a run's (0, 1, 3), 2 for a file that cannot be merged. See docs/fleet.md.",
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN.json", help="the shards' metrics files")
+    p.add_argument("--plot", type=Path, metavar="FILE.html", help="write the merged plot here (default: no plot)")
+    p.add_argument("--metrics", type=Path, metavar="FILE",
+                   help="write the merged metrics document here (default: not written)")
+    return p
+
+
+def cmd_fleet_merge(argv: list[str]) -> int:
+    from .fleet.merge import MergeError, load_runs, merge_runs
+    from .fleet.metrics import plot_html, summary_text
+    from .fleet.runner import exit_status, faults_line
+
+    args = fleet_merge_parser().parse_args(argv)
+    try:
+        merged, warnings = merge_runs(load_runs(args.runs))
+    except MergeError as exc:
+        print(f"ocpp-station fleet merge: {exc}", file=sys.stderr)
+        return 2
+    for w in warnings:
+        print(f"fleet merge: warning: {w}", file=sys.stderr)
+    print(f"fleet merge: {len(args.runs)} file(s), {merged['stations']} of {merged['count']} stations", file=sys.stderr)
+    print(summary_text(merged), file=sys.stderr)
+    print(faults_line(merged), file=sys.stderr)
+    if args.plot is not None:
+        args.plot.write_text(plot_html(merged))
+        print(f"fleet merge: plot written to {args.plot}", file=sys.stderr)
+    if args.metrics is not None:
+        args.metrics.write_text(json.dumps(merged, indent=1))
+        print(f"fleet merge: metrics written to {args.metrics}", file=sys.stderr)
+    return exit_status(merged)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["fleet", "merge"]:
+        return cmd_fleet_merge(argv[2:])
     args = build_parser().parse_args(argv)
     if args.command == "operator":
         from .csms.operator_cli import cmd_operator
