@@ -82,3 +82,21 @@ def test_the_dockerfile_is_slim_and_runs_as_a_user():
     user = re.search(r"^USER (\S+)$", text, re.M)
     assert user and user.group(1).split(":")[0] not in ("0", "root")
     assert 'ENTRYPOINT ["ocpp-station"]' in text
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_fleet_exports():
+    import json
+
+    from ocpp_station.fleet.metrics import Aggregator
+    from ocpp_station.fleet.prom import FleetCollector
+
+    collector = FleetCollector(1, None, 1)
+    collector.update(Aggregator(1, 1, 0.0))
+    exported = set()
+    for fam in collector.collect():
+        exported.add(fam.name)
+        exported.update(s.name for s in fam.samples)
+    exported.update(f"{f}_total" for f in list(exported))
+    dash = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    used = {m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"ocpp_fleet_\w+", t["expr"])}
+    assert used and used <= exported, used - exported
