@@ -188,6 +188,7 @@ class Aggregator:
         self.steady_latencies: list[float] = []  # the samples of the snapshots after each worker's first steady one
         self.hist_drive = histogram([])  # every latency sample in LATENCY_BOUNDS_S buckets: driving phase
         self.hist_stop = histogram([])  # and stop phase
+        self.latency_sum = 0.0  # s: of every sample (the Prometheus histogram's _sum)
         self.listeners: list[Any] = []  # called with the aggregator after each report (the Prometheus exporter)
 
     def handle(self, msg: dict[str, Any]) -> None:
@@ -201,6 +202,7 @@ class Aggregator:
                 self._sample(w, sample)
             (self.stop_latencies if msg.get("phase") == "stop" else self.latencies).extend(lat)
             histogram(lat, self.hist_stop if msg.get("phase") == "stop" else self.hist_drive)
+            self.latency_sum += sum(lat)
             self._recent.append((time.time(), lat))
         if msg.get("rss_kib"):
             self.rss_max[w] = max(self.rss_max.get(w, 0), msg["rss_kib"])

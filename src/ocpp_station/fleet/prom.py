@@ -43,7 +43,7 @@ class FleetCollector:
             "disconnects": agg.total("disconnects"), "connect_failures": agg.total("connect_failures"),
             "sent": per_action("sent"), "received": per_action("received_calls"),
             "answered": per_action("answered"), "failed": per_action("failed"),
-            "hist": hist, "latency_sum": sum(agg.latencies) + sum(agg.stop_latencies),
+            "hist": hist, "latency_sum": agg.latency_sum,
         }
 
     def describe(self) -> list:
