@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import json
 import logging
 import os
 import signal
@@ -192,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/fleet.md (examples/fleet-basic.toml, examples/fleet-faults.toml). Exit status: 0 when every station "
         "was Accepted, no error was seen and every transaction was reported; 1 when a station was never Accepted "
         "or errors were seen; 2 for a bad option or scenario; 3 when transactions were left unreported (still open, "
-        "or transaction messages queued or dropped at the end), checked first.",
+        "or transaction messages queued or dropped at the end), checked first. `ocpp-station fleet merge RUN.json... "
+        "[--plot FILE.html] [--metrics FILE]` makes one report of the --metrics files of --shard runs.",
     )
     fleet.add_argument("--csms", metavar="URL", required=True,
                        help="CSMS endpoint URL (the identity is appended), or 'builtin' to start the "
@@ -207,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "sessions are stopped and the queues drained")
     fleet.add_argument("--workers", type=int, default=1, metavar="K",
                        help="worker processes to spread the stations over (default: 1)")
+    fleet.add_argument("--shard", metavar="I/N",
+                       help="run only shard I of N (0 <= I < N, e.g. a Kubernetes Job's completion index): stations "
+                       "I+1, I+1+N, I+1+2N... of the --count. Every draw is seeded from the seed and the station's "
+                       "identity, so the N shards together are the single run, and a shard can be rerun alone; "
+                       "`ocpp-station fleet merge` makes one report of their --metrics files (default: the whole run)")
     fleet.add_argument("--ramp", type=float, metavar="RATE",
                        help="stations started per second (default: the scenario's fleet.ramp_rate, 100)")
     fleet.add_argument("--identity-pattern", metavar="PATTERN",
@@ -238,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "GET /api/stations (identities with registration, connected, status). Port 0 picks a free "
                        "port (printed on stderr). A power cut restarts that station on its in-memory store, the "
                        "process lives on. Only with --workers 1 and without --virtual-time: refused (exit 2) otherwise")
+    fleet.add_argument("--metrics-listen", metavar="HOST:PORT",
+                       help="serve Prometheus metrics on http://HOST:PORT/metrics while the fleet runs: stations "
+                       "connected, accepted and charging, transactions started and stopped, CALLs sent and received "
+                       "per action, CALLERRORs, timeouts, reconnects, queued transaction messages, the CALL latency "
+                       "histogram; updated once a second, no per-station label; port 0 picks a free port (printed "
+                       "on stderr) (default: no endpoint)")
     fleet.add_argument("--trace", type=Path, metavar="FILE",
                        help="write every CALL the stations send, one line each: '<time> <identity> <messageId> "
                        "<action> <payload>' (the identity percent-encoded as in the URL), ordered by time, then identity. With --virtual-time the same seed "
@@ -619,6 +632,19 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("ocpp-station: --workers: expected a positive integer", file=sys.stderr)
         return 2
+    shard = None
+    if args.shard is not None:
+        from .fleet.runner import parse_shard
+
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as exc:
+            print(f"ocpp-station: --shard: {exc}", file=sys.stderr)
+            return 2
+        if shard[0] >= args.count:
+            print(f"ocpp-station: --shard: shard {args.shard} of {args.count} stations has no station "
+                  f"(expected I < --count)", file=sys.stderr)
+            return 2
     if args.ramp is not None:
         if args.ramp <= 0:
             print("ocpp-station: --ramp: expected a positive number", file=sys.stderr)
@@ -655,7 +681,17 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             print("ocpp-station: --control needs --workers 1 (the control API serves the stations of one "
                   "process); drop --workers or --control", file=sys.stderr)
             return 2
+    metrics_listen = None
+    if args.metrics_listen is not None:
+        from .config import parse_host_port
+
+        try:
+            metrics_listen = parse_host_port(args.metrics_listen)
+        except ValueError as exc:
+            print(f"ocpp-station: --metrics-listen: {exc}", file=sys.stderr)
+            return 2
     _logging(args.log_level)
+    from .fleet.runner import MetricsListenError
     from .runtime.app import ControlListenError
 
     try:
@@ -674,15 +710,63 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                 control=control,
                 trace_path=args.trace,
                 plot_path=args.plot,
+                shard=shard,
+                metrics_listen=metrics_listen,
             )
         )
     except ControlListenError as exc:
         print(f"ocpp-station: --control: {exc}", file=sys.stderr)
         return 2
+    except MetricsListenError as exc:
+        print(f"ocpp-station: --metrics-listen: {exc}", file=sys.stderr)
+        return 2
     return exit_status(result)
 
 
+def fleet_merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ocpp-station fleet merge",
+        description="One report from the --metrics files of a run's shards (`fleet --shard I/N`): counts added up, "
+        "the stations joined (an identity in two files is refused), latency percentiles from the files' histograms "
+        "added together, never averaged. Prints the summary on stderr; warns when shards are missing. Exit status as "
+        "a run's (0, 1, 3), 2 for a file that cannot be merged. See docs/fleet.md.",
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN.json", help="the shards' metrics files")
+    p.add_argument("--plot", type=Path, metavar="FILE.html", help="write the merged plot here (default: no plot)")
+    p.add_argument("--metrics", type=Path, metavar="FILE",
+                   help="write the merged metrics document here (default: not written)")
+    return p
+
+
+def cmd_fleet_merge(argv: list[str]) -> int:
+    from .fleet.merge import MergeError, load_runs, merge_runs
+    from .fleet.metrics import plot_html, summary_text
+    from .fleet.runner import exit_status, faults_line
+
+    args = fleet_merge_parser().parse_args(argv)
+    try:
+        merged, warnings = merge_runs(load_runs(args.runs))
+    except MergeError as exc:
+        print(f"ocpp-station fleet merge: {exc}", file=sys.stderr)
+        return 2
+    for w in warnings:
+        print(f"fleet merge: warning: {w}", file=sys.stderr)
+    print(f"fleet merge: {len(args.runs)} file(s), {merged['stations']} of {merged['count']} stations", file=sys.stderr)
+    print(summary_text(merged), file=sys.stderr)
+    print(faults_line(merged), file=sys.stderr)
+    if args.plot is not None:
+        args.plot.write_text(plot_html(merged))
+        print(f"fleet merge: plot written to {args.plot}", file=sys.stderr)
+    if args.metrics is not None:
+        args.metrics.write_text(json.dumps(merged, indent=1))
+        print(f"fleet merge: metrics written to {args.metrics}", file=sys.stderr)
+    return exit_status(merged)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["fleet", "merge"]:
+        return cmd_fleet_merge(argv[2:])
     args = build_parser().parse_args(argv)
     if args.command == "operator":
         from .csms.operator_cli import cmd_operator

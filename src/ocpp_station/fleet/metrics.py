@@ -13,6 +13,7 @@ its CALLRESULT/CALLERROR is received.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import time
@@ -26,6 +27,43 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
         return None
     i = min(len(sorted_values) - 1, max(0, round(q / 100.0 * (len(sorted_values) - 1))))
     return sorted_values[i]
+
+
+# the latency histogram's upper bounds (s): 10 a decade from 0.1 ms to 100 s (each 1.26 x the previous), then
+# +Inf. Percentiles of several runs (the shards of one) are merged from these counts, not averaged
+LATENCY_BOUNDS_S: tuple[float, ...] = tuple(float(f"{10 ** (k / 10 - 4):.3g}") for k in range(61))
+
+
+def histogram(samples: list[float], counts: list[int] | None = None) -> list[int]:
+    """Add ``samples`` (s) to per-bucket ``counts`` (not cumulative; the last bucket is +Inf)."""
+    if counts is None:
+        counts = [0] * (len(LATENCY_BOUNDS_S) + 1)
+    bounds = LATENCY_BOUNDS_S
+    for x in samples:
+        counts[bisect.bisect_left(bounds, x)] += 1
+    return counts
+
+
+def histogram_percentile(counts: list[int], q: float) -> float | None:
+    """The q-th percentile (ms) of a histogram: the upper bound of the bucket that holds the sample of rank
+    round(q / 100 x (count - 1)) (the same rank :func:`percentile` takes), so "at most" that many ms. The
+    +Inf bucket answers the last finite bound."""
+    total = sum(counts)
+    if not total:
+        return None
+    rank = min(total - 1, max(0, round(q / 100.0 * (total - 1))))
+    seen = 0
+    for i, c in enumerate(counts):
+        seen += c
+        if seen > rank:
+            return round(LATENCY_BOUNDS_S[min(i, len(LATENCY_BOUNDS_S) - 1)] * 1000, 3)
+    return None
+
+
+def histogram_latency(counts: list[int]) -> dict[str, Any]:
+    """``count``, ``p50``, ``p90``, ``p99``, ``max`` (ms, bucket upper bounds) of a histogram."""
+    return {"count": sum(counts), **{f"p{q}": histogram_percentile(counts, q) for q in (50, 90, 99)},
+            "max": histogram_percentile(counts, 100)}
 
 
 @dataclass(slots=True)
@@ -104,8 +142,13 @@ class WorkerMetrics:
     connect_failures: int = 0
     connect_failure_reasons: Counter = field(default_factory=Counter)  # failure_reason() -> attempts
     disconnects: int = 0
+    reconnects: int = 0  # connections of a station after its first
     drops: int = 0  # injected network drops
     power_cuts: int = 0  # power cuts through the control API
+    sent: Counter = field(default_factory=Counter)  # action -> CALLs sent by the worker's stations
+    received: Counter = field(default_factory=Counter)  # action -> CALLs received from the CSMS
+    answered: Counter = field(default_factory=Counter)  # action -> CALLRESULTs received
+    failed: Counter = field(default_factory=Counter)  # action -> CALLERRORs and timeouts
     latencies: list[float] = field(default_factory=list)  # since the last snapshot (s)
     series_latencies: list[float] | None = None  # virtual time: since the last bucket of the series (s)
 
@@ -143,6 +186,10 @@ class Aggregator:
         self.steady_first: dict[int, tuple[float, float]] = {}
         self.steady_last: dict[int, tuple[float, float]] = {}
         self.steady_latencies: list[float] = []  # the samples of the snapshots after each worker's first steady one
+        self.hist_drive = histogram([])  # every latency sample in LATENCY_BOUNDS_S buckets: driving phase
+        self.hist_stop = histogram([])  # and stop phase
+        self.latency_sum = 0.0  # s: of every sample (the Prometheus histogram's _sum)
+        self.listeners: list[Any] = []  # called with the aggregator after each report (the Prometheus exporter)
 
     def handle(self, msg: dict[str, Any]) -> None:
         w = msg["worker"]
@@ -154,6 +201,8 @@ class Aggregator:
             for sample in msg.get("samples", ()):
                 self._sample(w, sample)
             (self.stop_latencies if msg.get("phase") == "stop" else self.latencies).extend(lat)
+            histogram(lat, self.hist_stop if msg.get("phase") == "stop" else self.hist_drive)
+            self.latency_sum += sum(lat)
             self._recent.append((time.time(), lat))
         if msg.get("rss_kib"):
             self.rss_max[w] = max(self.rss_max.get(w, 0), msg["rss_kib"])
@@ -170,6 +219,8 @@ class Aggregator:
                 self.steady_latencies.extend(lat)
             self.steady_first.setdefault(w, (msg["wall"], msg["cpu_s"]))
             self.steady_last[w] = (msg["wall"], msg["cpu_s"])
+        for listener in self.listeners:
+            listener(self)
 
     def steady_cpu(self) -> dict[str, float] | None:
         """The fleet's CPU (sum over workers, 100 = one core) over the steady driving window, or None."""
@@ -331,6 +382,9 @@ class Aggregator:
             "messages_per_s": round((self.total("frames_in") + self.total("frames_out")) / wall, 1) if wall else 0,
             "latency_ms": _lat(lat),  # driving phase (ramp-up included)
             "stop_latency_ms": _lat(sorted(self.stop_latencies)),  # stop phase: every open session ends at once
+            # the same samples in buckets: `fleet merge` takes the percentiles of several runs from these
+            "latency_histogram": {"bounds_ms": [round(b * 1000, 6) for b in LATENCY_BOUNDS_S] + [None],
+                                  "driving": list(self.hist_drive), "stop": list(self.hist_stop)},
             "errors": self.total("errors"),
             "call_errors": self.total("call_errors"),
             "call_timeouts": self.total("call_timeouts"),

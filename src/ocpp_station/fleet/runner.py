@@ -185,7 +185,42 @@ class FleetOptions:
     trace: bool = False  # record every CALL the stations send (result["trace"])
     trace_path: Path | None = None  # and write it here, one line per CALL
     plot_path: Path | None = None  # HTML page with throughput and latency over time
+    shard: tuple[int, int] | None = None  # (I, N): run only shard I of N (0 <= I < N), see shard_indices
+    metrics_listen: tuple[str, int] | None = None  # serve Prometheus /metrics here (see prom.py)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+class MetricsListenError(OSError):
+    """--metrics-listen: the address cannot be bound."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N (I is the Kubernetes completion index); ValueError otherwise."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m:
+        raise ValueError(f"expected I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    i, n = int(m.group(1)), int(m.group(2))
+    if n < 1 or i >= n:
+        raise ValueError(f"expected I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    return i, n
+
+
+def shard_indices(count: int, shard: tuple[int, int] | None) -> list[int]:
+    """The station numbers (1..count) shard I of N runs: every N-th, from I + 1. The shards are disjoint and
+    together are 1..count. Nothing else depends on the shard: every random draw of a station is seeded from
+    ``"<seed>/<identity>/..."`` and its start from its number (the ramp), so a station behaves the same in
+    whichever shard (and worker) it runs, and a shard can be rerun alone."""
+    if shard is None:
+        return list(range(1, count + 1))
+    i, n = shard
+    return list(range(i + 1, count + 1, n))
+
+
+def shard_seed(seed: Any, shard: tuple[int, int] | None) -> Any:
+    """The seed the stations of a shard draw from: the run's seed itself. Per-station generators are keyed by
+    (seed, identity), and the identity slice is the shard's part of (seed, I): a stream per shard would make
+    a station's schedule depend on N, and N shards would no longer be the single-machine run."""
+    return seed
 
 
 def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, url: str, start_at: float,
@@ -215,9 +250,14 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     if opts.duration <= 0:
         raise ValueError(f"duration: expected a number of seconds > 0, got {opts.duration:g}")
     sc.identities(opts.count)  # ValueError: the pattern does not give every station its own valid identity
+    mine = shard_indices(opts.count, opts.shard)
+    if not mine:
+        raise ValueError(f"--shard: shard {opts.shard[0]}/{opts.shard[1]} of {opts.count} stations has no station")
+    if opts.shard is not None:
+        opts = dataclasses.replace(opts, seed=shard_seed(opts.seed, opts.shard))
     if opts.drain_timeout is None:
         opts = dataclasses.replace(opts, drain_timeout=default_drain(sc))
-    raise_nofile(2 * opts.count + 256 if opts.csms_url == "builtin" else opts.count + 256, err, opts.count)
+    raise_nofile(2 * len(mine) + 256 if opts.csms_url == "builtin" else len(mine) + 256, err, len(mine))
     control_sock = None
     if opts.control is not None:
         from .control import bind_control
@@ -241,16 +281,35 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
                            smart_charging_stagger=sc.csms_smart_charging_stagger)
         url = csms.start()
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
-    k = max(1, min(opts.workers, opts.count))
-    shards = [list(range(1 + w, opts.count + 1, k)) for w in range(k)]
+    k = max(1, min(opts.workers, len(mine)))
+    shards = [mine[w::k] for w in range(k)]
     t_wall0 = time.time()
     cpu0 = os.times()
     start_at = t_wall0 + (0.0 if k == 1 else 1.5)  # spawned workers need a moment to import
     if opts.virtual_time:
         start_at = VIRTUAL_EPOCH  # the stations' clocks start there, whatever the wall clock says
-    agg = Aggregator(opts.count, k, t_wall0 + (0.0 if k == 1 else 1.5), start_at,
+    agg = Aggregator(len(mine), k, t_wall0 + (0.0 if k == 1 else 1.5), start_at,
                      step=series_step(opts.duration) if opts.virtual_time else None)
-    print(f"fleet: {opts.count} stations ({opts.scenario.identity(1)}..{opts.scenario.identity(opts.count)}), "
+    exporter = None
+    if opts.metrics_listen is not None:
+        from .prom import start_exporter
+
+        try:
+            exporter, where = start_exporter(agg, opts.metrics_listen, len(mine),
+                                             None if opts.shard is None else f"{opts.shard[0]}/{opts.shard[1]}",
+                                             opts.seed)
+        except OSError as exc:
+            if csms is not None:
+                csms.stop()
+            raise MetricsListenError(f"cannot listen on {opts.metrics_listen[0]}:{opts.metrics_listen[1]}: "
+                                     f"{exc.strerror or exc}") from exc
+        print(f"fleet: Prometheus metrics on {where}", file=err, flush=True)
+    if opts.shard is None:
+        part = f"{opts.count} stations ({sc.identity(1)}..{sc.identity(opts.count)})"
+    else:
+        part = (f"shard {opts.shard[0]}/{opts.shard[1]}: {len(mine)} of {opts.count} stations "
+                f"(one in {opts.shard[1]} from {sc.identity(mine[0])})")
+    print(f"fleet: {part}, "
           f"{k} worker(s), ramp {opts.scenario.ramp_rate:g}/s, seed {opts.seed}, {opts.duration:g} s"
           f"{' of virtual time' if opts.virtual_time else ''}, then a drain of up to {opts.drain_timeout:g} s -> {url}",
           file=err)
@@ -260,6 +319,9 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         else:
             _run_processes(opts, shards, url, start_at, agg)
     finally:
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         csms_cpu = csms.cpu() if csms else None
         if csms is not None:
             csms.stop()
@@ -275,6 +337,8 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         cpu["csms_cpu_s"] = round(csms_cpu, 2)
     result = agg.result(wall, cpu)
     result["seed"] = opts.seed
+    result["count"] = opts.count  # the whole run's stations (a shard runs result["stations"] of them)
+    result["shard"] = None if opts.shard is None else f"{opts.shard[0]}/{opts.shard[1]}"
     result["drain_s"] = opts.drain_timeout
     result["csms"] = opts.csms_url
     result["scenario"] = opts.scenario.to_dict()

@@ -354,6 +354,11 @@ class FleetStation:
         self.task.add_done_callback(self.worker.tasks.discard)
 
     def on_timer(self, now: float) -> None:
+        if self.worker.ending and not self.station.session.busy and self.drained():
+            # the drain: a station with every transaction message delivered and nothing in flight has done
+            # its part and stays quiet (no Heartbeat, no MeterValues) until the fleet closes. What it sends
+            # then never depends on how long the other stations of its worker, shard or machine take
+            return
         prev = self.station.session.in_flight
         self.station.handle_timer(now)
         if prev is not None and self.station.session.in_flight is not prev and now >= prev.deadline:
@@ -362,6 +367,7 @@ class FleetStation:
             else:
                 self.worker.metrics.call_timeouts += 1
             self.trace.failed[prev.action] += 1
+            self.worker.metrics.failed[prev.action] += 1
         self.flush(now)
 
     def feed(self, events: list[Event], now: float) -> None:
@@ -381,6 +387,7 @@ class FleetStation:
             try:  # a CALL from the CSMS (rare beside the answers): count it by action, and its answer (flush)
                 call = orjson.loads(data)
                 self.trace.received[str(call[2])] += 1
+                self.worker.metrics.received[str(call[2])] += 1
                 self._answering = (str(call[1]), str(call[2]))
             except (orjson.JSONDecodeError, IndexError, TypeError):
                 pass  # the station answers the malformed frame itself
@@ -396,6 +403,7 @@ class FleetStation:
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
                 self.trace.answered[prev.action] += 1
+                self.worker.metrics.answered[prev.action] += 1
                 if prev.action == "BootNotification":
                     self.trace.boots += 1
             elif kind == "4":
@@ -407,6 +415,7 @@ class FleetStation:
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
                 self.trace.failed[prev.action] += 1
+                self.worker.metrics.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
             self.trace.accepted_at = self.worker.clock()
             self.worker.accepted_ever += 1
@@ -420,6 +429,7 @@ class FleetStation:
             inflight = st.session.in_flight
             if inflight is not None and inflight.sent_at == now:
                 self.trace.sent[inflight.action] += 1
+                self.worker.metrics.sent[inflight.action] += 1
                 if inflight is not self._call_ref:
                     self._call_ref, self._call_perf = inflight, time.perf_counter()
             if self.ws is not None:
@@ -694,6 +704,8 @@ class FleetStation:
         self.worker.connecting -= 1
         self.trace.connections += 1
         m.connects += 1
+        if self.trace.connections > 1:
+            m.reconnects += 1
         clock = self.worker.clock
         now = clock()
         self.station.connection_made(now)
@@ -918,7 +930,12 @@ class Worker:
             "connects": m.connects,
             "connect_failures": m.connect_failures,
             "connect_failure_reasons": dict(m.connect_failure_reasons),
+            "sent": dict(m.sent),  # per action: CALLs sent (retries included)
+            "received_calls": dict(m.received),  # per action: CALLs received from the CSMS
+            "answered": dict(m.answered),  # per action: CALLRESULTs received
+            "failed": dict(m.failed),  # per action: CALLERRORs and timeouts
             "disconnects": m.disconnects,
+            "reconnects": m.reconnects,
             "drops": m.drops,
             "power_cuts": m.power_cuts,
             "csms_errors_injected": self.csms_errors,

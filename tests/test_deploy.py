@@ -1,0 +1,102 @@
+"""deploy/kubernetes and the Dockerfile: the manifests parse, with the kinds and the wiring docs/distributed.md
+describes (completion index -> --shard, the scenario ConfigMap, the metrics port, resources)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from ocpp_station.cli import build_parser
+from ocpp_station.fleet import parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy" / "kubernetes"
+
+
+def _docs() -> dict[str, dict]:
+    out = {}
+    for path in sorted(DEPLOY.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            assert doc["apiVersion"] and doc["metadata"]["name"], path
+            out[f"{doc['kind']}/{doc['metadata']['name']}"] = doc
+    return out
+
+
+def test_the_manifests_parse_with_the_expected_kinds():
+    docs = _docs()
+    assert set(docs) == {"ConfigMap/ocpp-fleet-scenario", "Job/ocpp-fleet", "Job/ocpp-fleet-merge",
+                         "PodMonitor/ocpp-fleet", "PersistentVolumeClaim/ocpp-fleet-results"}
+    assert docs["PodMonitor/ocpp-fleet"]["apiVersion"] == "monitoring.coreos.com/v1"
+    assert docs["Job/ocpp-fleet"]["apiVersion"] == "batch/v1"
+
+
+def test_the_indexed_job_runs_shard_i_of_n_with_the_scenario_and_the_metrics_port():
+    docs = _docs()
+    job = docs["Job/ocpp-fleet"]["spec"]
+    assert job["completionMode"] == "Indexed" and job["completions"] == job["parallelism"]
+    pod = job["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["SHARD"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']")
+    args = c["args"]
+    assert args[0] == "fleet"
+    opts = dict(zip(args[1::2], args[2::2]))
+    assert opts["--shard"] == f"$(SHARD)/{job['completions']}"
+    # the arguments are the CLI's (the values after substitution)
+    concrete = [a.replace("$(SHARD)", "3").replace("$(CSMS_URL)", "ws://csms:9000/ocpp") for a in args]
+    parsed = build_parser().parse_args(concrete)
+    assert parsed.shard == f"3/{job['completions']}" and parsed.metrics_listen == "0.0.0.0:9108"
+    port = int(parsed.metrics_listen.rsplit(":", 1)[1])
+    assert c["ports"] == [{"name": "metrics", "containerPort": port}]
+    annotations = job["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == str(port)
+    monitor = docs["PodMonitor/ocpp-fleet"]["spec"]
+    assert monitor["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert monitor["selector"]["matchLabels"].items() <= job["template"]["metadata"]["labels"].items()
+    # the scenario comes from the ConfigMap and is a valid scenario
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["scenario"]["configMap"]["name"] == "ocpp-fleet-scenario"
+    cm = docs["ConfigMap/ocpp-fleet-scenario"]["data"]
+    (key,) = cm
+    assert str(parsed.scenario) == f"{mounts['scenario']}/{key}"
+    parse_scenario(tomllib.loads(cm[key]))
+    assert str(parsed.metrics).startswith(mounts["results"] + "/")
+    assert volumes["results"]["persistentVolumeClaim"]["claimName"] == "ocpp-fleet-results"
+    # resources, non-root
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+    assert c["resources"]["limits"]["memory"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    # the merge job reads what the shards write
+    merge = docs["Job/ocpp-fleet-merge"]["spec"]["template"]["spec"]["containers"][0]
+    assert "ocpp-station fleet merge /results/shard-*.json" in merge["args"][0]
+
+
+def test_the_dockerfile_is_slim_and_runs_as_a_user():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.\d+-slim$", text, re.M)
+    user = re.search(r"^USER (\S+)$", text, re.M)
+    assert user and user.group(1).split(":")[0] not in ("0", "root")
+    assert 'ENTRYPOINT ["ocpp-station"]' in text
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_fleet_exports():
+    import json
+
+    from ocpp_station.fleet.metrics import Aggregator
+    from ocpp_station.fleet.prom import FleetCollector
+
+    collector = FleetCollector(1, None, 1)
+    collector.update(Aggregator(1, 1, 0.0))
+    exported = set()
+    for fam in collector.collect():
+        exported.add(fam.name)
+        exported.update(s.name for s in fam.samples)
+    exported.update(f"{f}_total" for f in list(exported))
+    dash = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    used = {m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"ocpp_fleet_\w+", t["expr"])}
+    assert used and used <= exported, used - exported
