@@ -16,6 +16,7 @@ The fleet CA's files are written to one directory (``--pki-dir``, default a temp
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import base64
 import hashlib
 import ssl
@@ -30,6 +31,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ..csms.pki import DevCa, _key_pem, _pem
 
 PROFILES = (0, 1, 2, 3)
+# asyncio's TLS transport allocates (and zero-fills) a read buffer of SSLProtocol.max_size per connection:
+# 256 KiB, i.e. 2.5 GiB of RSS for 10,000 stations. One TLS record holds at most 16 KiB of plaintext
+# (RFC 8446 §5.1), so reads of that size lose nothing; the fleet process sets it when its stations use TLS.
+TLS_READ_BUFFER = 16 * 1024
 
 
 def authorization_key(seed: Any, identity: str) -> str:
@@ -86,11 +91,14 @@ class FleetSecurity:
         return {}
 
     def _base_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        # not create_default_context: it would load the whole system trust store into every station's context
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host name
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.ca_file:
             ctx.load_verify_locations(cafile=self.ca_file)
-        elif self.builtin:  # else an external CSMS with a certificate the system trusts
+        elif not self.builtin:  # an external CSMS with a certificate the system trusts
+            ctx.load_default_certs()
+        else:
             assert self.pki_dir is not None
             ctx.load_verify_locations(cafile=str(self.pki_dir / "fleet-ca.pem"))
         return ctx
@@ -98,6 +106,7 @@ class FleetSecurity:
     def ssl_context(self, identity: str) -> ssl.SSLContext | None:
         if self.profile < 2:
             return None
+        asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER  # type: ignore[attr-defined]
         if self.profile == 2:
             if self._shared_ctx is None:
                 self._shared_ctx = self._base_context()
