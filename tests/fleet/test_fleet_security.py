@@ -102,3 +102,14 @@ async def test_a_station_without_a_client_certificate_is_refused_at_profile_3(tm
         untrusting = ssl.create_default_context()  # the system's roots do not include the fleet CA
         with pytest.raises(ssl.SSLCertVerificationError):
             await Link.open(url, 1 << 20, ssl=untrusting, timeout=10)
+
+
+def test_a_ca_in_the_pki_dir_is_kept_from_run_to_run(tmp_path):
+    d = make_pki(tmp_path)
+    ca = (d / "fleet-ca.pem").read_text()
+    cert, _ = FleetSecurity(3, 1, str(d)).station_files("SEC001")
+    make_pki(tmp_path)
+    assert (d / "fleet-ca.pem").read_text() == ca and cert.exists()
+    (d / "fleet-ca-key.pem").unlink()  # a new CA: the old one's station certificates go
+    make_pki(tmp_path)
+    assert (d / "fleet-ca.pem").read_text() != ca and not cert.exists()

@@ -234,9 +234,13 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     if sc.security_profile >= 2 or opts.pki_dir is not None:  # the fleet CA and the builtin CSMS's certificate
         from .security import make_pki
 
+        from .security import make_station_files
+
         sc = dataclasses.replace(sc, pki_dir=str(make_pki(opts.pki_dir)))
         opts = dataclasses.replace(opts, scenario=sc)
-        print(f"fleet: security profile {sc.security_profile}, fleet CA in {sc.pki_dir}/fleet-ca.pem", file=err)
+        made = make_station_files(sc.pki_dir, sc.identities(opts.count)) if sc.security_profile == 3 else 0
+        print(f"fleet: security profile {sc.security_profile}, fleet CA in {sc.pki_dir}/fleet-ca.pem"
+              + (f", {made} station certificates made" if made else ""), file=err)
     if opts.ca_file is not None:
         sc = dataclasses.replace(sc, ca_file=str(opts.ca_file))
         opts = dataclasses.replace(opts, scenario=sc)

@@ -7,7 +7,7 @@
 * 2: wss:// and Basic auth: the builtin CSMS serves TLS with a certificate from the fleet CA made at
   start-up; the stations trust that CA (or ``--ca-file`` for an external CSMS).
 * 3: wss:// with client certificates: each station's EC P-256 key and certificate (CN = its identity) are
-  made on its first connection, signed by the fleet CA and kept for the run; the builtin CSMS requires them.
+  made at start-up (:func:`make_station_files`), signed by the fleet CA; the builtin CSMS requires them.
 
 The fleet CA's files are written to one directory (``--pki-dir``, default a temporary one):
 ``fleet-ca.pem`` (what a CSMS under test trusts for profile 3), ``fleet-ca-key.pem``, ``csms-cert.pem`` /
@@ -58,17 +58,39 @@ class SeededKeys(dict):
 
 
 def make_pki(directory: Path | str | None, host: str = "127.0.0.1") -> Path:
-    """The fleet CA and the builtin CSMS's server certificate for ``host``, as files in ``directory``."""
+    """The fleet CA and the builtin CSMS's server certificate for ``host``, as files in ``directory``. A CA
+    already there (``fleet-ca.pem`` + ``fleet-ca-key.pem``) is kept, with the stations' certificates it signed,
+    so that a CSMS under test trusts it once; a new CA removes the stations' certificates of the old one."""
     d = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="ocpp-fleet-pki-"))
     d.mkdir(parents=True, exist_ok=True)
-    ca = DevCa("ocpp-station fleet CA")
-    (d / "fleet-ca.pem").write_text(ca.pem)
-    k = d / "fleet-ca-key.pem"
-    k.touch(mode=0o600)
-    k.write_text(_key_pem(ca.key))
-    ca.server_files(host, d)
     (d / "stations").mkdir(exist_ok=True)
+    c, k = d / "fleet-ca.pem", d / "fleet-ca-key.pem"
+    if c.exists() and k.exists():
+        ca = DevCa.load(c, k)
+    else:
+        ca = DevCa("ocpp-station fleet CA")
+        for old in (d / "stations").glob("*.pem"):
+            old.unlink()
+        c.write_text(ca.pem)
+        k.touch(mode=0o600)
+        k.write_text(_key_pem(ca.key))
+    ca.server_files(host, d)
     return d
+
+
+def make_station_files(pki_dir: Path | str, identities: list[str]) -> int:
+    """Profile 3 at start-up: every station's key and certificate (those not in ``pki_dir`` yet); how many
+    were made. Done before the ramp so that no handshake waits while the event loop signs certificates."""
+    sec = FleetSecurity(3, None, str(pki_dir))
+    d = Path(pki_dir) / "stations"
+    missing = [i for i in identities if not (d / f"{_file_name(i)}-cert.pem").exists()]
+    for identity in missing:
+        sec.station_files(identity)
+    return len(missing)
+
+
+def _file_name(identity: str) -> str:
+    return identity.replace("/", "_")
 
 
 class FleetSecurity:
@@ -123,7 +145,7 @@ class FleetSecurity:
         """The station's key and certificate signed by the fleet CA (made once per run)."""
         assert self.pki_dir is not None
         d = self.pki_dir / "stations"
-        safe = identity.replace("/", "_")
+        safe = _file_name(identity)
         c, k = d / f"{safe}-cert.pem", d / f"{safe}-key.pem"
         if c.exists() and k.exists():
             return c, k
