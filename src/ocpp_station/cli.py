@@ -259,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write a self-contained HTML page (inline SVG, no script) with messages/s, latency "
                        "p50/p99 and stations connected and charging over the run (virtual seconds with "
                        "--virtual-time); the same time series is in --metrics under time_series")
+    fleet.add_argument("--ca-file", type=Path, metavar="FILE",
+                       help="the root certificate (PEM) of a wss:// CSMS under test (default: the fleet CA for "
+                       "--csms builtin, else the system's trust store)")
+    fleet.add_argument("--pki-dir", type=Path, metavar="DIR",
+                       help="write the fleet CA (fleet-ca.pem: what a CSMS under test trusts at security profile 3) "
+                       "and the stations' keys and certificates here (default: a temporary directory)")
     _log_level(fleet)
 
     keys = sub.add_parser(
@@ -664,6 +670,20 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.virtual_time and args.csms != "builtin":
         print("ocpp-station: --virtual-time needs --csms builtin", file=sys.stderr)
         return 2
+    if args.ca_file is not None:
+        try:
+            import ssl as ssl_module
+
+            ssl_module.create_default_context(cafile=str(args.ca_file))
+        except (OSError, ssl_module.SSLError) as exc:
+            print(f"ocpp-station: --ca-file: not a readable PEM certificate: {getattr(exc, 'strerror', None) or exc}",
+                  file=sys.stderr)
+            return 2
+    if scenario.security_profile >= 2 and args.csms.startswith("ws://"):
+        where = args.scenario or "scenario"
+        print(f"ocpp-station: {where}: fleet.security_profile: {scenario.security_profile} needs a wss:// CSMS, "
+              f"got {args.csms}", file=sys.stderr)
+        return 2
     control = None
     if args.control is not None:
         from .config import parse_host_port
@@ -712,6 +732,8 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                 plot_path=args.plot,
                 shard=shard,
                 metrics_listen=metrics_listen,
+                pki_dir=args.pki_dir,
+                ca_file=args.ca_file,
             )
         )
     except ControlListenError as exc:

@@ -10,6 +10,9 @@
   (The stations ignore currentTime in virtual time, see :class:`~.sim.VirtualClock`.)
 * the scenario's ``[csms] error_rate`` / ``silence_rate`` (:class:`CsmsFaults`): a seeded fraction of
   the CALLs is answered CALLERROR InternalError, or not at all (see :mod:`.faults`).
+* the scenario's ``[fleet] security_profile`` (``--security-profile``, ``--pki-dir``): Basic auth with each
+  station's seeded AuthorizationKey (1, 2), wss:// with the fleet CA's certificate (2, 3), client
+  certificates required (3); see :mod:`.security`.
 * the scenario's ``[csms] local_list_fraction`` / ``reservation_fraction`` / ``smart_charging_fraction``
   (:class:`Pushes`): after a seeded fraction of the stations' first Accepted boot, the CSMS sends them a
   local authorization list (SendLocalList Full), a reservation (ReserveNow) and a charging profile
@@ -28,10 +31,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pathlib import Path
+
+from ..csms.pki import server_context
 from ..csms.server import DevCsms, StationLink
 from ..ocpp.codec import encode
 from ..ocpp.rpc import Call, CallError, ErrorCode
 from .faults import FAULT_DESCRIPTION, CsmsFaults
+from .security import SeededKeys
 
 
 def transaction_id(unique_id: str) -> int:
@@ -144,9 +151,17 @@ class FleetCsms(DevCsms):
 
 
 async def serve(host: str, port: int, boot_interval: int, faults: CsmsFaults | None = None,
-                pushes: Pushes | None = None) -> None:
+                pushes: Pushes | None = None, security_profile: int = 0, pki_dir: str | None = None,
+                seed: Any = "1") -> None:
+    ssl_ctx = None
+    if security_profile >= 2:  # [SEC] A00: TLS with the fleet CA's server certificate; 3: client certificates
+        assert pki_dir is not None
+        d = Path(pki_dir)
+        ssl_ctx = server_context(d / "csms-cert.pem", d / "csms-key.pem", (d / "fleet-ca.pem").read_text(),
+                                 require_client_cert=security_profile == 3)
+    basic_auth = SeededKeys(seed) if security_profile in (1, 2) else None  # each station's own key
     csms = FleetCsms(host, port, boot_interval=boot_interval, log_frames=False, keep_history=False, faults=faults,
-                     pushes=pushes)
+                     pushes=pushes, ssl=ssl_ctx, basic_auth=basic_auth)
 
     def on_start(call: Any) -> dict[str, Any]:
         return {"transactionId": transaction_id(call.unique_id), "idTagInfo": csms.id_tag_info(call.payload["idTag"])}
@@ -176,6 +191,10 @@ def main() -> None:
     p.add_argument("--smart-charging-unit", default="W", help="its chargingRateUnit")
     p.add_argument("--smart-charging-periods", default="[]", help="its daily periods: JSON [[startPeriod, limit], ...]")
     p.add_argument("--smart-charging-stagger", type=float, default=0.0, help="s: seeded shift of each station's schedule")
+    p.add_argument("--security-profile", type=int, choices=(0, 1, 2, 3), default=0,
+                   help="1, 2: check each station's seeded AuthorizationKey (Basic auth); 2, 3: serve wss:// "
+                   "(3: client certificates required) (default: 0)")
+    p.add_argument("--pki-dir", help="the fleet CA's directory (fleet/security.py), for profiles 2 and 3")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args()
     logging.basicConfig(level=getattr(logging, args.log_level, logging.WARNING))
@@ -185,7 +204,8 @@ def main() -> None:
                     [(int(a), float(b)) for a, b in json.loads(args.smart_charging_periods)], args.smart_charging_stagger)
     try:
         asyncio.run(serve(args.host, args.port, args.boot_interval,
-                          CsmsFaults(args.seed, args.error_rate, args.silence_rate), pushes))
+                          CsmsFaults(args.seed, args.error_rate, args.silence_rate), pushes,
+                          args.security_profile, args.pki_dir, args.seed))
     except KeyboardInterrupt:
         pass
 

@@ -85,8 +85,10 @@ def text_frame(payload: bytes) -> bytes:
 class Link(asyncio.BufferedProtocol):
     """One websocket connection to the CSMS (subprotocol ``ocpp1.6``)."""
 
-    def __init__(self, uri: str, max_size: int, ping_interval: float | None = None) -> None:
+    def __init__(self, uri: str, max_size: int, ping_interval: float | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.proto = ClientProtocol(parse_uri(uri), subprotocols=["ocpp1.6"], max_size=max_size)  # RFC 6455 state
+        self._headers = headers or {}  # added to the opening handshake (e.g. Authorization: Basic ...)
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None  # the TCP (or TLS) transport, once made
         self.opened: asyncio.Future[None] = self.loop.create_future()  # the handshake's outcome
@@ -104,12 +106,13 @@ class Link(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(cls, uri: str, max_size: int, ping_interval: float | None = None,
-                   timeout: float = 30.0) -> Link:
+                   timeout: float = 30.0, headers: dict[str, str] | None = None,
+                   ssl: ssl_module.SSLContext | None = None) -> Link:
         """Connect and complete the opening handshake, or raise (OSError, InvalidHandshake,
-        TimeoutError)."""
-        link = cls(uri, max_size, ping_interval)
+        TimeoutError). ``ssl``: the TLS context of a wss:// URI (default: the system's trust store)."""
+        link = cls(uri, max_size, ping_interval, headers)
         wsuri = link.proto.uri
-        ctx = ssl_module.create_default_context() if wsuri.secure else None
+        ctx = (ssl or ssl_module.create_default_context()) if wsuri.secure else None
         try:
             async with asyncio.timeout(timeout):
                 await link.loop.create_connection(lambda: link, wsuri.host, wsuri.port, ssl=ctx)
@@ -127,7 +130,10 @@ class Link(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.proto.send_request(self.proto.connect())
+        request = self.proto.connect()
+        for name, value in self._headers.items():
+            request.headers[name] = value
+        self.proto.send_request(request)
         self._write()
 
     def get_buffer(self, sizehint: int) -> memoryview:

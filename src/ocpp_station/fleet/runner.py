@@ -105,6 +105,8 @@ class BuiltinCsms:
     smart_charging_unit: str = "W"  # [csms] smart_charging_unit
     smart_charging_periods: list = field(default_factory=list)  # [csms] smart_charging_periods: (start s, limit)
     smart_charging_stagger: float = 0.0  # [csms] smart_charging_stagger
+    security_profile: int = 0  # [fleet] security_profile
+    pki_dir: str | None = None  # the fleet CA's directory (profiles 2, 3)
     proc: subprocess.Popen | None = None
     url: str = ""
 
@@ -112,7 +114,7 @@ class BuiltinCsms:
         faults = self.error_rate > 0 or self.silence_rate > 0
         pushes = self.local_list_fraction > 0 or self.reservation_fraction > 0 or self.smart_charging_fraction > 0
         cmd = ([sys.executable, "-m", "ocpp_station", "csms", "--port", "0", "--quiet"]
-               if not (self.deterministic or faults or pushes) else
+               if not (self.deterministic or faults or pushes or self.security_profile) else
                [sys.executable, "-m", "ocpp_station.fleet.csms_main", "--port", "0", "--seed", str(self.seed),
                 "--error-rate", repr(self.error_rate), "--silence-rate", repr(self.silence_rate),
                 "--local-list-fraction", repr(self.local_list_fraction), "--local-list-size", str(self.local_list_size),
@@ -121,7 +123,9 @@ class BuiltinCsms:
                 "--smart-charging-fraction", repr(self.smart_charging_fraction),
                 "--smart-charging-purpose", self.smart_charging_purpose, "--smart-charging-unit", self.smart_charging_unit,
                 "--smart-charging-periods", json.dumps([list(p) for p in self.smart_charging_periods]),
-                "--smart-charging-stagger", repr(self.smart_charging_stagger)])
+                "--smart-charging-stagger", repr(self.smart_charging_stagger),
+                "--security-profile", str(self.security_profile)]
+               + (["--pki-dir", self.pki_dir] if self.pki_dir else []))
         self.proc = subprocess.Popen(
             cmd + ["--log-level", "WARNING", "--boot-interval", str(self.boot_interval)],
             stdout=subprocess.PIPE,
@@ -131,7 +135,7 @@ class BuiltinCsms:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        m = re.search(r"(ws://\S+?)/<identity>", line)
+        m = re.search(r"(wss?://\S+?)/<identity>", line)
         if not m:
             self.stop()
             raise RuntimeError(f"builtin CSMS did not start: {line!r}")
@@ -187,6 +191,8 @@ class FleetOptions:
     plot_path: Path | None = None  # HTML page with throughput and latency over time
     shard: tuple[int, int] | None = None  # (I, N): run only shard I of N (0 <= I < N), see shard_indices
     metrics_listen: tuple[str, int] | None = None  # serve Prometheus /metrics here (see prom.py)
+    pki_dir: Path | None = None  # write the fleet CA (and the stations' certificates) here
+    ca_file: Path | None = None  # the external CSMS's root certificate (PEM), for wss://
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -265,6 +271,19 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         control_sock = bind_control(opts.control)  # ControlListenError before anything starts
     csms: BuiltinCsms | None = None
     url = opts.csms_url
+    if sc.security_profile >= 2 or opts.pki_dir is not None:  # the fleet CA and the builtin CSMS's certificate
+        from .security import make_pki
+
+        from .security import make_station_files
+
+        sc = dataclasses.replace(sc, pki_dir=str(make_pki(opts.pki_dir)))
+        opts = dataclasses.replace(opts, scenario=sc)
+        made = make_station_files(sc.pki_dir, sc.identities(opts.count)) if sc.security_profile == 3 else 0
+        print(f"fleet: security profile {sc.security_profile}, fleet CA in {sc.pki_dir}/fleet-ca.pem"
+              + (f", {made} station certificates made" if made else ""), file=err)
+    if opts.ca_file is not None:
+        sc = dataclasses.replace(sc, ca_file=str(opts.ca_file))
+        opts = dataclasses.replace(opts, scenario=sc)
     if url != "builtin" and sc.csms_keys:
         print(f"fleet: warning: the scenario's [csms] keys ({', '.join(sc.csms_keys)}) apply to --csms builtin only: "
               f"ignored for {url}, which answers as it does (no injected CSMS errors or silence)", file=err)
@@ -278,7 +297,8 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
                            smart_charging_purpose=sc.csms_smart_charging_purpose,
                            smart_charging_unit=sc.csms_smart_charging_unit,
                            smart_charging_periods=list(sc.csms_smart_charging_periods),
-                           smart_charging_stagger=sc.csms_smart_charging_stagger)
+                           smart_charging_stagger=sc.csms_smart_charging_stagger,
+                           security_profile=sc.security_profile, pki_dir=sc.pki_dir)
         url = csms.start()
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
     k = max(1, min(opts.workers, len(mine)))

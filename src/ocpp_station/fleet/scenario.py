@@ -15,6 +15,9 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
     timer_grain = 0.025               # s: real time only, the stations' timers (heartbeats, meter values,
                                       # retries, driver actions) fire on multiples of this, so that one
                                       # wake-up of the event loop serves every station due in it; 0 = exact
+    security_profile = 0              # 0..3 ([SEC] A00): 1 = Basic auth with each station's own seeded
+                                      # AuthorizationKey, 2 = wss:// + Basic auth, 3 = wss:// with client
+                                      # certificates signed by the fleet CA (see fleet/security.py)
     virtual_grain = 0.0               # s: --virtual-time only, the clock jumps to multiples of this, so every
                                       # timer due within it fires in one jump (up to this late) and the
                                       # stations' CALLs of that moment go out together; 0 = to each deadline
@@ -187,6 +190,9 @@ class Scenario:
     ramp_rate: float = 100.0
     timer_grain: float = 0.025  # s: timers fire on multiples of this in real time (one loop wake-up for many)
     virtual_grain: float = 0.0  # s: virtual time jumps to multiples of this (0: to each deadline)
+    security_profile: int = 0  # 0..3: Basic auth (1, 2), TLS (2, 3), client certificates (3); see .security
+    pki_dir: str | None = None  # set at start-up (profiles 2, 3): the fleet CA's directory
+    ca_file: str | None = None  # --ca-file: the external CSMS's root certificate (PEM)
     station: dict[str, Any] = field(default_factory=dict)  # StationSettings fields ([station]: every template's)
     ocpp: dict[str, str] = field(default_factory=dict)  # [ocpp]: every template's
     templates: list[Template] = field(default_factory=list)  # [[template]]; none: [station] + [ocpp] alone
@@ -269,6 +275,7 @@ class Scenario:
             "ramp_rate": self.ramp_rate,
             "timer_grain": self.timer_grain,
             "virtual_grain": self.virtual_grain,
+            "security_profile": self.security_profile,
             "station": self.station,
             "ocpp": self.ocpp,
             "templates": [t.to_dict() for t in self.templates],
@@ -463,7 +470,13 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
         if not isinstance(doc.get(t, {}), dict):
             raise ScenarioError(f"{where}: {t}: expected a table [{t}]")
     fleet = doc.get("fleet", {})
-    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain", "virtual_grain"))
+    _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain", "virtual_grain",
+                                         "security_profile"))
+    if "security_profile" in fleet:
+        v = fleet["security_profile"]
+        if isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1, 2, 3):
+            raise ScenarioError(f"{where}: fleet.security_profile: expected 0, 1, 2 or 3, got {v!r}")
+        sc.security_profile = v
     if "identity_pattern" in fleet:
         sc.identity_pattern = str(fleet["identity_pattern"])
     try:

@@ -70,6 +70,7 @@ from ..runtime.framelog import FrameLog
 from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
 from .link import Link
+from .security import FleetSecurity
 from .metrics import StationTrace, WorkerMetrics, rss_kib, series_step
 from .scenario import Driver, Planned, Scenario
 
@@ -663,8 +664,10 @@ class FleetStation:
             reason = SILENT_LINK  # unless the attempt fails before the link is up
             ping = self.station.config["WebSocketPingInterval"] or None
             try:
+                sec = self.worker.security
                 ws = await Link.open(self.url, max(4 * self.settings.max_frame_bytes, 1 << 20), ping,
-                                     timeout=CONNECT_TIMEOUT)
+                                     timeout=CONNECT_TIMEOUT, headers=sec.headers(self.identity),
+                                     ssl=sec.ssl_context(self.identity))
                 try:
                     if ws.subprotocol != "ocpp1.6":
                         raise NoOcppSubprotocol("subprotocol ocpp1.6 not accepted")
@@ -754,6 +757,9 @@ class Worker:
         self.driver = Driver(scenario, seed)
         self.seed = seed
         self.csms_url = csms_url
+        # [fleet] security_profile: the stations' Basic-auth keys and TLS contexts
+        self.security = FleetSecurity(scenario.security_profile, seed, scenario.pki_dir, scenario.ca_file,
+                                      builtin)
         self.start_at = start_at  # wall time of the fleet's t = 0
         self.duration = duration  # s of driving (after start_at)
         self.drain_timeout = drain_timeout
