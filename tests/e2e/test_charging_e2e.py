@@ -91,7 +91,7 @@ async def test_tc_004_2_cs_identification_first_connection_timeout_e2e(csms, boo
 # -- TC_007 / TC_061: the authorization cache -----------------------------------------------------
 
 
-async def test_tc_007_1_cs_start_with_cached_id_local_e2e(csms, booted):
+async def test_tc_007_cs_local_start_with_cached_id_e2e(csms, booted):
     """TC_007_1_CS (TC_007_CS), local start: AuthorizationCacheEnabled=true, LocalPreAuthorize=true, the idTag is cached ->
     present id: Preparing without Authorize.req; plug -> StartTransaction + Charging."""
     st, link = await booted()
@@ -114,7 +114,7 @@ async def test_tc_007_1_cs_start_with_cached_id_local_e2e(csms, booted):
     assert await st.stop() == 0
 
 
-async def test_tc_061_1_cs_clear_authorization_cache_local_e2e(csms, booted):
+async def test_tc_061_cs_local_clear_authorization_cache_e2e(csms, booted):
     """TC_061_1_CS (TC_061_CS), local: cache on, LocalPreAuthorize on, ConnectionTimeOut=2: Authorized -> Preparing -> timeout ->
     Available; ClearCache Accepted; the same idTag then triggers an Authorize.req again."""
     st, link = await booted()
@@ -130,7 +130,7 @@ async def test_tc_061_1_cs_clear_authorization_cache_local_e2e(csms, booted):
     assert await st.stop() == 0
 
 
-async def test_tc_007_2_cs_start_with_cached_id_remote_e2e(csms, booted):
+async def test_tc_007_cs_remote_start_with_cached_id_e2e(csms, booted):
     """TC_007_2_CS, remote start: AuthorizationCacheEnabled=true, LocalPreAuthorize=true,
     AuthorizeRemoteTxRequests=true, the idTag is cached -> RemoteStartTransaction Accepted, Preparing without
     Authorize.req; plug -> StartTransaction (that idTag) + Charging."""
@@ -151,7 +151,7 @@ async def test_tc_007_2_cs_start_with_cached_id_remote_e2e(csms, booted):
     assert await st.stop() == 0
 
 
-async def test_tc_061_2_cs_clear_authorization_cache_remote_e2e(csms, booted):
+async def test_tc_061_cs_remote_clear_authorization_cache_e2e(csms, booted):
     """TC_061_2_CS, remote: cache on, LocalPreAuthorize on, AuthorizeRemoteTxRequests on, ConnectionTimeOut=2:
     RemoteStart -> Authorize, Preparing -> timeout -> Available; ClearCache Accepted; a RemoteStart with the same
     idTag then triggers an Authorize.req again."""
@@ -172,7 +172,7 @@ async def test_tc_061_2_cs_clear_authorization_cache_remote_e2e(csms, booted):
 # -- TC_023: invalid idTag ------------------------------------------------------------------------
 
 
-async def test_tc_023_4_cs_authorize_invalid_local_e2e(csms, booted):
+async def test_tc_023_cs_local_authorize_invalid_e2e(csms, booted):
     """TC_023_4_CS (TC_023_CS), local: LocalPreAuthorize=true; invalid id -> Authorize.conf Invalid; plug -> Preparing;
     no StartTransaction. (OCTT sets MinimumStatusDuration=10; 1 s here keeps the run short.)"""
     csms.set_id_tag("BAD", {"status": "Invalid"})
@@ -189,7 +189,7 @@ async def test_tc_023_4_cs_authorize_invalid_local_e2e(csms, booted):
     assert await st.stop() == 0
 
 
-async def test_tc_023_5_cs_authorize_invalid_remote_e2e(csms, booted):
+async def test_tc_023_cs_remote_authorize_invalid_e2e(csms, booted):
     """TC_023_5_CS, remote: LocalPreAuthorize=true, AuthorizeRemoteTxRequests=true; RemoteStart with an invalid
     id -> Accepted, Authorize.conf Invalid, no Preparing; plug -> Preparing; no StartTransaction.
     (OCTT sets MinimumStatusDuration=10; 1 s here keeps the run short.)"""

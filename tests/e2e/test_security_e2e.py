@@ -390,11 +390,19 @@ async def _profile_2(tmp_path, stations, pki):
     return csms, await booted(csms)
 
 
-@pytest.mark.parametrize("case, kind", [("tc_075_1", "ManufacturerRootCertificate"),
-                                        ("tc_075_2", "CentralSystemRootCertificate")])
-async def test_tc_075_install_certificate(tmp_path, stations, pki, case, kind):
-    """TC_075_1 / TC_075_2: InstallCertificate Accepted; GetInstalledCertificateIds Accepted with the hash data
-    the test computes itself (installing the same one again changes nothing)."""
+async def test_tc_075_1_install_manufacturer_root_certificate(tmp_path, stations, pki):
+    """TC_075_1: InstallCertificate(ManufacturerRootCertificate) Accepted; GetInstalledCertificateIds Accepted with
+    the hash data the test computes itself (installing the same one again changes nothing)."""
+    await _install_certificate(tmp_path, stations, pki, "ManufacturerRootCertificate")
+
+
+async def test_tc_075_2_install_central_system_root_certificate(tmp_path, stations, pki):
+    """TC_075_2 (2025-11 list): the same for a CentralSystemRootCertificate, listed beside the root this link was
+    made with."""
+    await _install_certificate(tmp_path, stations, pki, "CentralSystemRootCertificate")
+
+
+async def _install_certificate(tmp_path, stations, pki, kind):
     csms, link = await _profile_2(tmp_path, stations, pki)
     try:
         new = CA(f"new {kind}")
