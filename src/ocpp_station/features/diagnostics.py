@@ -41,6 +41,23 @@ DEFAULT_RETRY_INTERVAL = 30  # s
 TIMER = "diagnostics"
 
 
+def upload_request(payload: dict[str, Any], window: dict[str, Any], names: tuple[str, str]) -> tuple[
+        list[float | None], int | None, float | None]:
+    """The time window (``names`` in ``window``) and the retries of a GetDiagnostics or GetLog request, each
+    checked: a date-time that cannot be read or a negative count is CALLERROR PropertyConstraintViolation and
+    nothing starts."""
+    times = []
+    for name in names:
+        try:
+            times.append(parse_iso(window[name]) if name in window else None)
+        except ValueError:
+            raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{name} is not a date-time") from None
+    retries, interval = payload.get("retries"), payload.get("retryInterval")
+    if (retries is not None and retries < 0) or (interval is not None and interval < 0):
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "retries and retryInterval must be >= 0")
+    return times, retries, interval
+
+
 @dataclass(slots=True)
 class DiagnosticsJob:
     job: str
@@ -85,15 +102,7 @@ class Diagnostics(Feature):
 
     def get_diagnostics(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         st = self.station
-        times = []
-        for name in ("startTime", "stopTime"):
-            try:
-                times.append(parse_iso(payload[name]) if name in payload else None)
-            except ValueError:
-                raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{name} is not a date-time") from None
-        retries, interval = payload.get("retries"), payload.get("retryInterval")
-        if (retries is not None and retries < 0) or (interval is not None and interval < 0):
-            raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "retries and retryInterval must be >= 0")
+        times, retries, interval = upload_request(payload, payload, ("startTime", "stopTime"))
         if self.job is not None:
             log.info("diagnostics upload %s replaced by a new GetDiagnostics", self.job.job)
             st.timers.cancel(TIMER)

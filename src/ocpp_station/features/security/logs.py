@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ...core.clock import iso, parse_iso
+from ...core.clock import iso
 from ...core.commands import UploadDiagnostics
 from ...core.events import DiagnosticsUploaded
 from ...core.outbox import Request
-from ...ocpp.rpc import ErrorCode, OcppError
+from ..diagnostics import upload_request
 
 log = logging.getLogger("ocpp_station.features.security")
 
@@ -114,15 +114,7 @@ class LogUploads:
     def get_log(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         st = self.station
         spec = payload["log"]
-        times = []
-        for name in ("oldestTimestamp", "latestTimestamp"):
-            try:
-                times.append(parse_iso(spec[name]) if name in spec else None)
-            except ValueError:
-                raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{name} is not a date-time") from None
-        retries, interval = payload.get("retries"), payload.get("retryInterval")
-        if (retries is not None and retries < 0) or (interval is not None and interval < 0):
-            raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "retries and retryInterval must be >= 0")
+        times, retries, interval = upload_request(payload, spec, ("oldestTimestamp", "latestTimestamp"))
         status = "Accepted"
         if self.job is not None:
             log.info("log upload %s cancelled by a new GetLog", self.job.job)
