@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .metrics import LATENCY_BOUNDS_S, histogram_latency
+from .metrics import LATENCY_BOUNDS_S, histogram_latency, station_totals
 
 SUMMED = ("stations", "workers", "frames_in", "frames_out", "errors", "call_errors", "call_timeouts", "exceptions",
           "connects", "connect_failures", "disconnects", "network_drops", "power_cuts", "virtual_jumps")
@@ -93,17 +93,7 @@ def merge_runs(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     out["accepted"] = sum(1 for s in stations.values() if s["accepted_at"] is not None)
     times = [r.get("time_to_all_accepted_s") for r in runs]
     out["time_to_all_accepted_s"] = None if any(t is None for t in times) else max(times)
-    answered: Counter = Counter()
-    failed: Counter = Counter()
-    received: Counter = Counter()
-    answers: dict[str, Counter] = {}
-    for s in stations.values():
-        answered.update(s["answered"])
-        failed.update(s["failed"])
-        received.update(s["received"])
-        for key, k in s.get("answers", {}).items():
-            action, _, status = key.partition(" ")
-            answers.setdefault(action, Counter())[status] += k
+    answered, failed, received, answers = station_totals(stations)
     out["answered"] = dict(sorted(answered.items()))
     out["failed"] = dict(sorted(failed.items()))
     out["received"] = dict(sorted(received.items()))

@@ -22,6 +22,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def station_totals(stations: dict[str, Any]) -> tuple[Counter, Counter, Counter, dict[str, Counter]]:
+    """The CALLs the stations had answered, failed and received, per action, and their answers to the CSMS's
+    CALLs per action and status (the per-station entries of a report, summed)."""
+    answered: Counter = Counter()
+    failed: Counter = Counter()
+    received: Counter = Counter()
+    answers: dict[str, Counter] = {}
+    for s in stations.values():
+        answered.update(s["answered"])
+        failed.update(s["failed"])
+        received.update(s["received"])
+        for key, n in s.get("answers", {}).items():
+            action, _, status = key.partition(" ")
+            answers.setdefault(action, Counter())[status] += n
+    return answered, failed, received, answers
+
+
 def percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
@@ -354,17 +371,7 @@ class Aggregator:
         for f in self.finals.values():
             stations.update(f["stations"])
         lat = sorted(self.latencies)
-        answered: Counter = Counter()
-        failed: Counter = Counter()
-        received: Counter = Counter()
-        answers: dict[str, Counter] = {}
-        for s in stations.values():
-            answered.update(s["answered"])
-            failed.update(s["failed"])
-            received.update(s["received"])
-            for key, n in s.get("answers", {}).items():
-                action, _, status = key.partition(" ")
-                answers.setdefault(action, Counter())[status] += n
+        answered, failed, received, answers = station_totals(stations)
         accepted = sum(1 for s in stations.values() if s["accepted_at"] is not None)
         return {
             "stations": self.count,
