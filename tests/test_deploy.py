@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ocpp_station.cli import build_parser
@@ -100,3 +101,75 @@ def test_the_grafana_dashboard_queries_only_metrics_the_fleet_exports():
     dash = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
     used = {m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"ocpp_fleet_\w+", t["expr"])}
     assert used and used <= exported, used - exported
+
+
+# --- the manifests against the schemas of a pinned Kubernetes version, offline ------------------------------------
+# kubernetes-validate bundles the JSON schemas of the Kubernetes API (strict: an unknown field is an error). The
+# PodMonitor is a custom resource of the Prometheus Operator: its schema is kept in tests/data (see
+# scripts/podmonitor_schema.py for where it comes from).
+
+KUBERNETES_VERSION = "1.33.0"
+PODMONITOR_SCHEMA = ROOT / "tests" / "data" / "podmonitor.schema.json"
+
+
+def _validate(doc: dict) -> None:
+    """Raises if `doc` does not validate (kubernetes_validate.ValidationError or jsonschema.ValidationError)."""
+    import jsonschema
+    import kubernetes_validate
+
+    if doc["apiVersion"] == "monitoring.coreos.com/v1":
+        import json
+
+        schema = json.loads(PODMONITOR_SCHEMA.read_text())
+        jsonschema.Draft202012Validator(schema).validate(doc)
+        return
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def _all_documents() -> list[tuple[str, dict]]:
+    return [(f"{path.name}#{i}", doc) for path in sorted(DEPLOY.glob("*.yaml"))
+            for i, doc in enumerate(yaml.safe_load_all(path.read_text())) if doc is not None]
+
+
+def test_every_manifest_validates_against_the_kubernetes_schemas_strictly():
+    docs = _all_documents()
+    assert len(docs) == 5
+    for where, doc in docs:
+        try:
+            _validate(doc)
+        except Exception as exc:  # the name of the file in the failure
+            raise AssertionError(f"{where}: {exc}") from exc
+
+
+def test_a_broken_manifest_is_rejected():
+    import copy
+
+    import jsonschema
+    import kubernetes_validate
+
+    docs = _docs()
+    job = docs["Job/ocpp-fleet"]
+
+    def broken(change) -> dict:
+        doc = copy.deepcopy(job)
+        change(doc, doc["spec"]["template"]["spec"]["containers"][0])
+        return doc
+
+    bad = [
+        broken(lambda d, c: c.update(resourcez=c.pop("resources"))),             # a misspelled field
+        broken(lambda d, c: d["spec"].update(completions="10")),                 # a string for an integer
+        broken(lambda d, c: c["ports"][0].update(containerPort="9108")),
+        broken(lambda d, c: d["spec"]["template"]["spec"].update(restartPolicy=["Never"])),
+    ]
+    for doc in bad:
+        with pytest.raises(kubernetes_validate.ValidationError):
+            _validate(doc)
+    monitor = docs["PodMonitor/ocpp-fleet"]
+    for change in (lambda s: s.update(podMetricEndpoints=s.pop("podMetricsEndpoints")),  # misspelled
+                   lambda s: s["podMetricsEndpoints"][0].update(interval="15 seconds"),  # not a duration
+                   lambda s: s["selector"].update(matchLabel=s["selector"].pop("matchLabels"))):
+        doc = copy.deepcopy(monitor)
+        change(doc["spec"])
+        with pytest.raises(jsonschema.ValidationError):
+            _validate(doc)
+    _validate(copy.deepcopy(monitor))  # the copies are sound until changed
