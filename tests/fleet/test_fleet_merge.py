@@ -93,3 +93,59 @@ def test_merge_refuses_overlapping_or_foreign_files(tmp_path, capsys):
     bad.write_text("{}")
     assert main(["fleet", "merge", str(bad)]) == 2
     assert capsys.readouterr().err == f"ocpp-station fleet merge: {bad}: not a fleet metrics file (no per_station)\n"
+
+
+def _snapshot(worker, wall, latencies, frames):
+    return {"type": "snapshot", "worker": worker, "wall": wall, "phase": "drive", "latencies": latencies,
+            "frames_in": frames, "frames_out": frames}
+
+
+def test_merged_series_buckets_take_their_percentiles_from_the_summed_histograms():
+    from ocpp_station.fleet.merge import merge_series
+    from ocpp_station.fleet.metrics import Aggregator, percentile
+
+    # the same samples, seen by one run of two workers and by two shards of one worker each
+    rng = __import__("random").Random(3)
+    samples = {(w, sec): [rng.lognormvariate(-4.5 + w, 0.8) for _ in range(70 - 30 * w)]
+               for w in (0, 1) for sec in range(4)}
+    whole = Aggregator(2, 2, 1000.0)
+    shards = [Aggregator(1, 1, 1000.0), Aggregator(1, 1, 1000.0)]
+    for sec in range(4):
+        for w in (0, 1):
+            lat = samples[w, sec]
+            whole.handle(_snapshot(w, 1000.5 + sec, lat, 10 * sec))
+            shards[w].handle(_snapshot(0, 1000.5 + sec, lat, 10 * sec))
+    single = whole.time_series()
+    merged = merge_series([s.time_series() for s in shards])
+    assert [p["t"] for p in merged] == [p["t"] for p in single] == [0, 1, 2, 3]
+    for m, p in zip(merged, single):
+        assert m["latency_hist"] == p["latency_hist"] and sum(p["latency_hist"].values()) == p["latency_count"]
+        counts = [0] * (len(LATENCY_BOUNDS_S) + 1)
+        for k, c in p["latency_hist"].items():
+            counts[int(k)] = c
+        assert counts == histogram(samples[0, p["t"]] + samples[1, p["t"]])
+        # the single run's bucket percentiles as fleet merge reads them: the bucket of the same rank
+        for q in (50, 99):
+            assert m[f"latency_p{q}_ms"] == histogram_percentile(counts, q)
+            exact = percentile(sorted(samples[0, p["t"]] + samples[1, p["t"]]), q) * 1000
+            assert p[f"latency_p{q}_ms"] == round(exact, 3)
+            assert exact <= m[f"latency_p{q}_ms"] < exact * 1.26 + 0.001  # the bucket above the exact sample
+        # not the highest shard's: shard 1's samples are slower (mu + 1) and fewer, the fleet's p50 is below its
+        assert m["latency_p50_ms"] < max(s.time_series()[p["t"]]["latency_p50_ms"] for s in shards)
+
+
+def test_merge_reads_series_of_older_files_with_a_warning(tmp_path, capsys):
+    a = json.loads(_run(tmp_path, "a.json", (0, 2)).read_text())
+    b = json.loads(_run(tmp_path, "b.json", (1, 2)).read_text())
+    for p in b["time_series"]:  # as written before the points carried their histogram
+        del p["latency_hist"]
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    out = tmp_path / "m.json"
+    assert main(["fleet", "merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--metrics", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "b.json: time series without latency_hist (an older ocpp-station)" in err
+    merged = {p["t"]: p for p in json.loads(out.read_text())["time_series"]}
+    for p in b["time_series"]:
+        q = next((x for x in a["time_series"] if x["t"] == p["t"]), None)
+        if q is not None and p["latency_p99_ms"] is not None and q["latency_p99_ms"] is not None:
+            assert merged[p["t"]]["latency_p99_ms"] == max(p["latency_p99_ms"], q["latency_p99_ms"])

@@ -4,7 +4,9 @@ Counts are added up; the stations (``per_station``) are joined, and an identity 
 per-action figures are recomputed from the stations, as a single run computes them. Latency percentiles
 come from the files' ``latency_histogram`` buckets added together (never averaged): the merged p99 is the
 upper bound of the bucket that holds the fleet's 99th percentile sample. The time series are joined
-bucket by bucket (same ``t``): messages and gauges added, latency percentiles the highest shard's.
+bucket by bucket (same ``t``): messages and gauges added, and each bucket's latency percentiles read from its
+points' ``latency_hist`` added together in the same way (files of older versions have none: then the highest
+shard's, with a warning).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .metrics import LATENCY_BOUNDS_S, histogram_latency, station_totals
+from .metrics import LATENCY_BOUNDS_S, dense_histogram, histogram_latency, histogram_percentile, station_totals
 
 SUMMED = ("stations", "workers", "frames_in", "frames_out", "errors", "call_errors", "call_timeouts", "exceptions",
           "connects", "connect_failures", "disconnects", "network_drops", "power_cuts", "virtual_jumps")
@@ -130,6 +132,10 @@ def merge_runs(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     out["time_base"] = first.get("time_base")
     out["bucket_s"] = first.get("bucket_s")
     out["time_series"] = merge_series([r.get("time_series") or [] for r in runs])
+    old = [r["_path"] for r in runs if any("latency_hist" not in p for p in r.get("time_series") or [])]
+    if old:
+        warnings.append(f"{', '.join(old)}: time series without latency_hist (an older ocpp-station): the "
+                        "merged buckets' latency p50/p99 are the highest shard's where a point has none")
     out["max_queued_tx"] = max([p["queued"] for p in out["time_series"]] or [0])
     out["per_station"] = dict(sorted(stations.items()))
     return out, warnings
@@ -148,9 +154,19 @@ def merge_series(series: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         for k in GAUGE_SUMS:
             point[k] = sum(p.get(k) or 0 for p in ps)
         point["messages_per_s"] = round(sum(p.get("messages_per_s") or 0 for p in ps), 3)
-        for k in ("latency_p50_ms", "latency_p99_ms"):  # a bucket's samples are not kept: the highest shard's
-            vals = [p[k] for p in ps if p.get(k) is not None]
-            point[k] = max(vals) if vals else None
+        if all("latency_hist" in p for p in ps):  # the bucket's histograms added up, as for the whole run
+            hist: dict[str, int] = {}
+            for p in ps:
+                for k, c in p["latency_hist"].items():
+                    hist[k] = hist.get(k, 0) + c
+            counts = dense_histogram(hist)
+            point["latency_p50_ms"] = histogram_percentile(counts, 50)
+            point["latency_p99_ms"] = histogram_percentile(counts, 99)
+            point["latency_hist"] = dict(sorted(hist.items(), key=lambda kv: int(kv[0])))
+        else:  # a file of an older version: no histogram, the highest shard's
+            for k in ("latency_p50_ms", "latency_p99_ms"):
+                vals = [p[k] for p in ps if p.get(k) is not None]
+                point[k] = max(vals) if vals else None
         for k in POWER_SUMS:
             vals = [p[k] for p in ps if p.get(k) is not None]
             point[k] = round(sum(vals), 1) if vals else None

@@ -61,6 +61,24 @@ def histogram(samples: list[float], counts: list[int] | None = None) -> list[int
     return counts
 
 
+def sparse_histogram(samples: list[float]) -> dict[str, int]:
+    """The :func:`histogram` of ``samples`` with only its non-empty buckets: bucket index (as a string, a JSON
+    key) -> count. A time series point carries one (``latency_hist``) so that shards' points can be merged."""
+    out: dict[str, int] = {}
+    bounds = LATENCY_BOUNDS_S
+    for x in samples:
+        k = str(bisect.bisect_left(bounds, x))
+        out[k] = out.get(k, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def dense_histogram(sparse: dict[str, int]) -> list[int]:
+    counts = [0] * (len(LATENCY_BOUNDS_S) + 1)
+    for k, c in sparse.items():
+        counts[int(k)] += c
+    return counts
+
+
 def histogram_percentile(counts: list[int], q: float) -> float | None:
     """The q-th percentile (ms) of a histogram: the upper bound of the bucket that holds the sample of rank
     round(q / 100 x (count - 1)) (the same rank :func:`percentile` takes), so "at most" that many ms. The
@@ -303,6 +321,7 @@ class Aggregator:
                 "latency_count": len(lat),
                 "latency_p50_ms": None if p50 is None else round(p50 * 1000, 3),
                 "latency_p99_ms": None if p99 is None else round(p99 * 1000, 3),
+                "latency_hist": sparse_histogram(lat),  # for fleet merge: the same buckets as latency_histogram
             }
             for name in GAUGES:
                 point[name] = sum(x[name] for x in g)
