@@ -65,7 +65,9 @@ def test_the_indexed_job_runs_shard_i_of_n_with_the_scenario_and_the_metrics_por
     cm = docs["ConfigMap/ocpp-fleet-scenario"]["data"]
     (key,) = cm
     assert str(parsed.scenario) == f"{mounts['scenario']}/{key}"
-    parse_scenario(tomllib.loads(cm[key]))
+    scenario = parse_scenario(tomllib.loads(cm[key]))
+    # the ramp is the whole run's (station n starts (n-1)/ramp_rate s in, whichever shard): all connected early
+    assert int(opts["--count"]) / scenario.ramp_rate <= float(opts["--duration"]) / 4
     assert str(parsed.metrics).startswith(mounts["results"] + "/")
     assert volumes["results"]["persistentVolumeClaim"]["claimName"] == "ocpp-fleet-results"
     # resources, non-root
