@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,14 @@ def test_the_indexed_job_runs_shard_i_of_n_with_the_scenario_and_the_metrics_por
     opts = dict(zip(args[1::2], args[2::2]))
     assert opts["--shard"] == f"$(SHARD)/{job['completions']}"
     # the arguments are the CLI's (the values after substitution)
-    concrete = [a.replace("$(SHARD)", "3").replace("$(CSMS_URL)", "ws://csms:9000/ocpp") for a in args]
+    cm = docs["ConfigMap/ocpp-fleet-scenario"]["data"]
+    assert env["START_AT"]["valueFrom"]["configMapKeyRef"] == {"name": "ocpp-fleet-scenario", "key": "start_at"}
+    concrete = [a.replace("$(SHARD)", "3").replace("$(CSMS_URL)", "ws://csms:9000/ocpp")
+                .replace("$(START_AT)", cm["start_at"]) for a in args]
     parsed = build_parser().parse_args(concrete)
     assert parsed.shard == f"3/{job['completions']}" and parsed.metrics_listen == "0.0.0.0:9108"
+    # the shards' common start: a time with its UTC offset, as fleet --start-at takes it
+    assert datetime.fromisoformat(parsed.start_at).tzinfo is not None
     port = int(parsed.metrics_listen.rsplit(":", 1)[1])
     assert c["ports"] == [{"name": "metrics", "containerPort": port}]
     annotations = job["template"]["metadata"]["annotations"]
@@ -62,8 +68,8 @@ def test_the_indexed_job_runs_shard_i_of_n_with_the_scenario_and_the_metrics_por
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["scenario"]["configMap"]["name"] == "ocpp-fleet-scenario"
-    cm = docs["ConfigMap/ocpp-fleet-scenario"]["data"]
-    (key,) = cm
+    key = "scenario.toml"
+    assert volumes["scenario"]["configMap"].get("items") is None  # the whole ConfigMap: scenario.toml is a file
     assert str(parsed.scenario) == f"{mounts['scenario']}/{key}"
     scenario = parse_scenario(tomllib.loads(cm[key]))
     # the ramp is the whole run's (station n starts (n-1)/ramp_rate s in, whichever shard): all connected early

@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "I+1, I+1+N, I+1+2N... of the --count. Every draw is seeded from the seed and the station's "
                        "identity, so the N shards together are the single run, and a shard can be rerun alone; "
                        "`ocpp-station fleet merge` makes one report of their --metrics files (default: the whole run)")
+    fleet.add_argument("--start-at", metavar="ISO-TIME",
+                       help="real time: start driving (t = 0, the first station of the ramp) at this wall-clock "
+                       "instant, an ISO 8601 time with its UTC offset (e.g. 2026-12-02T10:00:00Z), so that the "
+                       "shards of one run start together (a Kubernetes Job passes every pod the same value); the "
+                       "fleet waits until then; a time already past starts now with a warning (default: at once)")
     fleet.add_argument("--ramp", type=float, metavar="RATE",
                        help="stations started per second (default: the scenario's fleet.ramp_rate, 100)")
     fleet.add_argument("--identity-pattern", metavar="PATTERN",
@@ -651,6 +656,23 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             print(f"ocpp-station: --shard: shard {args.shard} of {args.count} stations has no station "
                   f"(expected I < --count)", file=sys.stderr)
             return 2
+    start_at = None
+    if args.start_at is not None:
+        from datetime import datetime
+
+        try:
+            when = datetime.fromisoformat(args.start_at.strip())
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            print(f"ocpp-station: --start-at: expected an ISO 8601 time with its UTC offset (e.g. "
+                  f"2026-12-02T10:00:00Z), got {args.start_at!r}", file=sys.stderr)
+            return 2
+        if args.virtual_time:
+            print("ocpp-station: --start-at: for real time only (with --virtual-time the stations' clock starts at "
+                  "its own epoch)", file=sys.stderr)
+            return 2
+        start_at = when.timestamp()
     if args.ramp is not None:
         if args.ramp <= 0:
             print("ocpp-station: --ramp: expected a positive number", file=sys.stderr)
@@ -734,6 +756,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                 metrics_listen=metrics_listen,
                 pki_dir=args.pki_dir,
                 ca_file=args.ca_file,
+                start_at=start_at,
             )
         )
     except ControlListenError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -117,3 +118,38 @@ def test_shards_as_processes_write_the_single_runs_traces(tmp_path):
     assert sorted(whole) == sorted(shard_lines)
     s0 = json.loads((tmp_path / "s0.json").read_text())
     assert sorted(s0["per_station"]) == ["PX01", "PX03", "PX05"] and s0["shard"] == "0/2" and s0["count"] == 6
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2026-12-02T10:00:00", "expected an ISO 8601 time with its UTC offset"),  # no offset: whose 10:00?
+    ("tomorrow", "expected an ISO 8601 time with its UTC offset"),
+])
+def test_bad_start_at_exits_2_naming_the_option(value, message, capsys):
+    assert main(["fleet", "--csms", "builtin", "--count", "2", "--start-at", value]) == 2
+    assert f"ocpp-station: --start-at: {message}" in capsys.readouterr().err
+    assert main(["fleet", "--csms", "builtin", "--count", "2", "--virtual-time",
+                 "--start-at", "2026-12-02T10:00:00Z"]) == 2
+    assert "--start-at: for real time only" in capsys.readouterr().err
+
+
+def test_start_at_is_every_shards_t_zero():
+    import time
+
+    doc = {"fleet": {"identity_pattern": "SA{n:02d}", "ramp_rate": 20.0},
+           "ocpp": {"WebSocketPingInterval": 0}, "driver": {"sessions_per_hour": 0.0}}
+    start = time.time() + 1.5
+    err = io.StringIO()
+    r = run_fleet(FleetOptions(csms_url="builtin", count=4, scenario=parse_scenario(doc), duration=0.5,
+                               drain_timeout=5.0, progress=False, err=err, shard=(1, 2), start_at=start))
+    assert "fleet: waiting" in err.getvalue() and "for --start-at" in err.getvalue()
+    # shard 1/2 runs stations 2 and 4: each boots at its place in the ramp from the given instant
+    accepted = {i: st["accepted_at"] for i, st in r["per_station"].items()}
+    assert set(accepted) == {"SA02", "SA04"}
+    assert start + 1 / 20 <= accepted["SA02"] < start + 1.0
+    assert start + 3 / 20 <= accepted["SA04"] < start + 1.1
+    # a time already past: a warning, and the run starts at once
+    err = io.StringIO()
+    t0 = time.time()
+    run_fleet(FleetOptions(csms_url="builtin", count=1, scenario=parse_scenario(doc), duration=0.2,
+                           drain_timeout=5.0, progress=False, err=err, start_at=t0 - 30))
+    assert re.search(r"--start-at \S+Z passed 3\d\.\d s ago: this run starts now", err.getvalue())

@@ -193,11 +193,26 @@ class FleetOptions:
     metrics_listen: tuple[str, int] | None = None  # serve Prometheus /metrics here (see prom.py)
     pki_dir: Path | None = None  # write the fleet CA (and the stations' certificates) here
     ca_file: Path | None = None  # the external CSMS's root certificate (PEM), for wss://
+    start_at: float | None = None  # real time: the wall-clock instant (epoch s) of t = 0, the same for every shard
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
 
 class MetricsListenError(OSError):
     """--metrics-listen: the address cannot be bound."""
+
+
+def _wait_for_start(start_at: float, lead: float, err: TextIO) -> None:
+    """--start-at: sleep until ``lead`` s before it (the workers' start-up), or say how late this shard is."""
+    from datetime import datetime, timezone
+
+    when = datetime.fromtimestamp(start_at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    wait = start_at - lead - time.time()
+    if wait > 0:
+        print(f"fleet: waiting {wait:.1f} s for --start-at {when}", file=err, flush=True)
+        time.sleep(wait)
+    elif time.time() > start_at:
+        print(f"fleet: warning: --start-at {when} passed {time.time() - start_at:.1f} s ago: this run starts now, "
+              "not with the other shards", file=err, flush=True)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -303,12 +318,18 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
         print(f"fleet: builtin CSMS at {url} (pid {csms.proc.pid})", file=err)
     k = max(1, min(opts.workers, len(mine)))
     shards = [mine[w::k] for w in range(k)]
+    lead = 0.0 if k == 1 else 1.5  # spawned workers need a moment to import
+    if opts.start_at is not None and not opts.virtual_time:
+        _wait_for_start(opts.start_at, lead, err)
     t_wall0 = time.time()
     cpu0 = os.times()
-    start_at = t_wall0 + (0.0 if k == 1 else 1.5)  # spawned workers need a moment to import
+    started = t_wall0 + lead
+    if opts.start_at is not None and not opts.virtual_time and opts.start_at > t_wall0:
+        started = opts.start_at  # every shard's t = 0 the same instant, not each one's own start + lead
+    start_at = started
     if opts.virtual_time:
         start_at = VIRTUAL_EPOCH  # the stations' clocks start there, whatever the wall clock says
-    agg = Aggregator(len(mine), k, t_wall0 + (0.0 if k == 1 else 1.5), start_at,
+    agg = Aggregator(len(mine), k, started, start_at,
                      step=series_step(opts.duration) if opts.virtual_time else None)
     exporter = None
     if opts.metrics_listen is not None:
