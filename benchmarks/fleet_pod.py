@@ -7,7 +7,7 @@ Reads the container's args from deploy/kubernetes/job.yaml and the scenario from
 `ocpp-station fleet` with them as shard 0 of the Job's N: `--count` is the stations of this one pod (the Job's
 --count is set to COUNT x N, so `--shard 0/N` gets COUNT of them), `--duration`, `--csms`, `--scenario`,
 `--metrics` and the `--metrics-listen` port are replaced by this machine's; everything else (`--workers`,
-`--seed`, `--no-progress`...) is the Job's. The CSMS is the development CSMS in its own process
+`--seed`, `--no-progress`...) is the Job's, `--start-at` 2 s ahead. The CSMS is the development CSMS in its own process
 (`ocpp-station csms --port 0 --quiet --operator-listen off --boot-interval B`, B = 60 s by default: the
 heartbeat of the ConfigMap's MeterValueSampleInterval). The ramp is the whole run's (the ConfigMap's 500/s, or
 --ramp): this pod, shard 0 of N, starts ramp/N stations a second, so 10,000 take 200 s to connect as in the Job.
@@ -136,7 +136,10 @@ def main() -> int:
 
     raw, n = job_args()
     port = free_port()
-    fleet_args = [a.replace("$(SHARD)", "0").replace("$(CSMS_URL)", csms_url) for a in raw]
+    start = time.time() + 2.0  # --start-at (the ConfigMap's start_at in the Job): 2 s from now
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start)) + f".{int(start % 1 * 1000):03d}Z"
+    fleet_args = [a.replace("$(SHARD)", "0").replace("$(CSMS_URL)", csms_url).replace("$(START_AT)", when)
+                  for a in raw]
     fleet_args = set_opt(fleet_args, "--count", str(args.count * n))
     fleet_args = set_opt(fleet_args, "--duration", f"{args.duration:g}")
     fleet_args = set_opt(fleet_args, "--scenario", str(work / "scenario.toml"))
@@ -149,6 +152,7 @@ def main() -> int:
 
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
+    driving_end = start - time.time() + args.duration  # s after `started`
     fleet = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(work / "fleet.log", "w"))
     samples: list[tuple[float, float, int, float | None]] = []  # (t, tree CPU s, tree RSS KiB, accepted)
     scrapes: list[tuple[float, int, int]] = []  # (s, bytes on the wire, bytes of text)
@@ -185,7 +189,7 @@ def main() -> int:
     fleet_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     peak = max((s[2] for s in samples), default=0)
     all_at = next((s[0] for s in samples if s[3] is not None and s[3] >= args.count), None)
-    steady = [s for s in samples if all_at is not None and all_at + SETTLE <= s[0] <= args.duration]
+    steady = [s for s in samples if all_at is not None and all_at + SETTLE <= s[0] <= driving_end]
     steady_cores = ((steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
                     if len(steady) >= 2 and steady[-1][0] > steady[0][0] else None)
     lat, sl = r["latency_ms"], r.get("steady_latency_ms") or {}
@@ -198,8 +202,9 @@ def main() -> int:
     print(f"pod: {r['stations']} stations (shard 0/{n} of --count {args.count * n}), {r['workers']} worker(s), "
           f"wall {wall:.1f} s (driving {args.duration:g} s), exit status {fleet.returncode}")
     print(f"RSS of the fleet's process tree: peak {peak / 1024:.0f} MiB ({peak / r['stations']:.1f} KiB per station)")
-    print(f"CPU: {fleet_cpu:.1f} s, {fleet_cpu / wall:.3f} cores over the whole run; steady window "
-          f"({steady[0][0] if steady else '-'}-{steady[-1][0] if steady else '-'} s): "
+    run_wall = r["wall_s"]  # the fleet's own: from the --start-at wait's end to its exit
+    print(f"CPU: {fleet_cpu:.1f} s, {fleet_cpu / run_wall:.3f} cores over the whole run ({run_wall:.1f} s); steady window "
+          + (f"({steady[0][0]:.0f}-{steady[-1][0]:.0f} s): " if steady else "(none): ")
           + (f"{steady_cores:.3f} cores" if steady_cores is not None else "-")
           + f" (the fleet's own steady_cpu: {r.get('steady_cpu')})")
     print(f"all Accepted after {r['time_to_all_accepted_s']} s; CSMS latency p50 {lat['p50']} ms, p99 {lat['p99']} ms "

@@ -59,6 +59,8 @@ def test_the_indexed_job_runs_shard_i_of_n_with_the_scenario_and_the_metrics_por
     assert datetime.fromisoformat(parsed.start_at).tzinfo is not None
     port = int(parsed.metrics_listen.rsplit(":", 1)[1])
     assert c["ports"] == [{"name": "metrics", "containerPort": port}]
+    (spread,) = pod["topologySpreadConstraints"]  # a shard per node where possible (docs/distributed.md)
+    assert spread["labelSelector"]["matchLabels"].items() <= job["template"]["metadata"]["labels"].items()
     annotations = job["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == str(port)
     monitor = docs["PodMonitor/ocpp-fleet"]["spec"]
