@@ -773,7 +773,8 @@ def fleet_merge_parser() -> argparse.ArgumentParser:
         prog="ocpp-station fleet merge",
         description="One report from the --metrics files of a run's shards (`fleet --shard I/N`): counts added up, "
         "the stations joined (an identity in two files is refused), latency percentiles from the files' histograms "
-        "added together, never averaged. Prints the summary on stderr; warns when shards are missing. Exit status as "
+        "added together, never averaged, for the whole run and for each time-series bucket (files of older versions "
+        "without bucket histograms: the highest shard's, with a warning). Prints the summary on stderr; warns when shards are missing. Exit status as "
         "a run's (0, 1, 3), 2 for a file that cannot be merged. See docs/fleet.md.",
     )
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN.json", help="the shards' metrics files")
