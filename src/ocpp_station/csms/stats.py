@@ -31,7 +31,9 @@ class GcPauses:
         self.total = [0.0, 0.0, 0.0]  # s
         self.max = [0.0, 0.0, 0.0]  # s
         self.collected = [0, 0, 0]  # objects freed
+        self.cpu = 0.0  # s of CPU in collections (a pause is wall time: longer when the core is shared)
         self._t0 = 0.0
+        self._c0 = 0.0
 
     def install(self) -> None:
         if self._callback not in gc.callbacks:
@@ -44,9 +46,11 @@ class GcPauses:
     def _callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._t0 = time.perf_counter()
+            self._c0 = time.thread_time()
             return
         g = info.get("generation", 2)
         d = time.perf_counter() - self._t0
+        self.cpu += time.thread_time() - self._c0
         self.count[g] += 1
         self.total[g] += d
         if d > self.max[g]:
@@ -59,6 +63,7 @@ class GcPauses:
             "pauseTotalMs": [round(t * 1000, 1) for t in self.total],
             "pauseMaxMs": [round(t * 1000, 1) for t in self.max],
             "maxPauseMs": round(max(self.max) * 1000, 1),
+            "cpuMs": round(self.cpu * 1000, 1),
             "freed": self.collected,
             "frozen": gc.get_freeze_count(),
         }

@@ -114,6 +114,7 @@ def merge_stats(docs: list[dict[str, Any]]) -> dict[str, Any]:
         "cpuMicrosecondsPerCall": round(1e6 * cpu / calls, 1) if calls else None,
         "rssKiB": total("rssKiB"), "rssPeakKiB": total("rssPeakKiB"), "uptimeS": uptime,
         "gc": {"maxPauseMs": max((g.get("maxPauseMs") or 0 for g in gcs), default=0),
+               "cpuMs": round(sum(g.get("cpuMs") or 0 for g in gcs), 1),
                "collections": [sum((g.get("collections") or [0, 0, 0])[i] for g in gcs) for i in range(3)]},
         "workers": docs,
     }
