@@ -60,7 +60,8 @@ SUBPROTOCOL = "ocpp1.6"  # [OCPPJ] §3.1: the only subprotocol we speak
 DEFAULT_MAX_SIZE = 4 * 1024 * 1024  # big enough for tests that send big frames
 RAW_QUEUE_LENGTH = 256  # incoming raw frames kept for next_raw()
 PENDING_LIMIT = 64  # CALLs queued for next_call() when history is off (once someone consumes them)
-STARTS_KEPT = 32  # StartTransaction message ids remembered per station, to answer a retry with the same id
+STARTS_KEPT = 8  # StartTransaction message ids remembered per station, to answer a retry with the same id
+OPEN_KEPT = 32  # open transactions remembered per station (a StopTransaction lost on the way leaves one)
 
 Direction = str  # "in" (station -> CSMS) or "out" (CSMS -> station)
 FrameCallback = Callable[[str, Direction, "str | bytes", float], None]
@@ -929,12 +930,15 @@ class DevCsms:
             "transactionId": tx_id,
             **{k: p[k] for k in ("connectorId", "idTag", "meterStart", "timestamp", "reservationId") if k in p},
         }
-        if len(link.open_transactions) > STARTS_KEPT:  # stops lost on the way: forget the oldest
+        if len(link.open_transactions) > OPEN_KEPT:  # stops lost on the way: forget the oldest
             del link.open_transactions[next(iter(link.open_transactions))]
         return {"transactionId": tx_id, "idTagInfo": self.id_tag_info(call.payload["idTag"])}
 
     def _on_stop(self, link: StationLink, call: Call) -> dict[str, Any]:
-        link.open_transactions.pop(call.payload["transactionId"], None)
+        tx_id = call.payload["transactionId"]
+        link.open_transactions.pop(tx_id, None)
+        for uid in [u for u, t in link.starts.items() if t == tx_id]:  # stopped: no retry of its start comes
+            del link.starts[uid]
         id_tag = call.payload.get("idTag")
         return {"idTagInfo": self.id_tag_info(id_tag)} if id_tag is not None else {}
 

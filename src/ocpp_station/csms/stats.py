@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FREEZE_EVERY = 5.0  # s between checks for new connections to freeze
+FREEZE_EVERY = 1.0  # s between checks for new connections to freeze
 FREEZE_MIN_NEW = 50  # connections opened since the last freeze that make the next one worth it
 
 
