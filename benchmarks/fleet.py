@@ -114,7 +114,8 @@ def main() -> int:
     print(f"CSMS ({args.csms_workers} process(es)): CPU {cs.get('cpuSeconds')} s = {cs.get('cpuPercent')}% of one core "
           f"over its {cs.get('uptimeS')} s, {cs.get('cpuMicrosecondsPerCall')} µs per CALL received "
           f"({cs.get('callsReceived')} CALLs), RSS peak {(cs.get('rssPeakKiB') or 0) / 1024:.0f} MiB, "
-          f"longest gc pause {g.get('maxPauseMs')} ms (collections per generation {g.get('collections')})")
+          f"longest gc pause {g.get('maxPauseMs')} ms (CPU of the costliest collection {g.get('cpuMaxMs')} ms, "
+          f"of all {g.get('cpuMs')} ms; collections per generation {g.get('collections')})")
     print(f"all {r['accepted']} Accepted after {r['time_to_all_accepted_s']} s")
     print(f"transactions {a.get('StartTransaction', 0)} started / {a.get('StopTransaction', 0)} stopped, "
           f"errors {r['errors']}, messages {r['messages_per_s']}/s")

@@ -32,6 +32,7 @@ class GcPauses:
         self.max = [0.0, 0.0, 0.0]  # s
         self.collected = [0, 0, 0]  # objects freed
         self.cpu = 0.0  # s of CPU in collections (a pause is wall time: longer when the core is shared)
+        self.cpu_max = 0.0  # s of CPU of the costliest collection
         self._t0 = 0.0
         self._c0 = 0.0
 
@@ -50,7 +51,10 @@ class GcPauses:
             return
         g = info.get("generation", 2)
         d = time.perf_counter() - self._t0
-        self.cpu += time.thread_time() - self._c0
+        c = time.thread_time() - self._c0
+        self.cpu += c
+        if c > self.cpu_max:
+            self.cpu_max = c
         self.count[g] += 1
         self.total[g] += d
         if d > self.max[g]:
@@ -64,6 +68,7 @@ class GcPauses:
             "pauseMaxMs": [round(t * 1000, 1) for t in self.max],
             "maxPauseMs": round(max(self.max) * 1000, 1),
             "cpuMs": round(self.cpu * 1000, 1),
+            "cpuMaxMs": round(self.cpu_max * 1000, 1),
             "freed": self.collected,
             "frozen": gc.get_freeze_count(),
         }

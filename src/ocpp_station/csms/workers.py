@@ -115,6 +115,7 @@ def merge_stats(docs: list[dict[str, Any]]) -> dict[str, Any]:
         "rssKiB": total("rssKiB"), "rssPeakKiB": total("rssPeakKiB"), "uptimeS": uptime,
         "gc": {"maxPauseMs": max((g.get("maxPauseMs") or 0 for g in gcs), default=0),
                "cpuMs": round(sum(g.get("cpuMs") or 0 for g in gcs), 1),
+               "cpuMaxMs": max((g.get("cpuMaxMs") or 0 for g in gcs), default=0),
                "collections": [sum((g.get("collections") or [0, 0, 0])[i] for g in gcs) for i in range(3)]},
         "workers": docs,
     }
