@@ -33,6 +33,8 @@ class GcPauses:
         self.collected = [0, 0, 0]  # objects freed
         self.cpu = 0.0  # s of CPU in collections (a pause is wall time: longer when the core is shared)
         self.cpu_max = 0.0  # s of CPU of the costliest collection
+        self.max_at = 0.0  # s after start of the longest pause
+        self._born = time.monotonic()
         self._t0 = 0.0
         self._c0 = 0.0
 
@@ -58,6 +60,8 @@ class GcPauses:
         self.count[g] += 1
         self.total[g] += d
         if d > self.max[g]:
+            if d > max(self.max):
+                self.max_at = time.monotonic() - self._born
             self.max[g] = d
         self.collected[g] += info.get("collected", 0)
 
@@ -67,6 +71,7 @@ class GcPauses:
             "pauseTotalMs": [round(t * 1000, 1) for t in self.total],
             "pauseMaxMs": [round(t * 1000, 1) for t in self.max],
             "maxPauseMs": round(max(self.max) * 1000, 1),
+            "maxPauseAtS": round(self.max_at, 1),
             "cpuMs": round(self.cpu * 1000, 1),
             "cpuMaxMs": round(self.cpu_max * 1000, 1),
             "freed": self.collected,
@@ -134,6 +139,10 @@ class CsmsStats:
 
     async def housekeeping(self, stats_file: Path | None = None, every: float = 1.0) -> None:
         """Until cancelled: freeze after bursts of new connections; write ``stats_file`` every ``every`` s."""
+        from ..ocpp import actions, validation
+
+        # what the first stations would make (the request schemas' validators) is made now and frozen
+        validation.precompile([a for a in actions.ACTIONS if actions.sent_by_cp(a)])
         self.gc.install()
         self.freeze()
         last_check = time.monotonic()
