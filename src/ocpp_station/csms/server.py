@@ -15,7 +15,9 @@ unless a test scripted something else (``fail_next``, ``drop_next``,
 
 Tests wait for what the station sends with :meth:`StationLink.expect` and
 friends; waiting is event-driven (one lazily created future per link that is
-resolved whenever something arrives), never sleep-polling.
+resolved whenever something arrives), never sleep-polling. With ``keep_history=False`` (load tests) a
+link keeps O(1) whatever it answered: no ``calls``/``frames``, and CALLs are queued for ``expect()`` only
+from the first use of it on that link.
 
 The answer policy (BootNotification status and interval, an idTagInfo per
 idTag, by default the test cards of :mod:`.cards`) is read and changed by
@@ -60,7 +62,7 @@ SUBPROTOCOL = "ocpp1.6"  # [OCPPJ] §3.1: the only subprotocol we speak
 DEFAULT_MAX_SIZE = 4 * 1024 * 1024  # big enough for tests that send big frames
 RAW_QUEUE_LENGTH = 256  # incoming raw frames kept for next_raw()
 PENDING_LIMIT = 64  # CALLs queued for next_call() when history is off (once someone consumes them)
-STARTS_KEPT = 8  # StartTransaction message ids remembered per station, to answer a retry with the same id
+STARTS_KEPT = 8  # StartTransaction message ids kept per station without history (a retry gets the same id)
 OPEN_KEPT = 32  # open transactions remembered per station (a StopTransaction lost on the way leaves one)
 
 Direction = str  # "in" (station -> CSMS) or "out" (CSMS -> station)
@@ -151,7 +153,9 @@ class StationLink:
         self.frames: list[tuple[Direction, str | bytes, float]] = []  # every frame (when keep_history)
         self.registration: str | None = None  # status of the last BootNotification answer
         self.last_transaction_id: int | None = None  # last transactionId handed out to this station
-        self.starts: dict[str, int] = {}  # StartTransaction message id -> transactionId given (retries reuse ids)
+        # StartTransaction message id -> transactionId given (retries reuse ids); without history only the
+        # last STARTS_KEPT of the transactions not yet stopped
+        self.starts: dict[str, int] = {}
         self.boot_status: str | None = None  # per-station override of the BootNotification status
         self.boot_interval: int | None = None  # per-station override of the interval
         self.boot: dict[str, Any] | None = None  # payload of the last BootNotification received
@@ -922,23 +926,24 @@ class DevCsms:
         tx_id = link.starts.get(call.unique_id)
         if tx_id is None:
             tx_id = link.starts[call.unique_id] = next(self._tx_ids)
-            if len(link.starts) > STARTS_KEPT:  # only a recent StartTransaction is retried: keep the last few
-                del link.starts[next(iter(link.starts))]
+            if not self.keep_history and len(link.starts) > STARTS_KEPT:
+                del link.starts[next(iter(link.starts))]  # only a recent StartTransaction is retried
         link.last_transaction_id = tx_id
         p = call.payload
         link.open_transactions[tx_id] = {
             "transactionId": tx_id,
             **{k: p[k] for k in ("connectorId", "idTag", "meterStart", "timestamp", "reservationId") if k in p},
         }
-        if len(link.open_transactions) > OPEN_KEPT:  # stops lost on the way: forget the oldest
+        if not self.keep_history and len(link.open_transactions) > OPEN_KEPT:  # stops lost: forget the oldest
             del link.open_transactions[next(iter(link.open_transactions))]
         return {"transactionId": tx_id, "idTagInfo": self.id_tag_info(call.payload["idTag"])}
 
     def _on_stop(self, link: StationLink, call: Call) -> dict[str, Any]:
         tx_id = call.payload["transactionId"]
         link.open_transactions.pop(tx_id, None)
-        for uid in [u for u, t in link.starts.items() if t == tx_id]:  # stopped: no retry of its start comes
-            del link.starts[uid]
+        if not self.keep_history:  # (with history, tests read every start's id in ``starts``)
+            for uid in [u for u, t in link.starts.items() if t == tx_id]:  # stopped: no retry of its start comes
+                del link.starts[uid]
         id_tag = call.payload.get("idTag")
         return {"idTagInfo": self.id_tag_info(id_tag)} if id_tag is not None else {}
 
