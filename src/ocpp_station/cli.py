@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="frames kept for the operator API's messages endpoint, all stations together "
                       "(default: 10000, 0 = none)")
     csms.add_argument("--quiet", action="store_true", help="do not print every frame")
+    csms.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                      help="N processes accepting on the same port (SO_REUSEPORT, Linux), for more stations than one "
+                      "process's open-file limit or core holds; the operator API forwards to the worker holding a "
+                      "station (docs/dev-csms.md#several-worker-processes); not with --tls or --files-dir (default: 1)")
+    csms.add_argument("--worker", type=_worker_slot, help=argparse.SUPPRESS)  # I/N: set by --workers for each one
+    csms.add_argument("--stats-file", type=Path, metavar="FILE",
+                      help="write the CSMS's CPU, memory, CALL count and garbage-collector pauses as JSON to FILE "
+                      "every second and when it stops (the operator API's GET /api/status) (default: none)")
     csms.add_argument("--files-dir", type=Path, metavar="DIR",
                       help="serve the firmware files in DIR and store diagnostics uploads in DIR/diagnostics "
                       "(docs/dev-csms.md#firmware-files-and-diagnostics-uploads) (default: no file server)")
@@ -451,6 +459,27 @@ def _csms_tls(args: argparse.Namespace) -> tuple[Any, Any]:
     return ctx, ca
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return n
+
+
+def _worker_slot(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N, got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N, got {text!r}")
+    return i, n
+
+
 def cmd_csms(args: argparse.Namespace) -> int:
     import resource
 
@@ -543,15 +572,27 @@ def cmd_csms(args: argparse.Namespace) -> int:
         print(f"ocpp-station: {exc}", file=sys.stderr)
         return 2
     basic_auth = dict(args.basic_auth) if args.basic_auth else None
+    if args.workers > 1 and (args.tls or args.files_dir is not None):
+        print("ocpp-station: --workers: not with --tls or --files-dir (each worker would make its own CA or "
+              "file server)", file=sys.stderr)
+        return 2
 
     async def main() -> None:
-        serving = asyncio.ensure_future(
-            serve_forever(args.host, args.port, boot_status=boot["status"], boot_interval=boot["interval"],
-                          print_frames=not args.quiet, operator_listen=operator, policy=policy,
-                          message_log=args.message_log, files_dir=args.files_dir,
-                          files_listen=files.get("files_listen"), ftp_listen=files.get("ftp"),
-                          ftp_user=(user, password), https_cert=args.https_cert, https_key=args.https_key,
-                          files_rate=args.files_rate or None, ssl=ssl_context, basic_auth=basic_auth, ca=ca))
+        if args.workers > 1:
+            from .csms.workers import run_workers
+
+            serving = asyncio.ensure_future(
+                run_workers(getattr(args, "argv", []), args.workers, args.host, args.port, operator,
+                            args.stats_file, lambda line: print(line, flush=True)))
+        else:
+            serving = asyncio.ensure_future(serve_forever(
+                args.host, args.port, boot_status=boot["status"], boot_interval=boot["interval"],
+                print_frames=not args.quiet, operator_listen=operator, policy=policy,
+                message_log=args.message_log, files_dir=args.files_dir,
+                files_listen=files.get("files_listen"), ftp_listen=files.get("ftp"),
+                ftp_user=(user, password), https_cert=args.https_cert, https_key=args.https_key,
+                files_rate=args.files_rate or None, ssl=ssl_context, basic_auth=basic_auth, ca=ca,
+                stats_file=args.stats_file, worker=args.worker))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop: the links are closed, exit 0
             loop.add_signal_handler(sig, serving.cancel)
@@ -568,6 +609,9 @@ def cmd_csms(args: argparse.Namespace) -> int:
     except FilesListenError as exc:
         print(f"ocpp-station: {exc.option}: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # --workers: a worker did not start or exited
+        print(f"ocpp-station: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         what = (f"address {args.host}:{args.port} is in use" if exc.errno == errno.EADDRINUSE
                 else f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
@@ -814,6 +858,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:2] == ["fleet", "merge"]:
         return cmd_fleet_merge(argv[2:])
     args = build_parser().parse_args(argv)
+    if args.command == "csms":
+        args.argv = argv[argv.index("csms") + 1:]  # --workers starts each worker with the same options
     if args.command == "operator":
         from .csms.operator_cli import cmd_operator
 

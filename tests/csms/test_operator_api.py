@@ -462,3 +462,28 @@ async def test_policy_bad_bodies(csms, op) -> None:
     assert (status, doc["field"]) == (422, "idTag")
     status, doc = await op.send("PUT", "/api/policy/id-tags/A", {"status": "Gone"})
     assert (status, doc["field"]) == (422, "idTagInfo.status")
+
+
+# -- GET /api/status --------------------------------------------------------------------------
+
+
+async def test_status_reports_calls_cpu_memory_and_gc_pauses(csms, station_factory, op) -> None:
+    import gc
+
+    from ocpp_station.csms.stats import CsmsStats
+
+    csms.stats = CsmsStats(csms)
+    csms.stats.gc.install()
+    try:
+        async with station_factory("CP1") as st:
+            await st.call("BootNotification", BOOT)
+            await st.call("Heartbeat", {})
+            gc.collect()
+            status, doc = await op.get("/api/status")
+    finally:
+        csms.stats.gc.uninstall()
+    assert status == 200
+    assert doc["stations"] == 1 and doc["connected"] == 1 and doc["callsReceived"] == 2
+    assert doc["cpuSeconds"] >= 0 and doc["cpuMicrosecondsPerCall"] is not None
+    assert doc["rssPeakKiB"] >= doc["rssKiB"] > 0
+    assert doc["gc"]["collections"][2] >= 1 and doc["gc"]["maxPauseMs"] >= 0

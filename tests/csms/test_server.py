@@ -359,8 +359,54 @@ async def test_on_frame_callback_and_history_off() -> None:
             await ws.recv()
             link = await c.wait_connected("CP9", timeout=2)
             assert link.calls == [] and link.frames == []
-            assert (await link.next_call(timeout=1)).action == "Heartbeat"
-    assert seen == [("CP9", "in"), ("CP9", "out")]
+            # history off: nothing was queued before the first next_call() on the link ...
+            with pytest.raises(TimeoutError):
+                await link.next_call(timeout=0.05)
+            # ... from then on the CALLs are queued
+            await ws.send('[2,"2","Heartbeat",{}]')
+            await ws.recv()
+            assert (await link.next_call(timeout=1)).unique_id == "2"
+    assert seen == [("CP9", "in"), ("CP9", "out")] * 2
+
+
+async def test_history_off_keeps_nothing_per_call() -> None:
+    """A load-test CSMS (history off, nobody consuming the CALLs) keeps O(1) per station: the link's
+    retained objects do not grow with the CALLs (and transactions) it answered."""
+    import gc
+
+    def retained(link) -> int:
+        seen: set[int] = set()
+        todo = [link.__getattribute__(name) for name in link.__slots__ if name not in ("csms", "ws")]
+        while todo:
+            obj = todo.pop()
+            if id(obj) in seen or isinstance(obj, (DevCsms, type)) or obj is None:
+                continue
+            seen.add(id(obj))
+            todo.extend(gc.get_referents(obj))
+        return len(seen)
+
+    async with DevCsms(log_frames=False, keep_history=False) as c:
+        async with connect(f"{c.url}/CP8", subprotocols=["ocpp1.6"]) as ws:
+            n = 0
+
+            async def burst(k: int) -> None:
+                nonlocal n
+                for _ in range(k):
+                    n += 1
+                    await ws.send(f'[2,"s{n}","StartTransaction",{{"connectorId":1,"idTag":"T{n}","meterStart":0,'
+                                  f'"timestamp":"2025-01-01T00:00:00Z"}}]')
+                    await ws.recv()
+                    await ws.send(f'[2,"h{n}","Heartbeat",{{}}]')
+                    await ws.recv()
+
+            await burst(100)
+            link = c.links["CP8"]
+            before = retained(link)
+            await burst(400)
+            after = retained(link)
+            assert c.calls_received == 1000
+            assert link.calls == [] and link.frames == [] and link._pending is None
+            assert after <= before, (before, after)
 
 
 async def test_serve_forever_prints_frames_until_cancelled() -> None:

@@ -17,6 +17,7 @@ GET  /api/policy                   the answer policy (boot status/interval, idTa
 PUT  /api/policy                   change it
 PUT  /api/policy/id-tags/{idTag}   the idTagInfo of one idTag
 DELETE /api/policy/id-tags/{idTag} back to the default idTagInfo
+GET  /api/status                   the CSMS's own cost: CPU, memory, CALLs, garbage-collector pauses
 =================================  ==========================================================
 
 It runs in the CSMS's event loop through aiohttp's ``AppRunner`` like the station's control API.
@@ -294,6 +295,13 @@ class OperatorApi:
         self.csms.set_id_tag(tag, None)
         return _json(policy_of(self.csms))
 
+    async def status(self, request: web.Request) -> web.Response:
+        if self.csms.stats is not None:
+            return _json(self.csms.stats.document())
+        links = self.csms.links.values()
+        return _json({"stations": len(links), "connected": sum(1 for link in links if link.connected),
+                      "callsReceived": self.csms.calls_received})
+
     async def files(self, request: web.Request) -> web.Response:
         files = self.csms.files
         if files is None:
@@ -306,6 +314,7 @@ class OperatorApi:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/api/files", self.files),
+            web.get("/api/status", self.status),
             web.get("/api/stations", self.stations),
             web.get("/api/stations/{identity}", self.station),
             web.post("/api/stations/{identity}/call", self.call),

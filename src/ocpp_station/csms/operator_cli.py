@@ -86,6 +86,8 @@ def add_operator_parser(sub: Any) -> None:
     tag.add_argument("--expiry-date", metavar="DATE", help="expiryDate of the idTagInfo (ISO 8601)")
     tag.add_argument("--delete", action="store_true", help="back to the default idTagInfo")
 
+    cmds.add_parser("status", parents=[common], help="the CSMS's own CPU, memory, CALLs and gc pauses",
+                    description="Show what the CSMS process(es) cost since start (GET /api/status).")
     cmds.add_parser("files", parents=[common], help="the dev CSMS's file server and the uploads it received",
                     description="Show the file server's address and the diagnostics uploads received (GET /api/files).")
 
@@ -186,6 +188,8 @@ def _request(args: argparse.Namespace) -> tuple[str, str, Any, float]:
     c = args.operator_command
     if c == "stations":
         return "GET", "/api/stations", None, 10
+    if c == "status":
+        return "GET", "/api/status", None, 10
     if c == "station":
         return "GET", f"/api/stations/{q(args.identity, safe='')}", None, 10
     if c == "call":

@@ -15,7 +15,9 @@ unless a test scripted something else (``fail_next``, ``drop_next``,
 
 Tests wait for what the station sends with :meth:`StationLink.expect` and
 friends; waiting is event-driven (one lazily created future per link that is
-resolved whenever something arrives), never sleep-polling.
+resolved whenever something arrives), never sleep-polling. With ``keep_history=False`` (load tests) a
+link keeps O(1) whatever it answered: no ``calls``/``frames``, and CALLs are queued for ``expect()`` only
+from the first use of it on that link.
 
 The answer policy (BootNotification status and interval, an idTagInfo per
 idTag, by default the test cards of :mod:`.cards`) is read and changed by
@@ -59,6 +61,9 @@ log = logging.getLogger("ocpp_station.csms")
 SUBPROTOCOL = "ocpp1.6"  # [OCPPJ] §3.1: the only subprotocol we speak
 DEFAULT_MAX_SIZE = 4 * 1024 * 1024  # big enough for tests that send big frames
 RAW_QUEUE_LENGTH = 256  # incoming raw frames kept for next_raw()
+PENDING_LIMIT = 64  # CALLs queued for next_call() when history is off (once someone consumes them)
+STARTS_KEPT = 8  # StartTransaction message ids kept per station without history (a retry gets the same id)
+OPEN_KEPT = 32  # open transactions remembered per station (a StopTransaction lost on the way leaves one)
 
 Direction = str  # "in" (station -> CSMS) or "out" (CSMS -> station)
 FrameCallback = Callable[[str, Direction, "str | bytes", float], None]
@@ -148,7 +153,9 @@ class StationLink:
         self.frames: list[tuple[Direction, str | bytes, float]] = []  # every frame (when keep_history)
         self.registration: str | None = None  # status of the last BootNotification answer
         self.last_transaction_id: int | None = None  # last transactionId handed out to this station
-        self.starts: dict[str, int] = {}  # StartTransaction message id -> transactionId given (retries reuse ids)
+        # StartTransaction message id -> transactionId given (retries reuse ids); without history only the
+        # last STARTS_KEPT of the transactions not yet stopped
+        self.starts: dict[str, int] = {}
         self.boot_status: str | None = None  # per-station override of the BootNotification status
         self.boot_interval: int | None = None  # per-station override of the interval
         self.boot: dict[str, Any] | None = None  # payload of the last BootNotification received
@@ -160,8 +167,9 @@ class StationLink:
         self.auth_failures = 0  # handshakes refused for a wrong or missing Basic-auth password (HTTP 401)
         self.client_subject: str | None = None  # subject of the TLS client certificate of the last connection
         self.tls: dict[str, Any] | None = None  # {"version", "cipher"} of the last connection over TLS
-        # CALLs not yet consumed by expect()/next_call(); bounded when history is off
-        self._pending: deque[ReceivedCall] = deque(maxlen=None if csms.keep_history else 64)
+        # CALLs not yet consumed by expect()/next_call(). History off (a load test): none is kept until
+        # next_call()/expect()/no_call()/clear() is first used on this link, then at most PENDING_LIMIT
+        self._pending: deque[ReceivedCall] | None = deque() if csms.keep_history else None
         self._raw: deque[str | bytes] | None = deque(maxlen=RAW_QUEUE_LENGTH) if csms.keep_history else None
         self._changed: asyncio.Future[None] | None = None  # resolved when anything happens
         self._answers: dict[str, tuple[str, asyncio.Future[dict[str, Any]], ServerConnection]] | None = None
@@ -280,13 +288,23 @@ class StationLink:
 
     # -- calls from the station ------------------------------------------------
 
+    def _queue(self) -> deque[ReceivedCall]:
+        """The queue of CALLs not yet consumed; with history off it exists from its first use on."""
+        if self._pending is None:
+            self._pending = deque(maxlen=PENDING_LIMIT)
+        return self._pending
+
     async def next_call(self, timeout: float = 10) -> ReceivedCall:
-        """Return (consume) the next CALL received from the station."""
+        """Return (consume) the next CALL received from the station.
+
+        With history off (``DevCsms(keep_history=False)``) a link queues CALLs only from the first
+        call of next_call(), expect(), no_call() or clear() on it (so a load test keeps nothing per CALL)."""
+        pending = self._queue()
         deadline = asyncio.get_running_loop().time() + timeout
-        while not self._pending:
+        while not pending:
             if not await self._wait_change(deadline):
                 raise TimeoutError(f"{self.identity}: no CALL received within {timeout}s")
-        return self._pending.popleft()
+        return pending.popleft()
 
     async def expect(self, action: str, timeout: float = 10, ignore: Collection[str] = ()) -> ReceivedCall:
         """Return the next CALL, asserting it is ``action``; CALLs of actions in ``ignore`` are skipped."""
@@ -333,21 +351,22 @@ class StationLink:
 
     async def no_call(self, seconds: float, ignore: Collection[str] = ()) -> None:
         """Assert that no CALL is pending or arrives during ``seconds`` (``ignore``d actions are consumed)."""
+        pending = self._queue()
         deadline = asyncio.get_running_loop().time() + seconds
         while True:
-            while self._pending:
-                call = self._pending[0]
+            while pending:
+                call = pending[0]
                 if call.action not in ignore:
                     raise AssertionError(
                         f"{self.identity}: expected no CALL for {seconds}s, got {call.action} {_short(call.payload)}"
                     )
-                self._pending.popleft()
+                pending.popleft()
             if not await self._wait_change(deadline):
                 return
 
     def clear(self) -> None:
         """Drop the CALLs not yet consumed by expect()/next_call() (history in ``calls`` is kept)."""
-        self._pending.clear()
+        self._queue().clear()
 
     async def wait_disconnected(self, timeout: float = 10) -> None:
         """Wait until the station's connection is closed."""
@@ -452,7 +471,11 @@ class DevCsms:
         self._links: dict[str, StationLink] = {}
         self._hooks: dict[str, CallHook] = {}  # hooks for every station
         self._refused: dict[str, int] = {}  # identity -> HTTP status of the refused handshake
-        self._tx_ids = itertools.count(1)
+        self._tx_ids = itertools.count(1)  # see set_id_striping()
+        self.calls_received = 0  # CALLs received from every station so far
+        self.connections_opened = 0  # websocket connections accepted so far
+        self.reuse_port = False  # SO_REUSEPORT: several processes accept on the same port (Linux)
+        self.stats: Any = None  # the .stats.CsmsStats of serve_forever, for the operator API's status
         self._msg_ids = itertools.count(1)
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -488,6 +511,7 @@ class DevCsms:
             ping_interval=self.ping_interval,
             max_size=self.max_size,
             backlog=4096,  # thousands of stations may connect at once
+            reuse_port=self.reuse_port or None,
         )
         log.debug("CSMS listening on %s", self.url)  # ocpp-station csms prints it on stdout
         return self
@@ -709,6 +733,7 @@ class DevCsms:
         old = link.ws
         link.ws = ws
         link.connections += 1
+        self.connections_opened += 1
         link.connected_at = link.last_seen = time.time()
         if old is not None:
             # a new connection for an identity replaces the old one
@@ -780,9 +805,11 @@ class DevCsms:
             return
         if isinstance(frame, Call):
             call = ReceivedCall(frame.unique_id, frame.action, frame.payload, now)
+            self.calls_received += 1
             if self.keep_history:
                 link.calls.append(call)
-            link._pending.append(call)
+            if link._pending is not None:
+                link._pending.append(call)
             link._notify()
             if call.action == "BootNotification" and isinstance(call.payload, dict):
                 link.boot, link.boot_at = call.payload, link.last_seen
@@ -872,6 +899,11 @@ class DevCsms:
         if answer is not None:
             await self._send_quietly(link, ws, answer)
 
+    def stripe_transaction_ids(self, index: int, count: int) -> None:
+        """Hand out the transactionIds ``index + 1``, ``index + 1 + count``, ...: worker ``index`` of
+        ``count`` CSMS processes serving one port (``ocpp-station csms --workers``), ids unique across them."""
+        self._tx_ids = itertools.count(index + 1, count)
+
     def new_message_id(self) -> str:
         return f"csms-{next(self._msg_ids)}"  # [OCPPJ] §4.1.1: unique, <= 36 characters
 
@@ -894,16 +926,24 @@ class DevCsms:
         tx_id = link.starts.get(call.unique_id)
         if tx_id is None:
             tx_id = link.starts[call.unique_id] = next(self._tx_ids)
+            if not self.keep_history and len(link.starts) > STARTS_KEPT:
+                del link.starts[next(iter(link.starts))]  # only a recent StartTransaction is retried
         link.last_transaction_id = tx_id
         p = call.payload
         link.open_transactions[tx_id] = {
             "transactionId": tx_id,
             **{k: p[k] for k in ("connectorId", "idTag", "meterStart", "timestamp", "reservationId") if k in p},
         }
+        if not self.keep_history and len(link.open_transactions) > OPEN_KEPT:  # stops lost: forget the oldest
+            del link.open_transactions[next(iter(link.open_transactions))]
         return {"transactionId": tx_id, "idTagInfo": self.id_tag_info(call.payload["idTag"])}
 
     def _on_stop(self, link: StationLink, call: Call) -> dict[str, Any]:
-        link.open_transactions.pop(call.payload["transactionId"], None)
+        tx_id = call.payload["transactionId"]
+        link.open_transactions.pop(tx_id, None)
+        if not self.keep_history:  # (with history, tests read every start's id in ``starts``)
+            for uid in [u for u, t in link.starts.items() if t == tx_id]:  # stopped: no retry of its start comes
+                del link.starts[uid]
         id_tag = call.payload.get("idTag")
         return {"idTagInfo": self.id_tag_info(id_tag)} if id_tag is not None else {}
 
@@ -978,6 +1018,8 @@ async def serve_forever(
     basic_auth: dict[str, bytes] | None = None,
     ca: Any = None,
     files_rate: int | None = None,
+    stats_file: Path | None = None,
+    worker: tuple[int, int] | None = None,
 ) -> None:
     """Run a :class:`DevCsms` until cancelled (``ocpp-station csms --port 9000``).
 
@@ -993,6 +1035,10 @@ async def serve_forever(
     its addresses are printed next. ``ssl`` (an SSLContext)
     serves wss://, ``basic_auth`` (identity or ``*`` -> password bytes) checks HTTP Basic auth, ``ca``
     (a :class:`~.pki.DevCa`) signs the stations' CSRs.
+    The CSMS's CPU, memory and garbage-collector figures (:mod:`.stats`) are in the operator API's
+    ``/api/status`` and, with ``stats_file``, written there every second. ``worker`` = (index, count):
+    one of ``count`` processes accepting on the same port (SO_REUSEPORT), handing out the transactionIds
+    ``index + 1 + k * count``.
     Raises :class:`OperatorListenError` when the operator address cannot be bound.
     """
     from .messages import MessageLog
@@ -1020,6 +1066,12 @@ async def serve_forever(
     )
     if policy:
         apply_policy(csms, policy)
+    if worker is not None:
+        csms.reuse_port = True
+        csms.stripe_transaction_ids(*worker)
+    from .stats import CsmsStats
+
+    csms.stats = CsmsStats(csms, worker[0] if worker is not None else None)
     async with csms:  # the websocket endpoint first: its address is reported before the operator's
         runner = None
         if operator_listen is not None:
@@ -1028,6 +1080,7 @@ async def serve_forever(
             except OSError as exc:
                 raise OperatorListenError(_listen_error(operator_listen, exc)) from None
         files = None
+        housekeeping = asyncio.ensure_future(csms.stats.housekeeping(stats_file))
         try:
             write(f"CSMS listening on {csms.url}/<identity>")
             if runner is not None:
@@ -1058,6 +1111,8 @@ async def serve_forever(
                           f"(uploads: /diagnostics/)")
             await asyncio.Future()  # until cancelled
         finally:
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
             if files is not None:
                 await files.stop()
             if runner is not None:

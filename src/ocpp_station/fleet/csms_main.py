@@ -13,6 +13,8 @@
 * the scenario's ``[fleet] security_profile`` (``--security-profile``, ``--pki-dir``): Basic auth with each
   station's seeded AuthorizationKey (1, 2), wss:// with the fleet CA's certificate (2, 3), client
   certificates required (3); see :mod:`.security`.
+* it is one process (for more stations than one process holds, run ``ocpp-station csms --workers N``
+  and give the fleet its URL; the ``[csms]`` keys then do not apply).
 * the scenario's ``[csms] local_list_fraction`` / ``reservation_fraction`` / ``smart_charging_fraction``
   (:class:`Pushes`): after a seeded fraction of the stations' first Accepted boot, the CSMS sends them a
   local authorization list (SendLocalList Full), a reservation (ReserveNow) and a charging profile
@@ -35,6 +37,7 @@ from pathlib import Path
 
 from ..csms.pki import server_context
 from ..csms.server import DevCsms, StationLink
+from ..csms.stats import CsmsStats
 from ..ocpp.codec import encode
 from ..ocpp.rpc import Call, CallError, ErrorCode
 from .faults import FAULT_DESCRIPTION, CsmsFaults
@@ -167,9 +170,15 @@ async def serve(host: str, port: int, boot_interval: int, faults: CsmsFaults | N
         return {"transactionId": transaction_id(call.unique_id), "idTagInfo": csms.id_tag_info(call.payload["idTag"])}
 
     csms.on_call(None, "StartTransaction", on_start)
+    csms.stats = CsmsStats(csms)
     async with csms:
+        # freezes the long-lived objects after connection bursts: short gc pauses (see csms/stats.py)
+        housekeeping = asyncio.ensure_future(csms.stats.housekeeping())
         print(f"CSMS listening on {csms.url}/<identity>", flush=True)
-        await asyncio.Future()
+        try:
+            await asyncio.Future()
+        finally:
+            housekeeping.cancel()
 
 
 def main() -> None:
