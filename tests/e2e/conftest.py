@@ -57,7 +57,18 @@ class StationProcess:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
         self._reader = asyncio.create_task(self._read(self.proc))
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        ready = asyncio.ensure_future(self._ready.wait())
+        exited = asyncio.ensure_future(self.proc.wait())
+        done, _ = await asyncio.wait({ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        exited.cancel()
+        if ready not in done or not ready.result():
+            # say why: the process ended (its exit code) or is still starting, with the end of its log
+            if self.proc.returncode is not None:  # the whole of its log
+                await asyncio.wait({self._reader}, timeout=2)
+            state = f"exited with {self.proc.returncode}" if self.proc.returncode is not None else "still starting"
+            tail = "".join(self.lines[-20:])
+            raise AssertionError(f"station {state} after {timeout} s without its control API; log:\n{tail}")
         return self
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
