@@ -166,3 +166,18 @@ def test_virtual_time_with_the_builtin_csms_runs_half_an_hour_in_seconds():
     assert result["answered"]["Heartbeat"] >= 20 * 20  # ~30 per station in 30 virtual minutes
     assert result["answered"]["StartTransaction"] == result["answered"]["StopTransaction"] > 0
     assert result["queued_tx_at_end"] == 0 and result["open_transactions_at_end"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_uvloop_event_loop_runs_stations_and_their_drops(csms_url):
+    pytest.importorskip("uvloop")
+    doc = json.loads(json.dumps(FAST))
+    doc["fleet"]["event_loop"] = "uvloop"
+    result = run_fleet(
+        FleetOptions(csms_url=csms_url, count=20, scenario=parse_scenario(doc), seed=3, duration=5.0, workers=2,
+                     drain_timeout=10.0, err=io.StringIO())
+    )
+    assert result["scenario"]["event_loop"] == "uvloop"
+    assert result["accepted"] == 20 and result["errors"] == 0 and result["exceptions"] == 0
+    assert result["answered"]["StartTransaction"] == result["answered"]["StopTransaction"] > 0
+    assert result["queued_tx_at_end"] == 0 and result["open_transactions_at_end"] == 0

@@ -210,6 +210,10 @@ def test_example_scenarios_load():
 
 def test_fleet_keys_are_checked():
     assert parse_scenario({}).timer_grain == 0.025
+    assert parse_scenario({}).event_loop == "asyncio"
+    assert parse_scenario({"fleet": {"event_loop": "uvloop"}}).event_loop == "uvloop"
+    with pytest.raises(ScenarioError, match=r"fleet.event_loop: expected \"asyncio\" or \"uvloop\", got 'trio'"):
+        parse_scenario({"fleet": {"event_loop": "trio"}})
     assert parse_scenario({"fleet": {"timer_grain": 0}}).timer_grain == 0.0
     with pytest.raises(ScenarioError, match=r"fleet.timer_grain: expected 0..1 s, got 2"):
         parse_scenario({"fleet": {"timer_grain": 2}})

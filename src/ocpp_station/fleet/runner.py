@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .metrics import Aggregator, plot_html, series_step, summary_text, unreported
-from .scenario import Scenario
+from .scenario import Scenario, new_event_loop
 from .sim import RECONNECT_MAX, VIRTUAL_EPOCH, Worker
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,8 @@ def _worker_main(wid: int, indices: list[int], scenario: Scenario, seed: Any, ur
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, w.stop)
         await w.run()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(scenario.event_loop)) as runner:
+        runner.run(main())
 
 
 def run_fleet(opts: FleetOptions) -> dict[str, Any]:
@@ -256,6 +257,10 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
     if opts.duration <= 0:
         raise ValueError(f"duration: expected a number of seconds > 0, got {opts.duration:g}")
     sc.identities(opts.count)  # ValueError: the pattern does not give every station its own valid identity
+    try:
+        new_event_loop(sc.event_loop).close()  # uvloop missing: say so before anything starts
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
     mine = shard_indices(opts.count, opts.shard)
     if not mine:
         raise ValueError(f"--shard: shard {opts.shard[0]}/{opts.shard[1]} of {opts.count} stations has no station")
@@ -335,7 +340,8 @@ def run_fleet(opts: FleetOptions) -> dict[str, Any]:
           file=err)
     try:
         if k == 1:
-            asyncio.run(_run_inline(opts, shards[0], url, start_at, agg, control_sock))
+            with asyncio.Runner(loop_factory=lambda: new_event_loop(sc.event_loop)) as runner:
+                runner.run(_run_inline(opts, shards[0], url, start_at, agg, control_sock))
         else:
             _run_processes(opts, shards, url, start_at, agg)
     finally:

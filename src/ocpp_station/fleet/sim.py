@@ -323,8 +323,8 @@ class FleetStation:
         hw = self.hardware
         power = 0.0
         for cid, c in hw.connectors.items():
-            if c.relay_closed:  # no power through an open contactor: no meter to read
-                power += hw.read(cid, now).power_w
+            if c.relay_closed:  # no power through an open contactor
+                power += hw.power_w(cid)  # the meter is neither integrated nor saved here
         smart = self.smart
         if smart is None:
             return power, None
@@ -460,8 +460,26 @@ class FleetStation:
             self._backup_until = None  # the StopTransactions are out (or cannot go): the backup gives up
             self._cut()
         self.worker.scheduler.arm(self)
+        self.worker.gauge_dirty.add(self)
         if self.worker.virtual:
             self.worker.update_busy(self)
+
+    def gauge_values(self, now: float) -> tuple[int, ...]:
+        """This station's part of :meth:`Worker.gauges`, in integers (W as mW) so that the worker's running
+        sums stay exact: connected, accepted, charging (0/1), connectors with a transaction, transaction
+        messages queued, power, limit, power when limited, limited (0/1)."""
+        st = self.station
+        n = 0
+        for c in st.feature["Transactions"].cond.values():
+            if c.tx is not None:
+                n += 1
+        p, lim = self.power_and_limit(now)
+        pm = round(p * 1000)
+        if lim is None:
+            return (int(st.connected), int(st.registration == Registration.ACCEPTED), int(n > 0), n,
+                    len(st.tx_queue._queue), pm, 0, 0, 0)
+        return (int(st.connected), int(st.registration == Registration.ACCEPTED), int(n > 0), n,
+                len(st.tx_queue._queue), pm, round(lim * 1000), pm, 1)
 
     def _count_answer(self, frames: list[str]) -> None:
         """The station's answer to the CSMS CALL it just received, counted by action and status: a
@@ -792,6 +810,11 @@ class Worker:
         self.csms_errors = 0  # CALLERRORs the builtin CSMS injected (not counted as errors)
         self.csms_silences = 0  # CALLs it left unanswered on purpose (their timeouts are not errors)
         self.templates: Counter = Counter()  # template name -> stations of this worker built from it
+        # real time: the gauges are running sums over the stations, each station's part recomputed only after
+        # an input (flush), instead of a walk over every station each second
+        self.gauge_dirty: set[FleetStation] = set()
+        self._gauge_parts: dict[FleetStation, tuple[int, ...]] = {}
+        self._gauge_sums = [0] * 9
         self._stop = asyncio.Event()
         self._give_up = False  # a second stop: end the drain now, whatever is still undelivered
 
@@ -851,6 +874,8 @@ class Worker:
         transaction messages queued; with ``power`` also the power of every station, the sum of the Smart
         Charging limits, the power of the limited stations and their count (W; see
         FleetStation.power_and_limit)."""
+        if not self.virtual:
+            return self._running_gauges(power)
         connected = accepted = stations = connectors = queued = 0
         acc = Registration.ACCEPTED
         for fs in self.stations:  # over every station: kept to plain loads and compares
@@ -879,6 +904,31 @@ class Worker:
                     limits += lim
                     limited_power += p
             g.update(power_w=total, limit_w=limits, limited_power_w=limited_power, limited_stations=limited)
+        return g
+
+    def _running_gauges(self, power: bool) -> dict[str, Any]:
+        """Real time: :meth:`gauges` from the running sums, updated with the stations that had an input since
+        the last call. Every change of what a gauge reads (a connection, a transaction, a relay, a limit
+        applied on a Smart Charging timer) is an input of the station."""
+        now = self.clock()
+        sums = self._gauge_sums
+        parts = self._gauge_parts
+        for fs in self.gauge_dirty:
+            new = fs.gauge_values(now)
+            old = parts.get(fs)
+            parts[fs] = new
+            if old is None:
+                for i, v in enumerate(new):
+                    sums[i] += v
+            elif old != new:
+                for i, (a, b) in enumerate(zip(old, new)):
+                    sums[i] += b - a
+        self.gauge_dirty.clear()
+        g: dict[str, Any] = {"connected": sums[0], "accepted": sums[1], "charging_stations": sums[2],
+                             "charging_connectors": sums[3], "queued": sums[4]}
+        if power:
+            g.update(power_w=sums[5] / 1000, limit_w=sums[6] / 1000, limited_power_w=sums[7] / 1000,
+                     limited_stations=sums[8])
         return g
 
     def _sample_at_end_of(self, k: int) -> None:
