@@ -97,17 +97,37 @@ class KeySpec:
         return text
 
 
+_NAMES: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _lower_names(names: tuple[str, ...]) -> dict[str, str]:
+    """{lower-case name: name} for a key set, made once per distinct key set."""
+    d = _NAMES.get(names)
+    if d is None:
+        d = {n.lower(): n for n in names}
+        if len(d) == len(names):  # a key set with a clash is refused, not kept
+            _NAMES[names] = d
+    return d
+
+
 class Configuration:
     """Typed access to the OCPP keys, with GetConfiguration / ChangeConfiguration semantics."""
 
     def __init__(self, specs: Iterable[KeySpec], store: Store, initial: dict[str, str] | None = None) -> None:
         self.specs: dict[str, KeySpec] = {}  # name -> spec, in declaration order
-        self._names: dict[str, str] = {}  # lower-case name -> canonical name
         for s in specs:
-            if s.name.lower() in self._names:
+            if s.name in self.specs:
                 raise ValueError(f"configuration key {s.name} declared twice")
             self.specs[s.name] = s
-            self._names[s.name.lower()] = s.name
+        # lower-case name -> canonical name: the same key set gives the same (never changed) dict, shared by
+        # every station built alike (a fleet holds thousands)
+        self._names = _lower_names(tuple(self.specs))
+        if len(self._names) < len(self.specs):
+            seen: set[str] = set()
+            for n in self.specs:
+                if n.lower() in seen:
+                    raise ValueError(f"configuration key {n} declared twice")
+                seen.add(n.lower())
         self._store = store  # persists values changed by the CSMS
         self._values: dict[str, str] = {n: s.default for n, s in self.specs.items()}  # current strings
         self._parsed: dict[str, Any] = {}  # cache of parsed values
