@@ -153,7 +153,15 @@ class _PinnedClock(Clock):
 
 
 class Scheduler:
-    """One heap of deadlines for every station and driver action of a worker."""
+    """The deadlines of every station and driver action of a worker.
+
+    Real time with a grain: a timer wheel. Deadline ``d`` goes to the bucket of tick ``ceil(d / grain)``
+    (a list: O(1), however many deadlines are pending), a small heap holds the ticks that have a bucket,
+    and one ``loop.call_later`` waits for the earliest tick. At a tick every bucket due is taken, sorted
+    by (deadline, insertion) and run: the same order as one heap of every deadline, without its
+    O(log n) per push and pop over thousands of (mostly stale: re-armed) entries. Virtual time, and real
+    time without a grain: one heap of ``(deadline, seq, target)``.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time, idle: Callable[[], bool] | None = None,
                  grain: float = 0.0, virtual_grain: float = 0.0) -> None:
@@ -167,6 +175,9 @@ class Scheduler:
         self.horizon: float | None = None  # virtual time: never jump past this
         self.hold: Callable[[], bool] | None = None  # virtual time: no jump while this says so
         self._heap: list[tuple[float, int, Any]] = []
+        self._wheel_on = idle is None and grain > 0  # a timer wheel (see the class docstring)
+        self._wheel: dict[int, list[tuple[float, int, Any]]] = {}  # tick -> its bucket
+        self._ticks: list[int] = []  # heap of the ticks that have a bucket
         self._seq = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None  # the worker's loop, bound at first use
         self._handle: asyncio.TimerHandle | None = None
@@ -175,7 +186,7 @@ class Scheduler:
         self.on_error: Callable[[BaseException], None] = lambda exc: log.exception("scheduled call failed")
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + sum(len(b) for b in self._wheel.values())
 
     def arm(self, fs: FleetStation) -> None:
         """Re-read the station's next deadline (after every input)."""
@@ -184,12 +195,34 @@ class Scheduler:
             return
         fs.armed = d
         if d is not None:
-            heapq.heappush(self._heap, (d, next(self._seq), fs))
-            self._wake(d)
+            self._push(d, fs)
 
     def at(self, when: float, fn: Callable[[float], None]) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), fn))
-        self._wake(when)
+        self._push(when, fn)
+
+    def _push(self, when: float, target: Any) -> None:
+        if not self._wheel_on:
+            heapq.heappush(self._heap, (when, next(self._seq), target))
+            self._wake(when)
+            return
+        k = math.ceil(when / self.grain)
+        if k * self.grain < when:  # rounding: a tick is never before its deadlines
+            k += 1
+        bucket = self._wheel.get(k)
+        if bucket is None:
+            bucket = self._wheel[k] = []
+            heapq.heappush(self._ticks, k)
+            if self._handle_at is None or k * self.grain < self._handle_at:
+                self._wake_tick(k)
+        bucket.append((when, next(self._seq), target))
+
+    def _wake_tick(self, k: int) -> None:
+        """Wheel: wake up at tick ``k`` (its bucket's deadlines are all <= k * grain)."""
+        if self._handle is not None:
+            self._handle.cancel()
+        at = self._handle_at = k * self.grain
+        loop = self._loop or self._bind()
+        self._handle = loop.call_later(max(0.0, at - self.clock()), self._run)
 
     def _wake(self, when: float) -> None:
         if self._handle_at is not None and self._handle_at <= when:
@@ -230,6 +263,9 @@ class Scheduler:
         await fut
 
     def _run(self) -> None:
+        if self._wheel_on:
+            self._run_wheel()
+            return
         watchdog, self._watchdog = self._watchdog, False  # fired after WATCHDOG real seconds of waiting
         self._handle = self._handle_at = None
         heap = self._heap
@@ -260,12 +296,39 @@ class Scheduler:
         if heap:
             self._wake(heap[0][0])
 
+    def _run_wheel(self) -> None:
+        self._handle = self._handle_at = None
+        now = self.clock()
+        ticks, wheel, g = self._ticks, self._wheel, self.grain
+        due: list[tuple[float, int, Any]] = []
+        while ticks and ticks[0] * g <= now:
+            due += wheel.pop(heapq.heappop(ticks))
+        due.sort(key=_when_seq)  # the order of one heap: deadline, then insertion
+        for when, _, target in due:  # what is re-armed in the past runs in the next round (no busy loop here)
+            try:
+                if isinstance(target, FleetStation):
+                    if target.armed == when:
+                        target.armed = None
+                        target.on_timer(now)
+                else:
+                    target(now)
+            except Exception as exc:
+                self.on_error(exc)
+        if ticks and (self._handle_at is None or ticks[0] * g < self._handle_at):
+            self._wake_tick(ticks[0])  # the earliest bucket (one re-armed during the round may be later)
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = self._handle_at = None
         self._watchdog = False
         self._heap.clear()
+        self._wheel.clear()
+        self._ticks.clear()
+
+
+def _when_seq(entry: tuple[float, int, Any]) -> tuple[float, int]:
+    return entry[0], entry[1]
 
 
 class FleetStation:
@@ -313,6 +376,7 @@ class FleetStation:
             st.clock = _PinnedClock()
         # the feature registered under profile "SmartCharging" gives each connector's limit (limit_w)
         self.smart = next((f for f in st.features if f.profile == "SmartCharging" and hasattr(f, "limit_w")), None)
+        self._tx_cond = st.feature["Transactions"].cond  # connector id -> its state (the gauges read .tx)
         return st
 
     def power_and_limit(self, now: float) -> tuple[float, float | None]:
@@ -470,16 +534,16 @@ class FleetStation:
         messages queued, power, limit, power when limited, limited (0/1)."""
         st = self.station
         n = 0
-        for c in st.feature["Transactions"].cond.values():
+        for c in self._tx_cond.values():
             if c.tx is not None:
                 n += 1
         p, lim = self.power_and_limit(now)
         pm = round(p * 1000)
+        head = (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
+                len(st.tx_queue._queue), pm)
         if lim is None:
-            return (int(st.connected), int(st.registration == Registration.ACCEPTED), int(n > 0), n,
-                    len(st.tx_queue._queue), pm, 0, 0, 0)
-        return (int(st.connected), int(st.registration == Registration.ACCEPTED), int(n > 0), n,
-                len(st.tx_queue._queue), pm, round(lim * 1000), pm, 1)
+            return head + (0, 0, 0)
+        return head + (round(lim * 1000), pm, 1)
 
     def _count_answer(self, frames: list[str]) -> None:
         """The station's answer to the CSMS CALL it just received, counted by action and status: a
