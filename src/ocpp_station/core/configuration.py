@@ -8,7 +8,7 @@ are persisted in the store and win over the file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ..store.base import Store
@@ -55,10 +55,18 @@ class KeySpec:
     reboot_required: bool = False  # ChangeConfiguration answers RebootRequired
     write_only: bool = False  # never revealed by GetConfiguration (AuthorizationKey)
     profile: str = "Core"  # feature profile that defines it
-    on_change: list[Callable[[str, Any], None]] = field(default_factory=list)  # observers (name, parsed)
+    # observers (name, parsed): made at the first one (most keys have none; a fleet holds thousands of specs)
+    observers: list[Callable[[str, Any], None]] | None = None
     # ChangeConfiguration only: the status to answer instead of Accepted for this parsed value (e.g. "Rejected"
     # for a SecurityProfile downgrade), None to go ahead; set by the feature that owns the rule
     accept: Callable[[Any], str | None] | None = None
+
+    @property
+    def on_change(self) -> list[Callable[[str, Any], None]]:
+        """The observers, called with (name, parsed value) after a change; append to add one."""
+        if self.observers is None:
+            self.observers = []
+        return self.observers
 
     def parse(self, text: str) -> Any:
         if not isinstance(text, str):
@@ -177,7 +185,7 @@ class Configuration:
         self._parsed.pop(name, None)
         if persist:
             self._store.put(NS, name, value)
-        for cb in spec.on_change:
+        for cb in spec.observers or ():
             cb(name, self[name])
 
     def change(self, key: str, value: str) -> str:
