@@ -206,6 +206,11 @@ def test_example_scenarios_load():
     assert faults.power_cut_rate > 0 and 0 < faults.backup_power < 1
     assert faults.csms_error_rate > 0 and faults.csms_silence_rate > 0
     assert faults.identities(3) == ["DEPOT-0001", "DEPOT-0002", "DEPOT-0003"]
+    peer = load_scenario(EXAMPLES / "fleet-peer-load.toml")  # benchmarks/fleet_peer_load.py's load
+    assert (peer.arrival.kind, peer.arrival.params) == ("uniform", {"min": 15.0, "max": 30.0})
+    assert (peer.session_duration.kind, peer.session_duration.params) == ("uniform", {"min": 60.0, "max": 80.0})
+    assert peer.boot_interval == 29 and peer.ocpp["MeterValueSampleInterval"] == "60"
+    assert peer.ocpp["AuthorizationCacheEnabled"] == "false" and peer.drop_probability == 0
 
 
 def test_fleet_keys_are_checked():
