@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
@@ -50,10 +51,12 @@ def test_200_stations_boot_charge_and_report_every_transaction(csms_url, tmp_pat
     scenario = parse_scenario(FAST)
     err = io.StringIO()
     metrics = tmp_path / "metrics.json"
+    thresholds = gc.get_threshold()
     result = run_fleet(
         FleetOptions(csms_url=csms_url, count=200, scenario=scenario, seed=7, duration=12.0,
                      drain_timeout=15.0, metrics_path=metrics, err=err)
     )
+    assert gc.get_threshold() == thresholds  # raised after the ramp-up, given back at the end
     out = err.getvalue()
     assert "connected" in out and "latency p50" in out  # the progress line
     assert json.loads(metrics.read_text())["stations"] == 200
