@@ -736,6 +736,14 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.virtual_time and args.csms != "builtin":
         print("ocpp-station: --virtual-time needs --csms builtin", file=sys.stderr)
         return 2
+    if scenario.event_loop != "asyncio":
+        from .fleet.scenario import new_event_loop
+
+        try:
+            new_event_loop(scenario.event_loop).close()
+        except ImportError as exc:
+            print(f"ocpp-station: {args.scenario or 'scenario'}: {exc}", file=sys.stderr)
+            return 2
     if args.ca_file is not None:
         try:
             import ssl as ssl_module

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
@@ -50,10 +51,12 @@ def test_200_stations_boot_charge_and_report_every_transaction(csms_url, tmp_pat
     scenario = parse_scenario(FAST)
     err = io.StringIO()
     metrics = tmp_path / "metrics.json"
+    thresholds = gc.get_threshold()
     result = run_fleet(
         FleetOptions(csms_url=csms_url, count=200, scenario=scenario, seed=7, duration=12.0,
                      drain_timeout=15.0, metrics_path=metrics, err=err)
     )
+    assert gc.get_threshold() == thresholds  # raised after the ramp-up, given back at the end
     out = err.getvalue()
     assert "connected" in out and "latency p50" in out  # the progress line
     assert json.loads(metrics.read_text())["stations"] == 200
@@ -164,5 +167,20 @@ def test_virtual_time_with_the_builtin_csms_runs_half_an_hour_in_seconds():
     assert result["virtual_s"] >= 1800 and result["virtual_jumps"] > 0
     assert result["accepted"] == 20 and result["errors"] == 0
     assert result["answered"]["Heartbeat"] >= 20 * 20  # ~30 per station in 30 virtual minutes
+    assert result["answered"]["StartTransaction"] == result["answered"]["StopTransaction"] > 0
+    assert result["queued_tx_at_end"] == 0 and result["open_transactions_at_end"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_uvloop_event_loop_runs_stations_and_their_drops(csms_url):
+    pytest.importorskip("uvloop")
+    doc = json.loads(json.dumps(FAST))
+    doc["fleet"]["event_loop"] = "uvloop"
+    result = run_fleet(
+        FleetOptions(csms_url=csms_url, count=20, scenario=parse_scenario(doc), seed=3, duration=5.0, workers=2,
+                     drain_timeout=10.0, err=io.StringIO())
+    )
+    assert result["scenario"]["event_loop"] == "uvloop"
+    assert result["accepted"] == 20 and result["errors"] == 0 and result["exceptions"] == 0
     assert result["answered"]["StartTransaction"] == result["answered"]["StopTransaction"] > 0
     assert result["queued_tx_at_end"] == 0 and result["open_transactions_at_end"] == 0

@@ -206,10 +206,19 @@ def test_example_scenarios_load():
     assert faults.power_cut_rate > 0 and 0 < faults.backup_power < 1
     assert faults.csms_error_rate > 0 and faults.csms_silence_rate > 0
     assert faults.identities(3) == ["DEPOT-0001", "DEPOT-0002", "DEPOT-0003"]
+    peer = load_scenario(EXAMPLES / "fleet-peer-load.toml")  # benchmarks/fleet_peer_load.py's load
+    assert (peer.arrival.kind, peer.arrival.params) == ("uniform", {"min": 15.0, "max": 30.0})
+    assert (peer.session_duration.kind, peer.session_duration.params) == ("uniform", {"min": 60.0, "max": 80.0})
+    assert peer.boot_interval == 29 and peer.ocpp["MeterValueSampleInterval"] == "60"
+    assert peer.ocpp["AuthorizationCacheEnabled"] == "false" and peer.drop_probability == 0
 
 
 def test_fleet_keys_are_checked():
     assert parse_scenario({}).timer_grain == 0.025
+    assert parse_scenario({}).event_loop == "asyncio"
+    assert parse_scenario({"fleet": {"event_loop": "uvloop"}}).event_loop == "uvloop"
+    with pytest.raises(ScenarioError, match=r"fleet.event_loop: expected \"asyncio\" or \"uvloop\", got 'trio'"):
+        parse_scenario({"fleet": {"event_loop": "trio"}})
     assert parse_scenario({"fleet": {"timer_grain": 0}}).timer_grain == 0.0
     with pytest.raises(ScenarioError, match=r"fleet.timer_grain: expected 0..1 s, got 2"):
         parse_scenario({"fleet": {"timer_grain": 2}})

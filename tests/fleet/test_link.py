@@ -106,3 +106,57 @@ async def test_missing_pong_drops_the_link():
         link.attach(lambda m: None)
         await asyncio.wait_for(link.closed, 5)  # two ping intervals, then the link is cut
 
+
+
+def _server_frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    head = bytes((0x80 | opcode, n)) if n < 126 else struct.pack("!BBH", 0x80 | opcode, 126, n)
+    return head + payload
+
+
+async def test_frames_parsed_in_the_link_across_reads_with_control_frames_and_bad_utf8():
+    """Final TEXT frames are parsed by the link itself, whatever the read boundaries; a ping in between goes to
+    websockets (a pong comes back), and so does a close; invalid UTF-8 is handed on with replacement
+    characters, as websockets' path does (the station answers what it cannot parse)."""
+    frames_from_client: list[tuple[int, bytes]] = []
+    closed_by_client = asyncio.get_running_loop().create_future()
+
+    async def raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
+                     b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+        await writer.drain()
+        big = ("é" * 150).encode()  # 300 bytes: a 16-bit length
+        stream = (_server_frame(0x1, b'[3,"1",{}]') + _server_frame(0x1, big) + _server_frame(0x9, b"hi")
+                  + _server_frame(0x1, b'[3,"2",{}]') + _server_frame(0x1, b"\xff\xfe")
+                  + _server_frame(0x8, struct.pack("!H", 1000)))
+        for cut in (1, 2, 5, 13, 40, 200, 330, len(stream)):  # reads that end mid-header and mid-payload
+            writer.write(stream[:cut])
+            stream = stream[cut:]
+            await writer.drain()
+            await asyncio.sleep(0.005)
+        while True:
+            head2 = await reader.readexactly(2)
+            n = head2[1] & 0x7F
+            mask = await reader.readexactly(4)
+            payload = apply_mask(await reader.readexactly(n), mask)
+            frames_from_client.append((head2[0], payload))
+            if head2[0] & 0x0F == 0x8:
+                closed_by_client.set_result(payload)
+                writer.close()
+                return
+
+    server = await asyncio.start_server(raw, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        link = await Link.open(f"ws://127.0.0.1:{port}/ocpp/CP1", max_size=1 << 20)
+        got: list[str | bytes] = []
+        link.attach(got.append)
+        close = await asyncio.wait_for(closed_by_client, 5)
+        assert got == ['[3,"1",{}]', "é" * 150, '[3,"2",{}]', "\ufffd\ufffd"]
+        assert frames_from_client[0] == (0x8A, b"hi")  # the pong to the ping
+        assert struct.unpack("!H", close[:2])[0] == 1000  # the closing handshake's answer
+        await asyncio.wait_for(link.closed, 5)

@@ -24,7 +24,8 @@ def test_steady_window_opens_settle_seconds_after_all_accepted_and_closes_with_d
             agg.handle(step(w))
     r = agg.result(40.0)
     # worker 0: 1.0 s over 20 s = 5 %, worker 1: 2.0 s over 20 s = 10 %
-    assert r["steady_cpu"] == {"window_s": 20.0, "percent": 15.0}
+    assert r["steady_cpu"] == {"window_s": 20.0, "percent": 15.0, "cpu_s": 3.0, "calls": 0, "us_per_call": None,
+                               "start": 15.0, "end": 35.0}
     assert r["steady_latency_ms"]["count"] == 6  # the samples after each worker's first steady snapshot
     assert r["steady_latency_ms"]["max"] == 4.0
 

@@ -8,7 +8,7 @@ are persisted in the store and win over the file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ..store.base import Store
@@ -55,10 +55,18 @@ class KeySpec:
     reboot_required: bool = False  # ChangeConfiguration answers RebootRequired
     write_only: bool = False  # never revealed by GetConfiguration (AuthorizationKey)
     profile: str = "Core"  # feature profile that defines it
-    on_change: list[Callable[[str, Any], None]] = field(default_factory=list)  # observers (name, parsed)
+    # observers (name, parsed): made at the first one (most keys have none; a fleet holds thousands of specs)
+    observers: list[Callable[[str, Any], None]] | None = None
     # ChangeConfiguration only: the status to answer instead of Accepted for this parsed value (e.g. "Rejected"
     # for a SecurityProfile downgrade), None to go ahead; set by the feature that owns the rule
     accept: Callable[[Any], str | None] | None = None
+
+    @property
+    def on_change(self) -> list[Callable[[str, Any], None]]:
+        """The observers, called with (name, parsed value) after a change; append to add one."""
+        if self.observers is None:
+            self.observers = []
+        return self.observers
 
     def parse(self, text: str) -> Any:
         if not isinstance(text, str):
@@ -97,17 +105,37 @@ class KeySpec:
         return text
 
 
+_NAMES: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _lower_names(names: tuple[str, ...]) -> dict[str, str]:
+    """{lower-case name: name} for a key set, made once per distinct key set."""
+    d = _NAMES.get(names)
+    if d is None:
+        d = {n.lower(): n for n in names}
+        if len(d) == len(names):  # a key set with a clash is refused, not kept
+            _NAMES[names] = d
+    return d
+
+
 class Configuration:
     """Typed access to the OCPP keys, with GetConfiguration / ChangeConfiguration semantics."""
 
     def __init__(self, specs: Iterable[KeySpec], store: Store, initial: dict[str, str] | None = None) -> None:
         self.specs: dict[str, KeySpec] = {}  # name -> spec, in declaration order
-        self._names: dict[str, str] = {}  # lower-case name -> canonical name
         for s in specs:
-            if s.name.lower() in self._names:
+            if s.name in self.specs:
                 raise ValueError(f"configuration key {s.name} declared twice")
             self.specs[s.name] = s
-            self._names[s.name.lower()] = s.name
+        # lower-case name -> canonical name: the same key set gives the same (never changed) dict, shared by
+        # every station built alike (a fleet holds thousands)
+        self._names = _lower_names(tuple(self.specs))
+        if len(self._names) < len(self.specs):
+            seen: set[str] = set()
+            for n in self.specs:
+                if n.lower() in seen:
+                    raise ValueError(f"configuration key {n} declared twice")
+                seen.add(n.lower())
         self._store = store  # persists values changed by the CSMS
         self._values: dict[str, str] = {n: s.default for n, s in self.specs.items()}  # current strings
         self._parsed: dict[str, Any] = {}  # cache of parsed values
@@ -157,7 +185,7 @@ class Configuration:
         self._parsed.pop(name, None)
         if persist:
             self._store.put(NS, name, value)
-        for cb in spec.on_change:
+        for cb in spec.observers or ():
             cb(name, self[name])
 
     def change(self, key: str, value: str) -> str:

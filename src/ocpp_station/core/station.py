@@ -169,10 +169,15 @@ class Station:
         return out
 
     def get_timer(self) -> float | None:
-        candidates = [self.session.get_timer(), self.timers.next_deadline()]
+        best = self.timers.next_deadline()
+        t = self.session.get_timer()
+        if t is not None and (best is None or t < best):
+            best = t
         if self.connected and not self.session.busy and self.registration == Registration.ACCEPTED:
-            candidates.append(self.tx_queue.next_retry())
-        return min((c for c in candidates if c is not None), default=None)
+            t = self.tx_queue.next_retry()
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
 
     # -- services for the features ----------------------------------------------------
 

@@ -30,12 +30,14 @@ class Timers:
     def fire_due(self, now: float) -> int:
         """Run every timer whose deadline has come, earliest first; returns how many ran."""
         ran = 0
-        while True:
-            due = [(d, n) for n, d in self._deadlines.items() if d <= now]
-            if not due:
-                return ran
-            _, name = min(due)
+        deadlines = self._deadlines
+        while deadlines:
+            first = min(deadlines.values())
+            if first > now:
+                break
+            name = min(n for n, d in deadlines.items() if d == first)  # a tie: by name
             cb = self._callbacks.pop(name)
-            del self._deadlines[name]
+            del deadlines[name]
             cb(now)
             ran += 1
+        return ran

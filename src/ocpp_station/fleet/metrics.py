@@ -216,10 +216,10 @@ class Aggregator:
         self.all_accepted_at: float | None = None
         self.max_queued = 0
         self.rss_max: dict[int, int] = {}  # worker -> highest VmRSS seen in its snapshots (KiB)
-        # worker -> (wall, process CPU s) at the first and the last snapshot of steady driving: every station
-        # Accepted SETTLE s ago, the driving phase not over (real time only)
-        self.steady_first: dict[int, tuple[float, float]] = {}
-        self.steady_last: dict[int, tuple[float, float]] = {}
+        # worker -> (wall, process CPU s, CALLs sent) at the first and the last snapshot of steady driving:
+        # every station Accepted SETTLE s ago, the driving phase not over (real time only)
+        self.steady_first: dict[int, tuple[float, float, int]] = {}
+        self.steady_last: dict[int, tuple[float, float, int]] = {}
         self.steady_latencies: list[float] = []  # the samples of the snapshots after each worker's first steady one
         self.hist_drive = histogram([])  # every latency sample in LATENCY_BOUNDS_S buckets: driving phase
         self.hist_stop = histogram([])  # and stop phase
@@ -252,20 +252,30 @@ class Aggregator:
                 and msg.get("wall", 0) >= self.all_accepted_at + self.SETTLE):
             if w in self.steady_first:
                 self.steady_latencies.extend(lat)
-            self.steady_first.setdefault(w, (msg["wall"], msg["cpu_s"]))
-            self.steady_last[w] = (msg["wall"], msg["cpu_s"])
+            point = (msg["wall"], msg["cpu_s"], sum(msg.get("sent", {}).values()))
+            self.steady_first.setdefault(w, point)
+            self.steady_last[w] = point
         for listener in self.listeners:
             listener(self)
 
     def steady_cpu(self) -> dict[str, float] | None:
-        """The fleet's CPU (sum over workers, 100 = one core) over the steady driving window, or None."""
-        spans = [(self.steady_last[w][0] - t0, self.steady_last[w][1] - c0)
-                 for w, (t0, c0) in self.steady_first.items() if self.steady_last[w][0] > t0]
+        """The fleet's CPU over the steady driving window, or None: ``percent`` (sum over workers, 100 = one
+        core), ``cpu_s`` and ``calls`` (CALLs the stations sent, retries included) summed over the workers'
+        windows, ``us_per_call`` (their ratio), the window's ``start`` and ``end`` (wall time, the latest
+        first and the earliest last snapshot)."""
+        spans = [(self.steady_last[w][0] - t0, self.steady_last[w][1] - c0, self.steady_last[w][2] - n0)
+                 for w, (t0, c0, n0) in self.steady_first.items() if self.steady_last[w][0] > t0]
         if len(spans) < self.workers or not spans:
             return None
-        window = min(s for s, _ in spans)
+        window = min(s for s, _, _ in spans)
+        cpu = sum(c for _, c, _ in spans)
+        calls = sum(n for _, _, n in spans)
         return {"window_s": round(window, 1),
-                "percent": round(100 * sum(c / s for s, c in spans), 1)}
+                "percent": round(100 * sum(c / s for s, c, _ in spans), 1),
+                "cpu_s": round(cpu, 3), "calls": calls,
+                "us_per_call": round(1e6 * cpu / calls, 1) if calls else None,
+                "start": max(t0 for t0, _, _ in self.steady_first.values()),
+                "end": min(t1 for t1, _, _ in self.steady_last.values())}
 
     def _bucket(self, w: int, msg: dict[str, Any], lat: list[float]) -> None:
         wall = msg.get("wall") or time.time()

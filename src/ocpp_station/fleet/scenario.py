@@ -12,6 +12,7 @@ closest valid key for a misspelt one (``config.did_you_mean``)::
                                       # identity (so it contains {n...}); printable, no '/', <= 48 chars;
                                       # percent-encoded into the URL (a space becomes %20)
     ramp_rate = 100.0                 # stations started per second
+    event_loop = "asyncio"            # or "uvloop" (pip install 'ocpp-station[fast]'): the workers' event loop
     timer_grain = 0.025               # s: real time only, the stations' timers (heartbeats, meter values,
                                       # retries, driver actions) fire on multiples of this, so that one
                                       # wake-up of the event loop serves every station due in it; 0 = exact
@@ -112,6 +113,7 @@ the same seed gives the same schedule, whatever the number of workers.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
 import random
@@ -184,11 +186,27 @@ class Template:
         return {"name": self.name, "weight": self.weight, **self.station, "ocpp": self.ocpp}
 
 
+EVENT_LOOPS = ("asyncio", "uvloop")
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """A new event loop of ``kind`` ([fleet] event_loop): asyncio's own, or uvloop's (the optional ``fast``
+    extra; ImportError with what to install when it is missing)."""
+    if kind == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            raise ImportError("fleet.event_loop = \"uvloop\" needs uvloop: pip install 'ocpp-station[fast]'") from None
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 @dataclass(slots=True)
 class Scenario:
     identity_pattern: str = "SIM{n:05d}"
     ramp_rate: float = 100.0
     timer_grain: float = 0.025  # s: timers fire on multiples of this in real time (one loop wake-up for many)
+    event_loop: str = "asyncio"  # the workers' event loop: "asyncio" or "uvloop" (the [fast] extra)
     virtual_grain: float = 0.0  # s: virtual time jumps to multiples of this (0: to each deadline)
     security_profile: int = 0  # 0..3: Basic auth (1, 2), TLS (2, 3), client certificates (3); see .security
     pki_dir: str | None = None  # set at start-up (profiles 2, 3): the fleet CA's directory
@@ -274,6 +292,7 @@ class Scenario:
             "identity_pattern": self.identity_pattern,
             "ramp_rate": self.ramp_rate,
             "timer_grain": self.timer_grain,
+            "event_loop": self.event_loop,
             "virtual_grain": self.virtual_grain,
             "security_profile": self.security_profile,
             "station": self.station,
@@ -471,7 +490,12 @@ def parse_scenario(doc: dict[str, Any], where: str = "scenario") -> Scenario:
             raise ScenarioError(f"{where}: {t}: expected a table [{t}]")
     fleet = doc.get("fleet", {})
     _known_keys(where, "fleet", fleet, ("identity_pattern", "ramp_rate", "timer_grain", "virtual_grain",
-                                         "security_profile"))
+                                         "security_profile", "event_loop"))
+    if "event_loop" in fleet:
+        v = fleet["event_loop"]
+        if v not in EVENT_LOOPS:
+            raise ScenarioError(f"{where}: fleet.event_loop: expected \"asyncio\" or \"uvloop\", got {v!r}")
+        sc.event_loop = v
     if "security_profile" in fleet:
         v = fleet["security_profile"]
         if isinstance(v, bool) or not isinstance(v, int) or v not in (0, 1, 2, 3):

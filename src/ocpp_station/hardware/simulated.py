@@ -139,6 +139,11 @@ class SimulatedHardware:
         if c.last_update is None or now > c.last_update:
             c.last_update = now
 
+    def power_w(self, connector_id: int) -> float:
+        """The power drawn through ``connector_id`` now (W), as :meth:`read` gives it, without integrating or
+        saving the meter: for sampling many stations at once (the fleet's metrics)."""
+        return self._power(self.connectors[connector_id])
+
     def read(self, connector_id: int, now: float) -> MeterSample:
         c = self.connectors[connector_id]
         self._integrate(c, now)

@@ -283,6 +283,8 @@ class SmartCharging(Feature):
     def limit_w(self, connector_id: int, now: float) -> float | None:
         """The power (W, total over the phases) connector ``connector_id`` may deliver at ``now``, None when no
         charging profile limits it. Connector 0: the ChargePointMaxProfile limit in force."""
+        if not self.profiles:
+            return None  # no charging profile installed: nothing limits any connector
         c = self._cache
         if c is not None and c[0] <= now < c[1] and c[2] == self._txs():
             return c[3].get(connector_id)
