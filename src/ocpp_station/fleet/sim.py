@@ -283,18 +283,22 @@ class Scheduler:
         due = []
         while heap and heap[0][0] <= now:
             due.append(heapq.heappop(heap))
-        for when, _, target in due:  # what is re-armed in the past runs in the next round (no busy loop here)
+        self._fire(due, now)
+        if heap:
+            self._wake(heap[0][0])
+
+    def _fire(self, due: list[tuple[float, int, Any]], now: float) -> None:
+        """Run one round's due timers in order; what is re-armed in the past runs in the next round (no busy loop)."""
+        for when, _, target in due:
             try:
                 if isinstance(target, FleetStation):
-                    if target.armed == when:
+                    if target.armed == when:  # not re-armed meanwhile
                         target.armed = None
                         target.on_timer(now)
                 else:
                     target(now)
             except Exception as exc:
                 self.on_error(exc)
-        if heap:
-            self._wake(heap[0][0])
 
     def _run_wheel(self) -> None:
         self._handle = self._handle_at = None
@@ -304,16 +308,7 @@ class Scheduler:
         while ticks and ticks[0] * g <= now:
             due += wheel.pop(heapq.heappop(ticks))
         due.sort(key=_when_seq)  # the order of one heap: deadline, then insertion
-        for when, _, target in due:  # what is re-armed in the past runs in the next round (no busy loop here)
-            try:
-                if isinstance(target, FleetStation):
-                    if target.armed == when:
-                        target.armed = None
-                        target.on_timer(now)
-                else:
-                    target(now)
-            except Exception as exc:
-                self.on_error(exc)
+        self._fire(due, now)
         if ticks and (self._handle_at is None or ticks[0] * g < self._handle_at):
             self._wake_tick(ticks[0])  # the earliest bucket (one re-armed during the round may be later)
 
