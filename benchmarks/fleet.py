@@ -102,7 +102,8 @@ def main() -> int:
     print(f"RSS of the fleet process(es): {rss:.1f} MiB ({rss * 1024 / r['stations']:.1f} KiB per station)")
     steady = r.get("steady_cpu") or {}
     print(f"CPU: fleet {r['cpu']['fleet_cpu_percent']}% of one core on average over the whole run "
-          f"({r['cpu']['fleet_cpu_s']} s: start-up, ramp-up, driving, stop), CSMS {r['cpu'].get('csms_cpu_s')} s")
+          f"({r['cpu']['fleet_cpu_s']} s: start-up, ramp-up, driving, stop)"
+          + (f", builtin CSMS {r['cpu']['csms_cpu_s']} s" if "csms_cpu_s" in r["cpu"] else ""))
     print(f"CPU in steady driving (from {5:g} s after all were Accepted to the end of driving, "
           f"{steady.get('window_s', '–')} s): {steady.get('percent', '–')}% of one core")
     stop = r["stop_latency_ms"]
