@@ -368,7 +368,12 @@ def make_app(csms: DevCsms) -> web.Application:
 async def start_operator_api(csms: DevCsms, listen: tuple[str, int]) -> tuple[web.AppRunner, int]:
     """Serve the operator API of ``csms`` on ``listen``; the runner (``await runner.cleanup()`` stops)
     and the bound port (the real one for port 0). Raises OSError when the address cannot be bound."""
-    runner = web.AppRunner(make_app(csms), access_log=None, handle_signals=False, shutdown_timeout=3.0)
+    return await serve_app(make_app(csms), listen)
+
+
+async def serve_app(app: web.Application, listen: tuple[str, int]) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``listen``: the runner and the bound port; nothing left open when binding fails."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
     await runner.setup()
     site = web.TCPSite(runner, listen[0], listen[1])
     try:

@@ -13,7 +13,7 @@ import orjson
 from aiohttp import ClientSession, ClientTimeout, web
 from yarl import URL
 
-from .operator_api import MAX_BODY
+from .operator_api import MAX_BODY, serve_app
 from .workers import merge_stats
 
 BROADCAST = ("/api/policy", "/api/firmware-signing")  # changed on every worker
@@ -114,12 +114,4 @@ async def start_operator_proxy(workers: list[str], listen: tuple[str, int]) -> t
 
     app.on_startup.append(open_session)
     app.on_cleanup.append(close_session)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=3.0)
-    await runner.setup()
-    site = web.TCPSite(runner, listen[0], listen[1])
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    return runner, runner.addresses[0][1]
+    return await serve_app(app, listen)
