@@ -67,7 +67,8 @@ class Timeline:
         """The frame ``fut`` waits for; TimeoutError after ``timeout`` s, :class:`Stopped` as soon as the
         ``station`` task ends (SIGINT/SIGTERM stopped it: no frame will come)."""
         if station is None:
-            return await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                return await fut
         done, _ = await asyncio.wait({fut, station}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if fut in done:
             return fut.result()

@@ -154,7 +154,14 @@ class StationProcess:
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        rc = await asyncio.wait_for(self.proc.wait(), timeout)
+        try:
+            rc = await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:  # say where it hung: the end of its log, then no process left behind
+            self.proc.kill()
+            await self.proc.wait()
+            await self._close()
+            tail = "".join(self.lines[-20:])
+            raise AssertionError(f"station still running {timeout} s after SIGTERM; log:\n{tail}") from None
         await self._close()
         return rc
 

@@ -170,3 +170,48 @@ async def test_an_ev_plugged_before_a_restart_is_unplugged_when_the_board_reads_
         assert got == [CableUnplugged(1, "ev")]
     finally:
         await dev.close()
+
+
+class _HeldClient:
+    """A board whose every read is answered by the test: ``held`` is the read the device task awaits."""
+
+    connected = True
+
+    def __init__(self) -> None:
+        self.held: asyncio.Future | None = None
+        self.asked = asyncio.Event()
+
+    def write_register(self, *a, **kw):
+        f = asyncio.get_running_loop().create_future()
+        f.set_result(_Answer([0]))
+        return f
+
+    def read_holding_registers(self, *a, **kw):
+        self.held = asyncio.get_running_loop().create_future()
+        self.asked.set()
+        return self.held
+
+    def close(self) -> None:
+        pass
+
+
+class _Answer:
+    def __init__(self, registers: list[int]) -> None:
+        self.registers = registers
+
+    def isError(self) -> bool:  # noqa: N802 - pymodbus's name
+        return False
+
+
+async def test_a_stop_that_meets_an_answer_in_the_same_instant_still_ends_the_device_task():
+    # The station's graceful stop cancels the device task. When the board's answer lands in the very loop
+    # iteration of the cancellation, the task must end all the same (a timeout that returned the answer and
+    # swallowed the cancellation kept it polling and the station's process never exited).
+    client = _HeldClient()
+    dev = EvseBoard(settings(1), load_map("evse-din"), 1, SimulatedHardware(1), client=client)
+    task = asyncio.create_task(dev.run(lambda evs: None))
+    await asyncio.wait_for(client.asked.wait(), 5)
+    client.held.set_result(_Answer([1]))  # state A
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()

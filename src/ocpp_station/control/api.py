@@ -380,7 +380,8 @@ def build_event_routes(resolve: Resolver, prefix: str = "/api") -> list[web.Rout
             quiet_since = loop.time()
             while True:
                 try:
-                    item = await asyncio.wait_for(q.get(), TICK)
+                    async with asyncio.timeout(TICK):
+                        item = await q.get()
                 except TimeoutError:
                     transport = request.transport
                     if transport is None or transport.is_closing():

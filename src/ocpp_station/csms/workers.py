@@ -181,7 +181,8 @@ async def _stop(workers: list[Worker]) -> None:
     deadline = time.monotonic() + 10
     for w in workers:
         try:
-            await asyncio.wait_for(w.proc.wait(), max(0.1, deadline - time.monotonic()))
+            async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                await w.proc.wait()
         except TimeoutError:
             w.proc.kill()
             await w.proc.wait()

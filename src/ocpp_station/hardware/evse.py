@@ -145,7 +145,8 @@ class EvseBoard(ModbusLink):
         while True:
             await self.poll(feed)
             try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                async with asyncio.timeout(self.settings.poll_interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -158,9 +159,8 @@ class EvseBoard(ModbusLink):
                     await self._connect()
                 want = self._wanted[cid]
                 if self.written.get(cid) != want:
-                    rr = await asyncio.wait_for(
-                        self.client.write_register(self.map.current_register, want, device_id=unit),
-                        self.settings.timeout + 1.0)
+                    async with asyncio.timeout(self.settings.timeout + 1.0):
+                        rr = await self.client.write_register(self.map.current_register, want, device_id=unit)
                     if rr.isError():
                         raise ValueError(f"exception response {rr}")
                     self.written[cid] = want
@@ -189,9 +189,8 @@ class EvseBoard(ModbusLink):
             await self._polled.wait()
 
     async def _read_state(self, unit: int) -> str:
-        rr = await asyncio.wait_for(
-            self.client.read_holding_registers(self.map.state_register, count=1, device_id=unit),
-            self.settings.timeout + 1.0)
+        async with asyncio.timeout(self.settings.timeout + 1.0):
+            rr = await self.client.read_holding_registers(self.map.state_register, count=1, device_id=unit)
         if rr.isError():
             raise ValueError(f"exception response {rr}")
         value = rr.registers[0]

@@ -51,7 +51,8 @@ class ModbusLink:
 
     async def _connect(self) -> bool:
         try:
-            return bool(await asyncio.wait_for(self.client.connect(), self.settings.timeout + 1.0))
+            async with asyncio.timeout(self.settings.timeout + 1.0):
+                return bool(await self.client.connect())
         except (TimeoutError, OSError):
             return False  # the read that follows reports it
 
@@ -154,7 +155,8 @@ class ModbusMeter(ModbusLink):
         words: dict[tuple[str, int], list[int]] = {}
         for table, start, count in self._blocks:
             read = self.client.read_input_registers if table == "input" else self.client.read_holding_registers
-            rr = await asyncio.wait_for(read(start, count=count, device_id=unit), self.settings.timeout + 1.0)
+            async with asyncio.timeout(self.settings.timeout + 1.0):
+                rr = await read(start, count=count, device_id=unit)
             if rr.isError():
                 raise ValueError(f"exception response {rr}")
             if len(rr.registers) < count:

@@ -169,7 +169,8 @@ class StationRuntime:
         async def close() -> None:
             if after_flush and q is not None:
                 try:  # let the frames already handed over (e.g. Reset.conf) go out first
-                    await asyncio.wait_for(q.join(), 2.0)
+                    async with asyncio.timeout(2.0):
+                        await q.join()
                 except TimeoutError:
                     pass
             await ws.close()  # ends the reader loop
@@ -291,7 +292,8 @@ class StationRuntime:
                 hurry.cancel()
         if self._outq is not None:
             try:
-                await asyncio.wait_for(self._outq.join(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._outq.join()
             except TimeoutError:
                 pass
         return reset.drained()
@@ -451,7 +453,8 @@ class StationRuntime:
         delay = reconnect_delay(failures, self.settings.reconnect_min, self.settings.reconnect_max, self.rng.random())
         log.info("reconnecting in %.1f s", delay)
         try:
-            await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await self._stop.wait()
         except TimeoutError:
             pass
 

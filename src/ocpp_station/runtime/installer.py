@@ -97,7 +97,8 @@ async def _command(settings: InstallerSettings, path: Path) -> InstallResult:
                 version = line.partition("=")[2].strip()[:50] or None
 
     try:
-        await asyncio.wait_for(asyncio.gather(read(), proc.wait()), settings.install_timeout)
+        async with asyncio.timeout(settings.install_timeout):
+            await asyncio.gather(read(), proc.wait())
     except TimeoutError:
         proc.kill()
         await proc.wait()
