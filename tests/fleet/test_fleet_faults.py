@@ -82,3 +82,36 @@ def test_csms_keys_against_another_csms_are_not_applied_and_say_so():
         "fleet: warning: the scenario's [csms] keys (error_rate, silence_rate) apply to --csms builtin only: "
         f"ignored for {url}, which answers as it does (no injected CSMS errors or silence)")
     assert result["accepted"] == 2 and result["csms_faults"] == {"errors": 0, "silences": 0}
+
+
+@pytest.mark.timeout(120)
+def test_a_power_cut_loses_at_most_meter_save_interval_of_each_open_transaction(monkeypatch):
+    """The fleet saves the registers on its own scheduler (Metering.save_registers), not as station timers:
+    at every power cut each open transaction's stored record holds the register value and its time at most
+    meter_save_interval seconds old (the bound of docs/persistence.md; [SPEC] §4.10: the StopTransaction
+    (PowerLoss) of the next boot carries them), and the stored value is the meter's register at that time."""
+    from ocpp_station.fleet import sim
+
+    doc = {**DOC, "faults": {"power_cut_rate": 2.0}, "csms": {"boot_interval": 120},
+           "station": {"meter_save_interval": 5}, "ocpp": {**DOC["ocpp"], "MeterValueSampleInterval": 900}}
+    checked: list[float] = []
+    cut = sim.FleetStation._cut
+
+    def checking_cut(fs: sim.FleetStation) -> None:
+        wall = fs.station.clock.wall(fs.worker.clock())
+        for rec in fs.store.items("transactions").values():
+            if rec["last_meter_at"] is not None:
+                age = wall - rec["last_meter_at"]
+                assert 0 <= age <= 5.0 + 1e-6, rec
+                assert rec["last_meter"] >= rec["meter_start"]
+                checked.append(age)
+        cut(fs)
+
+    monkeypatch.setattr(sim.FleetStation, "_cut", checking_cut)
+    err = io.StringIO()
+    result = run_fleet(FleetOptions(csms_url="builtin", count=10, scenario=parse_scenario(doc), seed=5,
+                                    duration=2 * 3600.0, drain_timeout=900.0, virtual_time=True, progress=False,
+                                    err=err))
+    assert result["errors"] == 0 and result["exceptions"] == 0, err.getvalue()
+    assert result["power_cuts"] > 10 and len(checked) > 5, (result["power_cuts"], checked)
+    assert max(checked) > 2.5  # the cuts fall anywhere between two saves

@@ -372,7 +372,34 @@ class FleetStation:
         # the feature registered under profile "SmartCharging" gives each connector's limit (limit_w)
         self.smart = next((f for f in st.features if f.profile == "SmartCharging" and hasattr(f, "limit_w")), None)
         self._tx_cond = st.feature["Transactions"].cond  # connector id -> its state (the gauges read .tx)
+        # register saves on the worker's scheduler, not as timer inputs of the station (Metering.save_registers)
+        self._save_at: float | None = None  # the save pass currently in the scheduler (an earlier one is stale)
+        self._saving = False
+        self._metering = st.feature.get("Metering")
+        if self._metering is not None:
+            self._metering.save_armed = self._save_armed
         return st
+
+    def _save_armed(self, due: float) -> None:
+        if not self._saving and (self._save_at is None or due < self._save_at):
+            self._save_at = due
+            self.worker.scheduler.at(due, self._save_registers)
+
+    def _save_registers(self, now: float) -> None:
+        """The station's due register saves (the bound on what a power cut loses), then the next pass armed."""
+        at = self._save_at
+        if at is None or at > now:
+            return  # stale: re-armed earlier or later, or the station was replaced (power cut)
+        metering = self._metering
+        self._save_at = None
+        self._saving = True
+        try:
+            metering.save_registers(now)
+        finally:
+            self._saving = False
+            nxt = metering.next_register_save()
+            if nxt is not None:
+                self._save_armed(nxt)
 
     def power_and_limit(self, now: float) -> tuple[float, float | None]:
         """The station's power (W, the sum over its connectors' meters) and its Smart Charging limit (W): the

@@ -34,7 +34,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from ...core.clock import iso
 from ...core.connector import Transaction
@@ -123,6 +123,9 @@ class Metering(Feature):
         station.config.specs["MeterValueSampleInterval"].on_change.append(self._sample_interval_changed)
         self._resample = False  # MeterValueSampleInterval changed: re-arm running transactions' sampling
         self._sample_interval = station.config["MeterValueSampleInterval"]  # the interval the timers run on
+        # register saves driven by the caller (see _arm_register_save): called with each newly armed save's time
+        self.save_armed: Callable[[float], None] | None = None
+        self._save_due: dict[int, float] = {}  # with save_armed: connector id -> when its next save is due
         # the aligned instants are wall-clock instants: re-arm when Heartbeat.conf or BootNotification.conf moves the
         # clock, so values fall on (and are stamped with) the next aligned instant of the new clock ([SPEC] §4.7)
         station.clock.on_change.append(self._arm_clock)
@@ -186,10 +189,34 @@ class Metering(Feature):
 
     # -- register saves (the bound on what a power cut loses) ----------------------------------
 
+    # The saves run on the station's named timers, or, with ``save_armed`` set, on the caller's own scheduler:
+    # a simulator of many stations calls :meth:`save_registers` when the earliest due save comes (``save_armed``
+    # tells it when, :meth:`next_register_save` after a pass), without a timer input through the station
+    # (nothing else of the station changes with a save: no frame, no command, no other deadline). Same
+    # instants, same writes either way.
+
     def _arm_register_save(self, cid: int, since: float) -> None:
-        interval = self.station.settings.meter_save_interval
-        due = since + interval
+        due = since + self.station.settings.meter_save_interval
+        if self.save_armed is not None:
+            self._save_due[cid] = due
+            self.save_armed(due)
+            return
         self.station.timers.set(f"register:{cid}", due, lambda t: self._save_register(cid, due, t))
+
+    def stop_register_saves(self, cid: int) -> None:
+        """The connector's transaction ended: no more saves of its register."""
+        self.station.timers.cancel(f"register:{cid}")
+        self._save_due.pop(cid, None)
+
+    def next_register_save(self) -> float | None:
+        """With ``save_armed``: when the earliest save is due (None: no transaction open)."""
+        return min(self._save_due.values()) if self._save_due else None
+
+    def save_registers(self, now: float) -> None:
+        """With ``save_armed``: every save due at ``now``, each re-armed on its grid (``save_armed`` again)."""
+        due = self._save_due
+        for cid in [c for c, d in due.items() if d <= now]:
+            self._save_register(cid, due.pop(cid), now)
 
     def _save_register(self, cid: int, due: float, now: float) -> None:
         st = self.station

@@ -526,7 +526,7 @@ class Transactions(Feature):
         if sc is not None:
             sc.transaction_ended(cid, tx, now)  # [SPEC] §3.13.1: its TxProfiles end with it
         st.timers.cancel(f"sample:{cid}")
-        st.timers.cancel(f"register:{cid}")
+        self.metering.stop_register_saves(cid)
         st.timers.cancel(f"invalid-allowance:{cid}")
         if unlock and st.settings.connector_lock and not st.settings.fixed_cable:
             st.hardware.unlock(cid)
