@@ -89,3 +89,46 @@ def test_message_ids_differ_across_a_reboot():
     assert stop.unique_id == stop_id
     assert boot.unique_id not in first_boot
     assert [c.unique_id for c in h2.log if c.unique_id in first_boot] == [stop_id]
+
+
+def test_frequent_hooks_reach_the_features_that_override_them_in_order():
+    """on_event, on_call_sent and after_call go only to the features that override the base's no-op, in the
+    features' hook order; a feature overriding none of them is left out of all three."""
+    from ocpp_station.core.events import CardPresented
+    from ocpp_station.core.settings import StationSettings
+    from ocpp_station.core.station import Station
+    from ocpp_station.features import default_features
+    from ocpp_station.features.base import Feature
+    from ocpp_station.hardware.simulated import SimulatedHardware
+
+    seen: list[tuple[str, str]] = []
+
+    class Quiet(Feature):
+        pass
+
+    class Listening(Feature):
+        def on_event(self, event, now):
+            seen.append(("event", type(event).__name__))
+
+        def on_call_sent(self, now):
+            seen.append(("sent", ""))
+
+        def after_call(self, action, now):
+            seen.append(("after", action))
+
+    st = Station(StationSettings(), MemoryStore(), SimulatedHardware(), default_features() + [Quiet, Listening])
+    quiet, listening = st.features[-2:]
+    for hooks in (st._on_event, st._on_call_sent, st._after_call):
+        assert quiet not in hooks and hooks[-1] is listening
+        assert list(hooks) == [f for f in st.features if f in hooks]  # hook order kept
+    assert st.feature["Heartbeat"] in st._on_call_sent and st.feature["Heartbeat"] not in st._on_event
+    st.start(0.0)
+    st.connection_made(0.0)
+    assert seen == [("sent", "")]  # the BootNotification
+    st.handle_event(CardPresented("TAG", 1), 0.0)
+    assert seen[-1] == ("event", "CardPresented")
+    [boot] = [orjson.loads(f) for f in st.data_to_send()]
+    st.receive(orjson.dumps([3, boot[1], {"status": "Accepted", "interval": 60,
+                                          "currentTime": "2026-01-01T00:00:00Z"}]).decode(), 0.5)
+    st.receive(orjson.dumps([2, "x1", "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}]).decode(), 1.0)
+    assert ("after", "ChangeConfiguration") in seen

@@ -100,6 +100,11 @@ class Station:
         )
         self.features = [cls(self) for cls in feature_classes]  # in hook order
         self.feature = {type(f).__name__: f for f in self.features}  # by class name
+        # the features that react to the hooks of every event, CALL sent and CSMS CALL answered (in hook order);
+        # a feature keeping the base class's no-op (marked ``noop_hook``) is not called for nothing
+        self._on_event = tuple(f for f in self.features if not _noop(f, "on_event"))
+        self._on_call_sent = tuple(f for f in self.features if not _noop(f, "on_call_sent"))
+        self._after_call = tuple(f for f in self.features if not _noop(f, "after_call"))
         for f in self.features:
             for action, handler in f.handlers().items():
                 if action in self.handlers:
@@ -143,7 +148,7 @@ class Station:
         self._pump(now)
 
     def handle_event(self, event: Event, now: float) -> None:
-        for f in self.features:
+        for f in self._on_event:
             f.on_event(event, now)
         self._pump(now)
 
@@ -233,7 +238,7 @@ class Station:
         except Exception as exc:  # a bug must not stop the station: answer InternalError, keep going
             log.exception("handler of %s failed", call.action)
             self.session.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
-        for f in self.features:
+        for f in self._after_call:
             f.after_call(call.action, now)
 
     def _answered(self, req: rpc_session.OutgoingCall, payload: dict[str, Any], now: float) -> None:
@@ -272,7 +277,7 @@ class Station:
                     continue
             else:
                 return
-            for f in self.features:
+            for f in self._on_call_sent:
                 f.on_call_sent(now)
 
     # -- the control API's view ------------------------------------------------------------
@@ -299,6 +304,10 @@ class Station:
         for f in self.features:
             f.describe(doc, now)
         return doc
+
+
+def _noop(feature: Any, hook: str) -> bool:
+    return getattr(getattr(type(feature), hook), "noop_hook", False)
 
 
 _PROFILE_ORDER = ["Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger", "Security"]
