@@ -18,6 +18,7 @@ import time
 from ocpp_station.core.events import CardPresented
 from ocpp_station.core.settings import StationSettings
 from ocpp_station.core.station import Station
+from ocpp_station.features import default_features
 from ocpp_station.hardware.simulated import SimulatedHardware
 from ocpp_station.store import MemoryStore
 from ocpp_station.store.sqlite import SqliteStore
@@ -39,7 +40,7 @@ def _answer_all(st: Station, now: float) -> None:
 
 def charging_station(store) -> Station:
     hw = SimulatedHardware(store=store)
-    st = Station(StationSettings(), store, hardware=hw, rng=random.Random(1))
+    st = Station(StationSettings(), store, hardware=hw, features=default_features(), rng=random.Random(1))
     st.start(T0)
     st.connection_made(T0)
     _answer_all(st, T0)

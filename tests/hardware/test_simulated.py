@@ -69,3 +69,28 @@ def test_voltage_is_configurable():
     s = hw.read(1, 1.0)
     assert s.voltage_v == 110.0 and s.voltages["L1-L2"] == pytest.approx(110.0 * math.sqrt(3))
     assert s.current_a == pytest.approx(11000.0 / (3 * 110.0))
+
+
+def test_energy_wh_is_the_register_that_read_gives_and_is_saved_with_the_meter_state():
+    """energy_wh (the register saves' read) integrates and persists like read(), without the rest of a sample;
+    through CompositeHardware it is the real meter's register when there is one."""
+    import dataclasses
+
+    from ocpp_station.hardware.composite import CompositeHardware
+    from ocpp_station.store import MemoryStore
+
+    store = MemoryStore()
+    hw = SimulatedHardware(connectors=1, fixed_cable=True, store=store, initial_energy_wh=0.0)
+    hw.plug_in(1, 0.0)
+    hw.set_ev(1, True, 7200.0, 0.0)
+    hw.set_relay(1, True, 0.0)
+    assert hw.energy_wh(1, 10.0) == pytest.approx(20.0)  # 7.2 kW for 10 s
+    assert store.get(SimulatedHardware.NS, "1")["energy_wh"] == pytest.approx(20.0)  # saved with the meter state
+    assert hw.read(1, 10.0).energy_wh == hw.energy_wh(1, 10.0)
+    assert CompositeHardware(hw).energy_wh(1, 20.0) == pytest.approx(40.0)
+
+    class Meter:
+        def latest(self, _cid):
+            return dataclasses.replace(hw.read(1, 20.0), energy_wh=123_456.0)
+
+    assert CompositeHardware(hw, Meter()).energy_wh(1, 30.0) == 123_456.0

@@ -33,6 +33,11 @@ class Hardware(Protocol):
 
     def read(self, connector_id: int, now: float) -> MeterSample: ...
 
+    def energy_wh(self, connector_id: int, now: float) -> float:
+        """The energy register alone (Wh), as :meth:`read` gives it: for the register saves, which need no
+        more of the sample."""
+        ...
+
     def set_relay(self, connector_id: int, closed: bool, now: float) -> None:
         """Close (energy may flow) or open the contactor of a connector."""
         ...

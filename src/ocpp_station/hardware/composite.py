@@ -47,6 +47,11 @@ class CompositeHardware:
             m = dataclasses.replace(s, energy_wh=0.0, power_w=0.0, current_a=0.0, voltages={}, currents={})
         return dataclasses.replace(m, current_offered_a=s.current_offered_a, power_offered_w=s.power_offered_w)
 
+    def energy_wh(self, connector_id: int, now: float) -> float:
+        if self.meter is None:
+            return self.sim.energy_wh(connector_id, now)
+        return self.read(connector_id, now).energy_wh
+
     def set_relay(self, connector_id: int, closed: bool, now: float) -> None:
         self.sim.set_relay(connector_id, closed, now)
         if self.gpio is not None:

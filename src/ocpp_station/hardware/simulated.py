@@ -165,6 +165,12 @@ class SimulatedHardware:
             currents={"L1": amps, "L2": amps, "L3": amps, "N": 0.0},  # balanced: the phase currents cancel on N
         )
 
+    def energy_wh(self, connector_id: int, now: float) -> float:
+        c = self.connectors[connector_id]
+        self._integrate(c, now)
+        self._save(connector_id, force=False)
+        return c.energy_wh
+
     def set_relay(self, connector_id: int, closed: bool, now: float) -> None:
         c = self.connectors[connector_id]
         self._integrate(c, now)

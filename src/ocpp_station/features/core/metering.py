@@ -227,8 +227,7 @@ class Metering(Feature):
         late = due + st.settings.meter_save_interval <= now
         self._arm_register_save(cid, now if late else due)
         with st.store.batch():  # the record and the meter's own state: one commit
-            s = st.hardware.read(cid, now)
-            tx.last_meter, tx.last_meter_at = int(s.energy_wh), st.clock.wall(now)
+            tx.last_meter, tx.last_meter_at = int(st.hardware.energy_wh(cid, now)), st.clock.wall(now)
             self.tx.persist(tx)
 
     def _arm_sample(self, cid: int, since: float) -> None:
