@@ -395,7 +395,7 @@ class Transactions(Feature):
             c.pending_remote = False
             self.refresh(cid, now)
             return
-        sample = st.hardware.read(cid, now)
+        meter = int(st.hardware.energy_wh(cid, now))
         wall = st.clock.wall(now)
         remote = c.pending_remote
         reservation_id = None
@@ -407,9 +407,9 @@ class Transactions(Feature):
             connector_id=cid,
             id_tag=c.pending_id,
             parent_id_tag=c.pending_parent,
-            meter_start=int(sample.energy_wh),
+            meter_start=meter,
             started_at=wall,
-            last_meter=int(sample.energy_wh),
+            last_meter=meter,
             last_meter_at=wall,
             reservation_id=reservation_id,
         )
@@ -514,11 +514,11 @@ class Transactions(Feature):
         tx = c.tx
         if tx is None:
             return
-        sample = st.hardware.read(cid, now)
+        meter_stop = int(st.hardware.energy_wh(cid, now))
         st.hardware.set_relay(cid, False, now)
         end_sample = self.metering.end(tx, now)
         with st.store.batch():
-            self._queue_stop(tx, reason, id_tag, int(sample.energy_wh), st.clock.wall(now), end_sample)
+            self._queue_stop(tx, reason, id_tag, meter_stop, st.clock.wall(now), end_sample)
             # the cable is still in (EV side for a fixed cable, the socket otherwise): Finishing until it is out
             self._set_finishing(cid, self._cable_in(cid))
         c.tx = None
