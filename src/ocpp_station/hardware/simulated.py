@@ -9,6 +9,7 @@ events to feed into the station.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 from ..core.events import (
@@ -63,6 +64,7 @@ class SimConnector:
 
 
 _PERSISTED = ("ev_plugged", "station_plugged", "ev_charging", "ev_power_w", "energy_wh", "soc_start", "session_wh")
+_persisted_values = operator.attrgetter(*_PERSISTED)
 
 
 class SimulatedHardware:
@@ -109,7 +111,7 @@ class SimulatedHardware:
         if not force and c.energy_wh - self._saved_wh.get(connector_id, 0.0) < 1.0:
             return
         self._saved_wh[connector_id] = c.energy_wh
-        self.store.put(self.NS, str(connector_id), {n: getattr(c, n) for n in _PERSISTED})
+        self.store.put(self.NS, str(connector_id), dict(zip(_PERSISTED, _persisted_values(c))))
 
     # -- Hardware protocol --------------------------------------------------------------
 

@@ -9,7 +9,7 @@ store's: writes inside it keep an undo log, replayed backwards on an exception.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -50,8 +50,13 @@ class _Batch:
             return False
         undo, st._undo = st._undo, None
         if exc_type is not None:
-            for u in reversed(undo):  # type: ignore[arg-type]
-                u()
+            for table, key, old in reversed(undo):  # type: ignore[arg-type]
+                if table is None:
+                    st._seq = old
+                elif old is _MISSING:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
         return False
 
 
@@ -62,14 +67,14 @@ class MemoryStore:
         self._kv: dict[str, dict[str, Any]] = {}  # namespace -> key -> value
         self._queues: dict[str, dict[int, Any]] = {}  # queue -> seq -> value (insertion ordered)
         self._seq = 0  # last sequence number handed out
-        self._undo: list[Callable[[], None]] | None = None  # undo log while inside batch()
+        # undo log while inside batch(): (table, key, old value or _MISSING), or (None, None, old _seq)
+        self._undo: list[tuple[Any, Any, Any]] | None = None
         self._depth = 0  # batches entered and not left
         self._batch = _Batch(self)
 
     def _set(self, table: dict, key: Any, value: Any) -> None:
         if self._undo is not None:
-            old = table.get(key, _MISSING)
-            self._undo.append(lambda: table.pop(key, None) if old is _MISSING else table.__setitem__(key, old))
+            self._undo.append((table, key, table.get(key, _MISSING)))
         if value is _MISSING:
             table.pop(key, None)
         else:
@@ -93,10 +98,9 @@ class MemoryStore:
             self._set(table, key, _MISSING)
 
     def queue_append(self, queue: str, value: Any) -> int:
-        self._seq += 1
         if self._undo is not None:
-            seq = self._seq
-            self._undo.append(lambda: setattr(self, "_seq", seq - 1))
+            self._undo.append((None, None, self._seq))
+        self._seq += 1
         self._set(self._queues.setdefault(queue, {}), self._seq, _in(value))
         return self._seq
 
