@@ -37,6 +37,10 @@ class Feature:
     def after_call(self, action: str, now: float) -> None:
         """A CSMS CALL of ``action`` was answered (its confirmation is queued ahead of anything sent now)."""
 
+    for _hook in (on_call_sent, after_call):
+        _hook.empty_hook = True  # type: ignore[attr-defined]  # the station skips it (Station._overrides)
+    del _hook
+
     def describe(self, doc: dict[str, Any], now: float) -> None:
         """Add to the control API's station document."""
 

@@ -85,6 +85,8 @@ class NoOcppSubprotocol(ConnectionError):
     """The CSMS completed the handshake without the ocpp1.6 subprotocol."""
 
 
+_TYPE_IDS = ("2", "3", "4")  # OCPP-J MessageTypeIds: CALL, CALLRESULT, CALLERROR ([OCPPJ] §4.1.3)
+
 SILENT_LINK = "closed before the CSMS answered"  # the handshake went through, the CSMS never said a word
 
 _ERRNO_REASONS = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset", errno.ETIMEDOUT: "timeout",
@@ -437,24 +439,28 @@ class FleetStation:
 
     def on_frame(self, data: str | bytes, now: float) -> None:
         self.heard = True
-        m = self.worker.metrics
+        w = self.worker
+        m = w.metrics
         m.frames_in += 1
         if self.frames is not None:
             self.frames.add("in", data, now)
         st = self.station
-        prev = st.session.in_flight
-        if (data if isinstance(data, str) else data.decode("utf-8", "replace")).lstrip("[ \t\r\n")[:1] == "2":
+        session = st.session
+        prev = session.in_flight
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        kind = text[1:2]  # the MessageTypeId of "[3,...": no copy of the frame to strip its start
+        if text[:1] != "[" or kind not in _TYPE_IDS:
+            kind = text.lstrip("[ \t\r\n")[:1]
+        if kind == "2":
             try:  # a CALL from the CSMS (rare beside the answers): count it by action, and its answer (flush)
                 call = orjson.loads(data)
                 self.trace.received[str(call[2])] += 1
-                self.worker.metrics.received[str(call[2])] += 1
+                m.received[str(call[2])] += 1
                 self._answering = (str(call[1]), str(call[2]))
             except (orjson.JSONDecodeError, IndexError, TypeError):
                 pass  # the station answers the malformed frame itself
         st.receive(data, now)
-        if prev is not None and st.session.in_flight is not prev:
-            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-            kind = text.lstrip("[ \t\r\n")[:1]
+        if prev is not None and session.in_flight is not prev:
             # latency in real seconds (virtual time stands still while a CALL is in flight)
             lat = time.perf_counter() - self._call_perf if prev is self._call_ref else now - prev.sent_at
             if kind == "3":
@@ -462,51 +468,56 @@ class FleetStation:
                 m.latencies.append(lat)
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
-                self.trace.answered[prev.action] += 1
-                self.worker.metrics.answered[prev.action] += 1
-                if prev.action == "BootNotification":
+                action = prev.action
+                self.trace.answered[action] += 1
+                m.answered[action] += 1
+                if action == "BootNotification":
                     self.trace.boots += 1
             elif kind == "4":
                 if FAULT_DESCRIPTION in text:  # injected by the builtin CSMS (csms.error_rate)
-                    self.worker.csms_errors += 1
+                    w.csms_errors += 1
                 else:
                     m.call_errors += 1
                 m.latencies.append(lat)
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
                 self.trace.failed[prev.action] += 1
-                self.worker.metrics.failed[prev.action] += 1
+                m.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
-            self.trace.accepted_at = self.worker.clock()
-            self.worker.accepted_ever += 1
+            self.trace.accepted_at = w.clock()
+            w.accepted_ever += 1
         self.flush(now)
 
     def flush(self, now: float) -> None:
         st = self.station
+        w = self.worker
         frames = st.data_to_send()
         if frames:
-            self.worker.metrics.frames_out += len(frames)
+            w.metrics.frames_out += len(frames)
             inflight = st.session.in_flight
             if inflight is not None and inflight.sent_at == now:
                 self.trace.sent[inflight.action] += 1
-                self.worker.metrics.sent[inflight.action] += 1
+                w.metrics.sent[inflight.action] += 1
                 if inflight is not self._call_ref:
                     self._call_ref, self._call_perf = inflight, time.perf_counter()
-            if self.ws is not None:
+            ws = self.ws
+            if ws is not None:
                 if self.frames is not None:
                     for f in frames:
                         self.frames.add("out", f, now)
-                if self.worker.call_trace is not None and not self.worker.closing:
-                    self.worker.record(self, frames, now)
-                faults = self.worker.csms_faults
+                if w.call_trace is not None and not w.closing:
+                    w.record(self, frames, now)
+                faults = w.csms_faults
                 if faults is not None and inflight is not None and inflight is not self._fault_ref:
                     # the twin of the builtin CSMS's draw: virtual time does not wait for a silenced CALL
                     self._fault_ref = inflight
                     if faults.decide(self.identity, inflight.unique_id) == "silence":
                         self._silent = inflight
-                send = self.ws.send
-                for f in frames:
-                    send(f)
+                if len(frames) == 1:
+                    ws.send(frames[0])
+                else:
+                    for f in frames:
+                        ws.send(f)
         if self._answering is not None:
             self._count_answer(frames)
         for cmd in st.commands():
@@ -515,13 +526,13 @@ class FleetStation:
                 self._close()
             elif isinstance(cmd, Reconnect):
                 self._close()
-        if self._backup_until is not None and (not st.connected or self.station.feature["Reset"].drained()):
+        if self._backup_until is not None and (not st.connected or st.feature["Reset"].drained()):
             self._backup_until = None  # the StopTransactions are out (or cannot go): the backup gives up
             self._cut()
-        self.worker.scheduler.arm(self)
-        self.worker.gauge_dirty.add(self)
-        if self.worker.virtual:
-            self.worker.update_busy(self)
+        w.scheduler.arm(self)
+        w.gauge_dirty.add(self)
+        if w.virtual:
+            w.update_busy(self)
 
     def gauge_values(self, now: float) -> tuple[int, ...]:
         """This station's part of :meth:`Worker.gauges`, in integers (W as mW) so that the worker's running
