@@ -52,6 +52,7 @@ import socket
 import ssl
 import time
 from collections import Counter
+from operator import add as _add, sub as _sub
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
@@ -545,11 +546,11 @@ class FleetStation:
                 n += 1
         p, lim = self.power_and_limit(now)
         pm = round(p * 1000)
-        head = (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
-                len(st.tx_queue._queue), pm)
         if lim is None:
-            return head + (0, 0, 0)
-        return head + (round(lim * 1000), pm, 1)
+            return (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
+                    len(st.tx_queue._queue), pm, 0, 0, 0)
+        return (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
+                len(st.tx_queue._queue), pm, round(lim * 1000), pm, 1)
 
     def _count_answer(self, frames: list[str]) -> None:
         """The station's answer to the CSMS CALL it just received, counted by action and status: a
@@ -983,16 +984,14 @@ class Worker:
         now = self.clock()
         sums = self._gauge_sums
         parts = self._gauge_parts
+        get = parts.get
         for fs in self.gauge_dirty:
             new = fs.gauge_values(now)
-            old = parts.get(fs)
-            parts[fs] = new
-            if old is None:
-                for i, v in enumerate(new):
-                    sums[i] += v
-            elif old != new:
-                for i, (a, b) in enumerate(zip(old, new)):
-                    sums[i] += b - a
+            old = get(fs)
+            if old != new:  # most stations' inputs (a register save, a Heartbeat) change no gauge
+                parts[fs] = new
+                sums = list(map(_add, sums, new)) if old is None else list(map(_add, sums, map(_sub, new, old)))
+        self._gauge_sums = sums
         self.gauge_dirty.clear()
         g: dict[str, Any] = {"connected": sums[0], "accepted": sums[1], "charging_stations": sums[2],
                              "charging_connectors": sums[3], "queued": sums[4]}
