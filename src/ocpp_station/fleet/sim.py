@@ -345,6 +345,7 @@ class FleetStation:
         self.trace = StationTrace(identity)
         self._answering: tuple[str, str] | None = None  # (message id, action) of a CSMS CALL being answered
         self.armed: float | None = None  # deadline currently in the scheduler's heap
+        self.gauge_part: tuple[int, ...] | None = None  # real time: its gauge_values() in the worker's sums
         # [OCPPJ] §3.1: the identity is percent-encoded into the URL, as `run` does (runtime/app.py)
         self.url = station_url(worker.csms_url, identity)
         self.ws: Link | None = None  # the open link to the CSMS
@@ -531,9 +532,10 @@ class FleetStation:
             self._backup_until = None  # the StopTransactions are out (or cannot go): the backup gives up
             self._cut()
         w.scheduler.arm(self)
-        w.gauge_dirty.add(self)
         if w.virtual:
             w.update_busy(self)
+        else:
+            w.gauge_input(self, now)
 
     def gauge_values(self, now: float) -> tuple[int, ...]:
         """This station's part of :meth:`Worker.gauges`, in integers (W as mW) so that the worker's running
@@ -881,10 +883,9 @@ class Worker:
         self.csms_errors = 0  # CALLERRORs the builtin CSMS injected (not counted as errors)
         self.csms_silences = 0  # CALLs it left unanswered on purpose (their timeouts are not errors)
         self.templates: Counter = Counter()  # template name -> stations of this worker built from it
-        # real time: the gauges are running sums over the stations, each station's part recomputed only after
-        # an input (flush), instead of a walk over every station each second
-        self.gauge_dirty: set[FleetStation] = set()
-        self._gauge_parts: dict[FleetStation, tuple[int, ...]] = {}
+        # real time: the gauges are running sums over the stations, each station's part recomputed after each
+        # of its inputs (flush, while its objects are still in the CPU's caches), instead of a walk over every
+        # station each second
         self._gauge_sums = [0] * 9
         self._stop = asyncio.Event()
         self._give_up = False  # a second stop: end the drain now, whatever is still undelivered
@@ -977,22 +978,20 @@ class Worker:
             g.update(power_w=total, limit_w=limits, limited_power_w=limited_power, limited_stations=limited)
         return g
 
+    def gauge_input(self, fs: FleetStation, now: float) -> None:
+        """Real time: ``fs`` had an input; its part of the running sums follows."""
+        new = fs.gauge_values(now)
+        old = fs.gauge_part
+        if old != new:  # most inputs (a register save, a Heartbeat) change no gauge
+            fs.gauge_part = new
+            sums = self._gauge_sums
+            self._gauge_sums = list(map(_add, sums, new)) if old is None else list(map(_add, sums, map(_sub, new, old)))
+
     def _running_gauges(self, power: bool) -> dict[str, Any]:
-        """Real time: :meth:`gauges` from the running sums, updated with the stations that had an input since
-        the last call. Every change of what a gauge reads (a connection, a transaction, a relay, a limit
-        applied on a Smart Charging timer) is an input of the station."""
-        now = self.clock()
+        """Real time: :meth:`gauges` from the running sums (see :meth:`gauge_input`). Every change of what a
+        gauge reads (a connection, a transaction, a relay, a limit applied on a Smart Charging timer) is an
+        input of the station."""
         sums = self._gauge_sums
-        parts = self._gauge_parts
-        get = parts.get
-        for fs in self.gauge_dirty:
-            new = fs.gauge_values(now)
-            old = get(fs)
-            if old != new:  # most stations' inputs (a register save, a Heartbeat) change no gauge
-                parts[fs] = new
-                sums = list(map(_add, sums, new)) if old is None else list(map(_add, sums, map(_sub, new, old)))
-        self._gauge_sums = sums
-        self.gauge_dirty.clear()
         g: dict[str, Any] = {"connected": sums[0], "accepted": sums[1], "charging_stations": sums[2],
                              "charging_connectors": sums[3], "queued": sums[4]}
         if power:
