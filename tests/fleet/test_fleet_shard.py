@@ -150,8 +150,9 @@ def test_start_at_is_every_shards_t_zero():
     # shard 1/2 runs stations 2 and 4: each boots at its place in the ramp from the given instant
     accepted = {i: st["accepted_at"] for i, st in r["per_station"].items()}
     assert set(accepted) == {"SA02", "SA04"}
-    assert start + 1 / 20 <= accepted["SA02"] < start + 1.0
-    assert start + 3 / 20 <= accepted["SA04"] < start + 1.1
+    # (the upper bounds leave room for a loaded machine: the boot's round trip is not what is tested)
+    assert start + 1 / 20 <= accepted["SA02"] < start + 5.0
+    assert start + 3 / 20 <= accepted["SA04"] < start + 5.0
     # a time already past: a warning, and the run starts at once
     err = io.StringIO()
     t0 = time.time()

@@ -100,11 +100,13 @@ class Station:
         )
         self.features = [cls(self) for cls in feature_classes]  # in hook order
         self.feature = {type(f).__name__: f for f in self.features}  # by class name
-        # the features that react to the hooks of every event, CALL sent and CSMS CALL answered (in hook order);
-        # a feature keeping the base class's no-op (marked ``noop_hook``) is not called for nothing
-        self._on_event = tuple(f for f in self.features if not _noop(f, "on_event"))
-        self._on_call_sent = tuple(f for f in self.features if not _noop(f, "on_call_sent"))
-        self._after_call = tuple(f for f in self.features if not _noop(f, "after_call"))
+        # the hooks of every CALL sent and every CSMS CALL answered, bound once, of the features that define
+        # them (the others' are empty): the pump runs after every input
+        self._on_call_sent = _overrides(self.features, "on_call_sent")
+        self._after_call = _overrides(self.features, "after_call")
+        # the features that react to hardware events (the features themselves: a bound method each would cost
+        # every station ~64 bytes, for an input far rarer than a CALL)
+        self._on_event = tuple(h.__self__ for h in _overrides(self.features, "on_event"))
         for f in self.features:
             for action, handler in f.handlers().items():
                 if action in self.handlers:
@@ -238,8 +240,8 @@ class Station:
         except Exception as exc:  # a bug must not stop the station: answer InternalError, keep going
             log.exception("handler of %s failed", call.action)
             self.session.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}")
-        for f in self._after_call:
-            f.after_call(call.action, now)
+        for hook in self._after_call:
+            hook(call.action, now)
 
     def _answered(self, req: rpc_session.OutgoingCall, payload: dict[str, Any], now: float) -> None:
         ctx = req.context
@@ -260,25 +262,27 @@ class Station:
             ctx.on_failure(error, now)
 
     def _pump(self, now: float) -> None:
-        while self.connected and not self.session.busy:
-            req = self.requests.pop(self.accepted)
+        session = self.session
+        while self.connected and session._in_flight is None:
+            accepted = self._registration == Registration.ACCEPTED
+            req = self.requests.pop(accepted) if self.requests.items else None
             if req is not None:
                 try:
-                    self.session.send_call(req.action, req.payload, now, context=req)
+                    session.send_call(req.action, req.payload, now, context=req)
                 except OcppError as exc:  # our own payload broke the schema: a bug, log it and go on
                     log.error("not sending %s: %s", req.action, exc)
                     continue
-            elif self.accepted and (msg := self.tx_queue.head(now)) is not None:
+            elif accepted and (msg := self.tx_queue.head(now)) is not None:
                 try:
-                    self.session.send_call(msg.action, msg.payload, now, unique_id=msg.unique_id, context=msg)
+                    session.send_call(msg.action, msg.payload, now, unique_id=msg.unique_id, context=msg)
                 except OcppError as exc:
                     log.error("dropping invalid %s: %s", msg.action, exc)
                     self.tx_queue.failed(msg, now, 1, 0)
                     continue
             else:
                 return
-            for f in self._on_call_sent:
-                f.on_call_sent(now)
+            for hook in self._on_call_sent:
+                hook(now)
 
     # -- the control API's view ------------------------------------------------------------
 
@@ -306,8 +310,10 @@ class Station:
         return doc
 
 
-def _noop(feature: Any, hook: str) -> bool:
-    return getattr(getattr(type(feature), hook), "noop_hook", False)
+def _overrides(features: list[Any], hook: str) -> list[Callable[..., None]]:
+    """The bound ``hook`` methods of the features, in hook order, without those marked ``empty_hook`` (the
+    feature base class's hooks that do nothing)."""
+    return [getattr(f, hook) for f in features if not getattr(getattr(type(f), hook, None), "empty_hook", False)]
 
 
 _PROFILE_ORDER = ["Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger", "Security"]

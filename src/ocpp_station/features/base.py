@@ -12,11 +12,6 @@ if TYPE_CHECKING:
     from ..core.station import Station
 
 
-def _noop_hook(fn: Callable) -> Callable:
-    fn.noop_hook = True  # type: ignore[attr-defined]
-    return fn
-
-
 class Feature:
     profile = "Core"  # the OCPP feature profile this module belongs to
 
@@ -32,22 +27,19 @@ class Feature:
         """CSMS action -> handler(payload, now) returning the confirmation payload."""
         return {}
 
-    # hooks, called on every feature in order; all optional. The station calls on_event, on_call_sent and
-    # after_call only on the features that override them (the base's no-ops are marked ``noop_hook``)
+    # hooks, called on every feature in order; all optional
     def on_start(self, now: float) -> None: ...
     def on_connected(self, now: float) -> None: ...
     def on_disconnected(self, now: float) -> None: ...
     def on_accepted(self, now: float) -> None: ...
-
-    @_noop_hook
     def on_event(self, event: Event, now: float) -> None: ...
-
-    @_noop_hook
     def on_call_sent(self, now: float) -> None: ...
-
-    @_noop_hook
     def after_call(self, action: str, now: float) -> None:
         """A CSMS CALL of ``action`` was answered (its confirmation is queued ahead of anything sent now)."""
+
+    for _hook in (on_event, on_call_sent, after_call):
+        _hook.empty_hook = True  # type: ignore[attr-defined]  # the station skips it (Station._overrides)
+    del _hook
 
     def describe(self, doc: dict[str, Any], now: float) -> None:
         """Add to the control API's station document."""

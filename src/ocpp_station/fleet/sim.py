@@ -52,6 +52,7 @@ import socket
 import ssl
 import time
 from collections import Counter
+from operator import add as _add, sub as _sub
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
@@ -84,6 +85,8 @@ CONNECT_TIMEOUT = 30.0  # s for TCP, TLS and the websocket handshake together
 class NoOcppSubprotocol(ConnectionError):
     """The CSMS completed the handshake without the ocpp1.6 subprotocol."""
 
+
+_TYPE_IDS = ("2", "3", "4")  # OCPP-J MessageTypeIds: CALL, CALLRESULT, CALLERROR ([OCPPJ] §4.1.3)
 
 SILENT_LINK = "closed before the CSMS answered"  # the handshake went through, the CSMS never said a word
 
@@ -342,6 +345,7 @@ class FleetStation:
         self.trace = StationTrace(identity)
         self._answering: tuple[str, str] | None = None  # (message id, action) of a CSMS CALL being answered
         self.armed: float | None = None  # deadline currently in the scheduler's heap
+        self.gauge_part: tuple[int, ...] | None = None  # real time: its gauge_values() in the worker's sums
         # [OCPPJ] §3.1: the identity is percent-encoded into the URL, as `run` does (runtime/app.py)
         self.url = station_url(worker.csms_url, identity)
         self.ws: Link | None = None  # the open link to the CSMS
@@ -464,24 +468,28 @@ class FleetStation:
 
     def on_frame(self, data: str | bytes, now: float) -> None:
         self.heard = True
-        m = self.worker.metrics
+        w = self.worker
+        m = w.metrics
         m.frames_in += 1
         if self.frames is not None:
             self.frames.add("in", data, now)
         st = self.station
-        prev = st.session.in_flight
-        if (data if isinstance(data, str) else data.decode("utf-8", "replace")).lstrip("[ \t\r\n")[:1] == "2":
+        session = st.session
+        prev = session.in_flight
+        text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+        kind = text[1:2]  # the MessageTypeId of "[3,...": no copy of the frame to strip its start
+        if text[:1] != "[" or kind not in _TYPE_IDS:
+            kind = text.lstrip("[ \t\r\n")[:1]
+        if kind == "2":
             try:  # a CALL from the CSMS (rare beside the answers): count it by action, and its answer (flush)
                 call = orjson.loads(data)
                 self.trace.received[str(call[2])] += 1
-                self.worker.metrics.received[str(call[2])] += 1
+                m.received[str(call[2])] += 1
                 self._answering = (str(call[1]), str(call[2]))
             except (orjson.JSONDecodeError, IndexError, TypeError):
                 pass  # the station answers the malformed frame itself
         st.receive(data, now)
-        if prev is not None and st.session.in_flight is not prev:
-            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-            kind = text.lstrip("[ \t\r\n")[:1]
+        if prev is not None and session.in_flight is not prev:
             # latency in real seconds (virtual time stands still while a CALL is in flight)
             lat = time.perf_counter() - self._call_perf if prev is self._call_ref else now - prev.sent_at
             if kind == "3":
@@ -489,51 +497,56 @@ class FleetStation:
                 m.latencies.append(lat)
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
-                self.trace.answered[prev.action] += 1
-                self.worker.metrics.answered[prev.action] += 1
-                if prev.action == "BootNotification":
+                action = prev.action
+                self.trace.answered[action] += 1
+                m.answered[action] += 1
+                if action == "BootNotification":
                     self.trace.boots += 1
             elif kind == "4":
                 if FAULT_DESCRIPTION in text:  # injected by the builtin CSMS (csms.error_rate)
-                    self.worker.csms_errors += 1
+                    w.csms_errors += 1
                 else:
                     m.call_errors += 1
                 m.latencies.append(lat)
                 if m.series_latencies is not None:
                     m.series_latencies.append(lat)
                 self.trace.failed[prev.action] += 1
-                self.worker.metrics.failed[prev.action] += 1
+                m.failed[prev.action] += 1
         if self.trace.accepted_at is None and st.registration == Registration.ACCEPTED:
-            self.trace.accepted_at = self.worker.clock()
-            self.worker.accepted_ever += 1
+            self.trace.accepted_at = w.clock()
+            w.accepted_ever += 1
         self.flush(now)
 
     def flush(self, now: float) -> None:
         st = self.station
+        w = self.worker
         frames = st.data_to_send()
         if frames:
-            self.worker.metrics.frames_out += len(frames)
+            w.metrics.frames_out += len(frames)
             inflight = st.session.in_flight
             if inflight is not None and inflight.sent_at == now:
                 self.trace.sent[inflight.action] += 1
-                self.worker.metrics.sent[inflight.action] += 1
+                w.metrics.sent[inflight.action] += 1
                 if inflight is not self._call_ref:
                     self._call_ref, self._call_perf = inflight, time.perf_counter()
-            if self.ws is not None:
+            ws = self.ws
+            if ws is not None:
                 if self.frames is not None:
                     for f in frames:
                         self.frames.add("out", f, now)
-                if self.worker.call_trace is not None and not self.worker.closing:
-                    self.worker.record(self, frames, now)
-                faults = self.worker.csms_faults
+                if w.call_trace is not None and not w.closing:
+                    w.record(self, frames, now)
+                faults = w.csms_faults
                 if faults is not None and inflight is not None and inflight is not self._fault_ref:
                     # the twin of the builtin CSMS's draw: virtual time does not wait for a silenced CALL
                     self._fault_ref = inflight
                     if faults.decide(self.identity, inflight.unique_id) == "silence":
                         self._silent = inflight
-                send = self.ws.send
-                for f in frames:
-                    send(f)
+                if len(frames) == 1:
+                    ws.send(frames[0])
+                else:
+                    for f in frames:
+                        ws.send(f)
         if self._answering is not None:
             self._count_answer(frames)
         for cmd in st.commands():
@@ -542,13 +555,14 @@ class FleetStation:
                 self._close()
             elif isinstance(cmd, Reconnect):
                 self._close()
-        if self._backup_until is not None and (not st.connected or self.station.feature["Reset"].drained()):
+        if self._backup_until is not None and (not st.connected or st.feature["Reset"].drained()):
             self._backup_until = None  # the StopTransactions are out (or cannot go): the backup gives up
             self._cut()
-        self.worker.scheduler.arm(self)
-        self.worker.gauge_dirty.add(self)
-        if self.worker.virtual:
-            self.worker.update_busy(self)
+        w.scheduler.arm(self)
+        if w.virtual:
+            w.update_busy(self)
+        else:
+            w.gauge_input(self, now)
 
     def gauge_values(self, now: float) -> tuple[int, ...]:
         """This station's part of :meth:`Worker.gauges`, in integers (W as mW) so that the worker's running
@@ -561,11 +575,11 @@ class FleetStation:
                 n += 1
         p, lim = self.power_and_limit(now)
         pm = round(p * 1000)
-        head = (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
-                len(st.tx_queue._queue), pm)
         if lim is None:
-            return head + (0, 0, 0)
-        return head + (round(lim * 1000), pm, 1)
+            return (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
+                    len(st.tx_queue._queue), pm, 0, 0, 0)
+        return (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
+                len(st.tx_queue._queue), pm, round(lim * 1000), pm, 1)
 
     def _count_answer(self, frames: list[str]) -> None:
         """The station's answer to the CSMS CALL it just received, counted by action and status: a
@@ -900,10 +914,9 @@ class Worker:
         self.csms_errors = 0  # CALLERRORs the builtin CSMS injected (not counted as errors)
         self.csms_silences = 0  # CALLs it left unanswered on purpose (their timeouts are not errors)
         self.templates: Counter = Counter()  # template name -> stations of this worker built from it
-        # real time: the gauges are running sums over the stations, each station's part recomputed only after
-        # an input (flush), instead of a walk over every station each second
-        self.gauge_dirty: set[FleetStation] = set()
-        self._gauge_parts: dict[FleetStation, tuple[int, ...]] = {}
+        # real time: the gauges are running sums over the stations, each station's part recomputed after each
+        # of its inputs (flush, while its objects are still in the CPU's caches), instead of a walk over every
+        # station each second
         self._gauge_sums = [0] * 9
         self._stop = asyncio.Event()
         self._give_up = False  # a second stop: end the drain now, whatever is still undelivered
@@ -996,24 +1009,20 @@ class Worker:
             g.update(power_w=total, limit_w=limits, limited_power_w=limited_power, limited_stations=limited)
         return g
 
+    def gauge_input(self, fs: FleetStation, now: float) -> None:
+        """Real time: ``fs`` had an input; its part of the running sums follows."""
+        new = fs.gauge_values(now)
+        old = fs.gauge_part
+        if old != new:  # most inputs (a register save, a Heartbeat) change no gauge
+            fs.gauge_part = new
+            sums = self._gauge_sums
+            self._gauge_sums = list(map(_add, sums, new)) if old is None else list(map(_add, sums, map(_sub, new, old)))
+
     def _running_gauges(self, power: bool) -> dict[str, Any]:
-        """Real time: :meth:`gauges` from the running sums, updated with the stations that had an input since
-        the last call. Every change of what a gauge reads (a connection, a transaction, a relay, a limit
-        applied on a Smart Charging timer) is an input of the station."""
-        now = self.clock()
+        """Real time: :meth:`gauges` from the running sums (see :meth:`gauge_input`). Every change of what a
+        gauge reads (a connection, a transaction, a relay, a limit applied on a Smart Charging timer) is an
+        input of the station."""
         sums = self._gauge_sums
-        parts = self._gauge_parts
-        for fs in self.gauge_dirty:
-            new = fs.gauge_values(now)
-            old = parts.get(fs)
-            parts[fs] = new
-            if old is None:
-                for i, v in enumerate(new):
-                    sums[i] += v
-            elif old != new:
-                for i, (a, b) in enumerate(zip(old, new)):
-                    sums[i] += b - a
-        self.gauge_dirty.clear()
         g: dict[str, Any] = {"connected": sums[0], "accepted": sums[1], "charging_stations": sums[2],
                              "charging_connectors": sums[3], "queued": sums[4]}
         if power:

@@ -294,8 +294,8 @@ class SmartCharging(Feature):
         return tuple(c.tx for c in self.tx.cond.values())
 
     def _limits_at(self, now: float) -> dict[int, float | None]:
-        if not self.profiles:
-            return dict.fromkeys((0, *self.tx.cond))  # nothing limits any connector (as limit_w says)
+        if not self.profiles:  # nothing limits any connector (each clock sync from a Heartbeat.conf comes here)
+            return dict.fromkeys((0, *self.tx.cond), None)
         t = self.station.clock.wall(now)
         ps = self.profile_set
         starts = self._tx_starts()
