@@ -330,6 +330,13 @@ def _when_seq(entry: tuple[float, int, Any]) -> tuple[float, int]:
 class FleetStation:
     """One full station driven on the worker's loop."""
 
+    # thousands per process: attributes in slots, not a dict each (~1.3 KiB less per station)
+    __slots__ = ("worker", "index", "identity", "settings", "rng", "store", "hardware", "smart", "station",
+                 "trace", "_answering", "armed", "url", "ws", "task", "offline_until", "_offline_wake", "_plan",
+                 "_reboot", "started", "frames", "unplugged", "_parked", "_sleeping", "_closing_ws", "_call_ref",
+                 "_call_perf", "heard", "_control", "_backup_until", "_fault_ref", "_silent", "dropped_before",
+                 "_tx_cond")
+
     def __init__(self, worker: Worker, index: int, identity: str, settings: Any, seed: Any) -> None:
         self.worker = worker
         self.index = index
