@@ -6,10 +6,7 @@ writes it as one JSON document to a file every second (and once more when it sto
 Garbage collection: the CSMS's long-lived objects (one link and one connection per station) are moved
 out of the collector's sight with :func:`gc.freeze` after start-up and after every burst of new
 connections (:meth:`CsmsStats.housekeeping`), so a full collection scans only what came since, not every
-station's state; in the seconds without such a burst the youngest generation is collected
-(:func:`collect_young`: after a freeze its automatic trigger comes late). :class:`GcPauses` times every
-collection through :data:`gc.callbacks` and lists the long ones with their wall times; :class:`LoopStalls`
-lists the moments the event loop was held up, whatever held it.
+station's state. :class:`GcPauses` times every collection through :data:`gc.callbacks`.
 """
 
 from __future__ import annotations
@@ -26,17 +23,6 @@ FREEZE_EVERY = 1.0  # s between checks for new connections to freeze
 FREEZE_MIN_NEW = 50  # connections opened since the last freeze that make the next one worth it
 LONG_PAUSE = 0.05  # s: a collection at least this long is listed with its wall time (GcPauses.long)
 LONG_KEPT = 200  # the first this many of them
-
-
-def collect_young() -> None:
-    """A collection of the youngest generation, run every second once the long-lived objects are frozen.
-
-    The collector starts one when the generation's count (allocations minus deallocations of tracked
-    objects) passes its threshold; every frozen object that dies lowers that count too. Once the heap is
-    frozen, each object that replaces a frozen one (a record rewritten, a connection's state renewed) joins
-    the youngest generation without raising the count, so that generation grew for seconds and its
-    collection took 0.1-0.45 s (10,000 stations). Collected every second it holds one second of survivors."""
-    gc.collect(0)
 
 
 class LoopStalls:
@@ -197,8 +183,6 @@ class CsmsStats:
                     last_check = now
                     if self._connections() - self._frozen_connections >= FREEZE_MIN_NEW:
                         self.freeze()
-                    else:
-                        collect_young()
                 if stats_file is not None:
                     self.write(stats_file)
         finally:

@@ -71,7 +71,7 @@ from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
 from .link import Link
 from .security import FleetSecurity
-from ..csms.stats import GcPauses, LoopStalls, collect_young
+from ..csms.stats import GcPauses, LoopStalls
 from .metrics import StationTrace, WorkerMetrics, rss_kib, series_step
 from .scenario import Driver, Planned, Scenario
 
@@ -1124,8 +1124,6 @@ class Worker:
                 if not self.heap_frozen and self.metrics.connects - frozen_at[0] >= FREEZE_MIN_NEW:
                     frozen_at[0] = self.metrics.connects
                     _freeze_young()
-                elif self.heap_frozen:
-                    collect_young()
                 self.report(self.snapshot())
 
         rep = asyncio.get_running_loop().create_task(reporter())
