@@ -42,13 +42,10 @@ SCENARIO = ROOT / "examples" / "fleet-peer-load.toml"
 
 def serve_csms(port: int, counts_path: Path, boot_interval: int, housekeeping: bool) -> None:
     import asyncio
-    import functools
 
     from ocpp_station.csms import server as server_mod
     from ocpp_station.csms.stats import CsmsStats, LoopStalls
 
-    # several processes share the port (SO_REUSEPORT): the kernel spreads the connections over them
-    server_mod.serve = functools.partial(server_mod.serve, reuse_port=True)
     calls: dict[str, int] = {}
 
     def on_frame(_identity: str, direction: str, data: str | bytes, _t: float) -> None:
@@ -73,6 +70,7 @@ def serve_csms(port: int, counts_path: Path, boot_interval: int, housekeeping: b
     async def main() -> None:
         csms = server_mod.DevCsms("127.0.0.1", port, boot_interval=boot_interval, log_frames=False,
                                   on_frame=on_frame, keep_history=False)
+        csms.reuse_port = True  # several processes share the port (SO_REUSEPORT): the kernel spreads the connections
         # as `ocpp-station csms` serves: its housekeeping freezes the connections after each burst of
         # them (csms/stats.py); without it (--no-csms-housekeeping) only the pauses are timed
         csms.stats = stats = CsmsStats(csms)
