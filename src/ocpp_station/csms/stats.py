@@ -56,8 +56,9 @@ class GcPauses:
         self.cpu_max = 0.0  # s of CPU of the costliest collection
         self.max_at = 0.0  # s after start of the longest pause
         self.long: list[list[float]] = []  # [wall s at the start, generation, ms] of pauses >= LONG_PAUSE
-        # objects out of the collector's sight after the last freeze (gc.get_freeze_count() walks every one
-        # of them: ~0.1 s at 10,000 connections, too much for a document written every second)
+        # objects out of the collector's sight when last counted: gc.get_freeze_count() walks every one of
+        # them (0.1-0.2 s at 10,000 connections), too much for a document written every second or for each
+        # freeze of the ramp-up; counted when the operator API asks (document(count_frozen=True))
         self.frozen = 0
         self._born = time.monotonic()
         self._t0 = 0.0
@@ -92,7 +93,9 @@ class GcPauses:
         if d >= LONG_PAUSE and len(self.long) < LONG_KEPT:
             self.long.append([round(time.time() - d, 3), g, round(d * 1000, 1)])
 
-    def document(self) -> dict[str, Any]:
+    def document(self, count_frozen: bool = False) -> dict[str, Any]:
+        if count_frozen:
+            self.frozen = gc.get_freeze_count()
         return {
             "collections": self.count,
             "pauseTotalMs": [round(t * 1000, 1) for t in self.total],
@@ -133,7 +136,8 @@ class CsmsStats:
         t = os.times()
         return t.user + t.system
 
-    def document(self) -> dict[str, Any]:
+    def document(self, count_frozen: bool = False) -> dict[str, Any]:
+        """``count_frozen``: count the frozen objects now (a walk over all of them; see GcPauses.frozen)."""
         links = self.csms.links
         connected = sum(1 for link in links.values() if link.ws is not None)
         cpu = self._cpu() - self._cpu0
@@ -150,7 +154,7 @@ class CsmsStats:
             "cpuMicrosecondsPerCall": round(1e6 * cpu / calls, 1) if calls else None,
             "rssKiB": _proc_status_kib("VmRSS"),
             "rssPeakKiB": _proc_status_kib("VmHWM"),
-            "gc": self.gc.document(),
+            "gc": self.gc.document(count_frozen),
         }
         if self.worker is not None:
             doc["worker"] = self.worker
@@ -160,7 +164,6 @@ class CsmsStats:
         """Move what lives now out of the collector's sight (after a young collection of the garbage)."""
         gc.collect(1)
         gc.freeze()
-        self.gc.frozen = gc.get_freeze_count()
         self._frozen_connections = self._connections()
 
     def _connections(self) -> int:

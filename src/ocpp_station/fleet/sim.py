@@ -1080,7 +1080,6 @@ class Worker:
         """After the ramp-up: the last connections frozen, the collector's thresholds raised."""
         self.heap_frozen = True
         _freeze_heap()
-        self.gc_pauses.frozen = gc.get_freeze_count()
 
     def _take_samples(self) -> list[dict[str, Any]]:
         samples, self.samples = self.samples, []
@@ -1175,7 +1174,7 @@ class Worker:
             self.gc_pauses.uninstall()
             gc.set_threshold(*thresholds)
         final = self.snapshot("final")
-        final["gc"] = self.gc_pauses.document()
+        final["gc"] = self.gc_pauses.document(count_frozen=True)  # the run is over: the walk stalls nothing
         final["loop_stalls"] = self.loop_stalls.stalls  # [wall s, ms late]
         for fs in self.stations:
             fs.trace.queued = len(fs.station.tx_queue)
