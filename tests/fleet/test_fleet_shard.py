@@ -83,7 +83,12 @@ def test_three_shards_are_the_single_run_trace_by_trace():
     for identity, lines in one.items():
         assert parts[identity] == lines, identity
     assert len(whole["trace"]) > 500
-    # the per-station counters are the same too
+    # every CALL sent was answered or failed before the close (none left to the race between the close and
+    # its answer), and the per-station counters are the same too
+    for r in (whole, *shards):
+        for identity, st in r["per_station"].items():
+            for action, n in st["sent"].items():
+                assert n == st["answered"].get(action, 0) + st["failed"].get(action, 0), (identity, action)
     for r in shards:
         for identity, st in r["per_station"].items():
             mine = dict(st, accepted_at=None)

@@ -422,7 +422,7 @@ class FleetStation:
         self.task.add_done_callback(self.worker.tasks.discard)
 
     def on_timer(self, now: float) -> None:
-        if self.worker.ending and not self.station.session.busy and self.drained():
+        if self.worker.ending and self.settled():
             # the drain: a station with every transaction message delivered and nothing in flight has done
             # its part and stays quiet (no Heartbeat, no MeterValues) until the fleet closes. What it sends
             # then never depends on how long the other stations of its worker, shard or machine take
@@ -691,6 +691,10 @@ class FleetStation:
 
     def drained(self) -> bool:
         return len(self.station.tx_queue) == 0 and self.open_transactions() == 0
+
+    def settled(self) -> bool:
+        """Drained and no CALL in flight: the station will send and receive nothing more before the close."""
+        return not self.station.session.busy and self.drained()
 
     # -- connection -----------------------------------------------------------------
 
@@ -1149,11 +1153,13 @@ class Worker:
             if self.virtual:
                 self.scheduler.horizon = deadline
                 # once every queue is drained the clock stops: what the run sent never depends on how
-                # fast the loop below notices (the same seed, the same trace)
-                self.scheduler.hold = lambda: all(fs.drained() for fs in self.stations if fs.started)
+                # fast the loop below notices (the same seed, the same trace); and the close waits for the
+                # answers in flight, so the counts of answers never depend on it either
+                self.scheduler.hold = lambda: all(fs.settled() for fs in self.stations if fs.started)
                 self.scheduler.kick()
+            done = FleetStation.settled if self.virtual else FleetStation.drained
             real_end = time.monotonic() + self.drain_timeout + 5  # virtual time: a bound in real time too
-            while self.clock() < deadline and not all(fs.drained() for fs in self.stations if fs.started):
+            while self.clock() < deadline and not all(done(fs) for fs in self.stations if fs.started):
                 if time.monotonic() > real_end or self._give_up:
                     break
                 await asyncio.sleep(0.01 if self.virtual else 0.2)
