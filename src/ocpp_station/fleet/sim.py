@@ -338,7 +338,7 @@ class FleetStation:
                  "trace", "_answering", "armed", "url", "ws", "task", "offline_until", "_offline_wake", "_plan",
                  "_reboot", "started", "frames", "unplugged", "_parked", "_sleeping", "_closing_ws", "_call_ref",
                  "_call_perf", "heard", "_control", "_backup_until", "_fault_ref", "_silent", "dropped_before",
-                 "_tx_cond")
+                 "_tx_cond", "gauge_part")
 
     def __init__(self, worker: Worker, index: int, identity: str, settings: Any, seed: Any) -> None:
         self.worker = worker
