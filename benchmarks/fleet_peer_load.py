@@ -40,14 +40,12 @@ SCENARIO = ROOT / "examples" / "fleet-peer-load.toml"
 
 # -- the counting CSMS (one process; run as `fleet_peer_load.py --serve-csms PORT FILE BOOT_INTERVAL`) ---------
 
-def serve_csms(port: int, counts_path: Path, boot_interval: int) -> None:
+def serve_csms(port: int, counts_path: Path, boot_interval: int, housekeeping: bool) -> None:
     import asyncio
-    import functools
 
     from ocpp_station.csms import server as server_mod
+    from ocpp_station.csms.stats import CsmsStats, LoopStalls
 
-    # several processes share the port (SO_REUSEPORT): the kernel spreads the connections over them
-    server_mod.serve = functools.partial(server_mod.serve, reuse_port=True)
     calls: dict[str, int] = {}
 
     def on_frame(_identity: str, direction: str, data: str | bytes, _t: float) -> None:
@@ -55,19 +53,36 @@ def serve_csms(port: int, counts_path: Path, boot_interval: int) -> None:
             action = data.split('"', 5)[3] if data.count('"') >= 4 else "?"
             calls[action] = calls.get(action, 0) + 1
 
-    def write() -> None:
+    stalls = LoopStalls()
+
+    write_max = [0.0]  # s: the longest write() (the counting must not be what stalls the CSMS)
+
+    def write(stats: CsmsStats) -> None:
+        w0 = time.perf_counter()
         t = os.times()
         tmp = counts_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"t": time.time(), "cpu_s": t.user + t.system, "calls": calls}))
+        tmp.write_text(json.dumps({"t": time.time(), "cpu_s": t.user + t.system, "calls": calls,
+                                   "gc": stats.gc.document(), "loop_stalls": stalls.stalls,
+                                   "write_max_ms": round(1000 * write_max[0], 1)}))
         os.replace(tmp, counts_path)
+        write_max[0] = max(write_max[0], time.perf_counter() - w0)
 
     async def main() -> None:
         csms = server_mod.DevCsms("127.0.0.1", port, boot_interval=boot_interval, log_frames=False,
                                   on_frame=on_frame, keep_history=False)
+        csms.reuse_port = True  # several processes share the port (SO_REUSEPORT): the kernel spreads the connections
+        # as `ocpp-station csms` serves: its housekeeping freezes the connections after each burst of
+        # them (csms/stats.py); without it (--no-csms-housekeeping) only the pauses are timed
+        csms.stats = stats = CsmsStats(csms)
         async with csms:
+            tasks = [asyncio.ensure_future(stalls.run())]
+            if housekeeping:
+                tasks.append(asyncio.ensure_future(stats.housekeeping()))
+            else:
+                stats.gc.install()
             print(f"CSMS listening on {csms.url}/<identity>", flush=True)
             while True:
-                write()
+                write(stats)
                 await asyncio.sleep(0.5)
 
     try:
@@ -79,7 +94,7 @@ def serve_csms(port: int, counts_path: Path, boot_interval: int) -> None:
 class CountingCsms:
     """``workers`` counting CSMS processes on one port, sampled every second by a thread."""
 
-    def __init__(self, workers: int, boot_interval: int, tmp: Path) -> None:
+    def __init__(self, workers: int, boot_interval: int, tmp: Path, housekeeping: bool = True) -> None:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]
@@ -87,7 +102,8 @@ class CountingCsms:
         self.files = [tmp / f"csms-{i}.json" for i in range(workers)]
         self.procs = []
         for f in self.files:
-            p = subprocess.Popen([sys.executable, __file__, "--serve-csms", str(self.port), str(f), str(boot_interval)],
+            p = subprocess.Popen([sys.executable, __file__, "--serve-csms", str(self.port), str(f), str(boot_interval),
+                                  "1" if housekeeping else "0"],
                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
             line = p.stdout.readline()
             if "listening" not in line:
@@ -97,21 +113,25 @@ class CountingCsms:
         self.samples: list[tuple[float, int, float, float]] = []  # (wall, CALLs, CSMS CPU s, this process's CPU s)
         self.user_sys: list[tuple[float, float, float]] = []  # (wall, this process's user s, system s)
         self.by_action: dict[str, int] = {}
+        self.docs: list[dict] = []  # each process's last document (its gc pauses and loop stalls)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def read(self) -> tuple[int, float, dict[str, int]]:
-        calls, cpu, by = 0, 0.0, {}
+        calls, cpu, by, docs = 0, 0.0, {}, []
         for f in self.files:
             try:
                 d = json.loads(f.read_text())
             except (OSError, ValueError):
                 continue
+            docs.append(d)
             cpu += d["cpu_s"]
             for a, n in d["calls"].items():
                 by[a] = by.get(a, 0) + n
                 calls += n
+        if len(docs) == len(self.files):
+            self.docs = docs
         return calls, cpu, by
 
     def _run(self) -> None:
@@ -157,6 +177,12 @@ def main() -> int:
     ap.add_argument("--seed", default="1")
     ap.add_argument("--metrics", type=Path, help="write the full metrics JSON here")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    ap.add_argument("--no-csms-housekeeping", action="store_true",
+                    help="the CSMS processes without the housekeeping of `ocpp-station csms` (no gc.freeze of "
+                    "its connections)")
+    ap.add_argument("--series", action="store_true",
+                    help="print the steady window's per-second series (messages/s, p50, p99) beside the "
+                    "collections and loop stalls of >= 50 ms of every fleet worker and CSMS process")
     args = ap.parse_args()
 
     import tempfile
@@ -169,7 +195,7 @@ def main() -> int:
         changes["event_loop"] = args.event_loop
     sc = dataclasses.replace(sc, **changes)
     with tempfile.TemporaryDirectory() as tmp:
-        csms = CountingCsms(args.csms_workers, sc.boot_interval, Path(tmp))
+        csms = CountingCsms(args.csms_workers, sc.boot_interval, Path(tmp), not args.no_csms_housekeeping)
         try:
             r = run_fleet(FleetOptions(
                 csms_url=csms.url, count=args.count, scenario=sc, seed=args.seed, duration=args.duration,
@@ -214,19 +240,61 @@ def main() -> int:
     print(f"latency steady p50 {sl.get('p50')} ms, p99 {sl.get('p99')} ms ({sl.get('count', 0)} CALLs); "
           f"ramp-up + driving p50 {lat['p50']} ms, p99 {lat['p99']} ms ({lat['count']} CALLs)")
     print(f"CALLs by action at the CSMS (whole run): {json.dumps(dict(sorted(csms.by_action.items())))}")
+    csms.read()
+    print_pauses(r, csms.docs, args.series)
     cmd = (f"`.venv/bin/python benchmarks/fleet_peer_load.py --count {args.count} --duration {args.duration:g}"
            + (f" --workers {args.workers}" if args.workers != 1 else "")
            + (f" --csms-workers {args.csms_workers}" if args.csms_workers != 1 else "")
            + (f" --ramp {args.ramp:g}" if args.ramp != 200.0 else "")
-           + (f" --event-loop {args.event_loop}" if args.event_loop else "") + "`")
+           + (f" --event-loop {args.event_loop}" if args.event_loop else "")
+           + (" --no-csms-housekeeping" if args.no_csms_housekeeping else "") + "`")
     if row:
         print(f"| {n} | {cmd} | {row['rate']:.4f} | {row['us']:.0f} | {row['csms_us']:.0f} | {rss / n:.1f} | "
               f"{sl.get('p50')} / {sl.get('p99')} | {lat['p50']} / {lat['p99']} | {r['time_to_all_accepted_s']} |")
     return 0 if r["accepted"] == n and r["errors"] == 0 else 1
 
 
+def print_pauses(r: dict, csms_docs: list[dict], series: bool) -> None:
+    """The collections and loop stalls of >= 50 ms per process (seconds since the fleet started), and with
+    ``series`` the steady window's per-second messages/s and latency with the pauses of each second."""
+    t0 = r["started_wall"]
+    events: list[tuple[float, str]] = []  # (s since start, what)
+    for w, doc in sorted((r.get("gc") or {}).items()):
+        for wall, gen, ms in (doc or {}).get("longPauses", []):
+            events.append((wall - t0, f"fleet{w} gc{gen} {ms:.0f}ms"))
+    for w, stalls in sorted((r.get("loop_stalls") or {}).items()):
+        for wall, ms in stalls or []:
+            events.append((wall - t0, f"fleet{w} stall {ms:.0f}ms"))
+    for i, d in enumerate(csms_docs):
+        for wall, gen, ms in d.get("gc", {}).get("longPauses", []):
+            events.append((wall - t0, f"csms{i} gc{gen} {ms:.0f}ms"))
+        for wall, ms in d.get("loop_stalls", []):
+            events.append((wall - t0, f"csms{i} stall {ms:.0f}ms"))
+    events.sort()
+    for label, docs in (("fleet", [d for _, d in sorted((r.get("gc") or {}).items())]),
+                        ("CSMS", [d.get("gc", {}) for d in csms_docs])):
+        for i, g in enumerate(docs):
+            if g:
+                print(f"{label} process {i}: collections {g['collections']} (pause total "
+                      f"{g['pauseTotalMs']} ms, max {g['pauseMaxMs']} ms), frozen {g['frozen']}"
+                      + (f"; its counts written in {csms_docs[i]['write_max_ms']} ms at most" if label == "CSMS" else ""))
+    print("pauses and stalls >= 50 ms (s since start): "
+          + (", ".join(f"{t:.1f} {what}" for t, what in events) or "none"))
+    if not series:
+        return
+    st = r.get("steady_cpu") or {}
+    lo, hi = (st.get("start", t0) - t0, st.get("end", t0 + 1e9) - t0)
+    print("steady window per second: t  messages/s  p50 ms  p99 ms  [pauses and stalls]")
+    for p in r["time_series"]:
+        t = p["t"]
+        if lo - 1 <= t <= hi:
+            what = [w for s, w in events if t <= s < t + 1]
+            print(f"  {t:4.0f} {p['messages_per_s']:8.0f} {p.get('latency_p50_ms')!s:>8} "
+                  f"{p.get('latency_p99_ms')!s:>8}  {' '.join(what)}")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--serve-csms":
-        serve_csms(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--serve-csms":
+        serve_csms(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1")
         sys.exit(0)
     sys.exit(main())

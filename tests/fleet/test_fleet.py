@@ -57,6 +57,10 @@ def test_200_stations_boot_charge_and_report_every_transaction(csms_url, tmp_pat
                      drain_timeout=15.0, metrics_path=metrics, err=err)
     )
     assert gc.get_threshold() == thresholds  # raised after the ramp-up, given back at the end
+    # the worker's collections and loop stalls are in the result, the ramp-up's connections frozen
+    doc = result["gc"]["0"]
+    assert sum(doc["collections"]) >= 1 and doc["frozen"] > 0 and isinstance(doc["longPauses"], list)
+    assert isinstance(result["loop_stalls"]["0"], list) and result["started_wall"] > 0
     out = err.getvalue()
     assert "connected" in out and "latency p50" in out  # the progress line
     assert json.loads(metrics.read_text())["stations"] == 200

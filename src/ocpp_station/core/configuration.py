@@ -8,6 +8,7 @@ are persisted in the store and win over the file.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -41,7 +42,7 @@ def parse_csl(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class KeySpec:
     name: str  # the canonical OCPP key name (the CSMS may write it in any case: CiString50)
     kind: str  # "int" | "bool" | "csl" | "str"
@@ -55,18 +56,6 @@ class KeySpec:
     reboot_required: bool = False  # ChangeConfiguration answers RebootRequired
     write_only: bool = False  # never revealed by GetConfiguration (AuthorizationKey)
     profile: str = "Core"  # feature profile that defines it
-    # observers (name, parsed): made at the first one (most keys have none; a fleet holds thousands of specs)
-    observers: list[Callable[[str, Any], None]] | None = None
-    # ChangeConfiguration only: the status to answer instead of Accepted for this parsed value (e.g. "Rejected"
-    # for a SecurityProfile downgrade), None to go ahead; set by the feature that owns the rule
-    accept: Callable[[Any], str | None] | None = None
-
-    @property
-    def on_change(self) -> list[Callable[[str, Any], None]]:
-        """The observers, called with (name, parsed value) after a change; append to add one."""
-        if self.observers is None:
-            self.observers = []
-        return self.observers
 
     def parse(self, text: str) -> Any:
         if not isinstance(text, str):
@@ -106,6 +95,21 @@ class KeySpec:
 
 
 _NAMES: dict[tuple[str, ...], dict[str, str]] = {}
+_SHARED: dict[KeySpec, KeySpec] = {}  # one instance per distinct spec, shared by the stations built alike
+
+
+def _plain(fn: Callable[..., Any] | None) -> bool:
+    """A function that belongs to no station (not a bound method, no closure): a spec holding it may be shared."""
+    return fn is None or (getattr(fn, "__self__", None) is None and not getattr(fn, "__closure__", None))
+
+
+def _shared(spec: KeySpec) -> KeySpec:
+    """The one shared instance equal to ``spec`` (a spec is immutable; its observers and accept rule are the
+    Configuration's): a fleet's thousands of stations hold one set of specs, not ~60 each. A spec whose checks
+    belong to one station (a bound method) stays its own: shared, it would keep that station alive."""
+    if not (_plain(spec.item_check) and _plain(spec.check)):
+        return spec
+    return _SHARED.setdefault(spec, spec)
 
 
 def _lower_names(names: tuple[str, ...]) -> dict[str, str]:
@@ -126,7 +130,11 @@ class Configuration:
         for s in specs:
             if s.name in self.specs:
                 raise ValueError(f"configuration key {s.name} declared twice")
-            self.specs[s.name] = s
+            self.specs[s.name] = _shared(s)
+        # per key: the observers, called with (name, parsed value) after a change (on_change), and the rule of
+        # ChangeConfiguration that answers a status instead of Accepted for a parsed value (set_accept)
+        self._observers: dict[str, list[Callable[[str, Any], None]]] | None = None
+        self._accept: dict[str, Callable[[Any], str | None]] | None = None
         # lower-case name -> canonical name: the same key set gives the same (never changed) dict, shared by
         # every station built alike (a fleet holds thousands)
         self._names = _lower_names(tuple(self.specs))
@@ -153,7 +161,27 @@ class Configuration:
         for name, spec in self.specs.items():
             # a list key's item limit is its "<key>MaxLength" key ([SPEC] §9: absent means 1 item)
             if spec.kind == "csl" and name + "MaxLength" in self.specs:
-                spec.max_items = self[name + "MaxLength"]
+                limit = self[name + "MaxLength"]
+                if spec.max_items != limit:
+                    self.specs[name] = _shared(dataclasses.replace(spec, max_items=limit))
+
+    def on_change(self, name: str) -> list[Callable[[str, Any], None]]:
+        """The observers of key ``name``, called with (name, parsed value) after a change; append to add one."""
+        if name not in self.specs:
+            raise KeyError(name)
+        if self._observers is None:
+            self._observers = {}  # made at the first observer: most keys have none
+        return self._observers.setdefault(name, [])
+
+    def set_accept(self, name: str, rule: Callable[[Any], str | None]) -> None:
+        """ChangeConfiguration of ``name`` only: ``rule(parsed value)`` answers the status to send instead of
+        Accepted (e.g. "Rejected" for a SecurityProfile downgrade), or None to go ahead; set by the feature
+        that owns the rule."""
+        if name not in self.specs:
+            raise KeyError(name)
+        if self._accept is None:
+            self._accept = {}
+        self._accept[name] = rule
 
     # -- typed reads --------------------------------------------------------------------
 
@@ -185,8 +213,9 @@ class Configuration:
         self._parsed.pop(name, None)
         if persist:
             self._store.put(NS, name, value)
-        for cb in spec.observers or ():
-            cb(name, self[name])
+        if self._observers is not None:
+            for cb in self._observers.get(name, ()):
+                cb(name, self[name])
 
     def change(self, key: str, value: str) -> str:
         """ChangeConfiguration ([SPEC] §5.3): Accepted | Rejected | RebootRequired | NotSupported."""
@@ -200,8 +229,9 @@ class Configuration:
             spec.normalise(value)
         except ConfigValueError:
             return "Rejected"  # wrong format or range, unsupported measurand: keep the old value
-        if spec.accept is not None:
-            verdict = spec.accept(spec.parse(value))
+        accept = self._accept.get(name) if self._accept is not None else None
+        if accept is not None:
+            verdict = accept(spec.parse(value))
             if verdict is not None:
                 return verdict  # refused by its owner's rule: nothing stored changes
         self.set_internal(name, value)

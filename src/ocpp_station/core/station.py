@@ -95,7 +95,7 @@ class Station:
             message_timeout=self.config["MessageTimeout"],
             max_frame_bytes=settings.max_frame_bytes,
         )
-        self.config.specs["MessageTimeout"].on_change.append(
+        self.config.on_change("MessageTimeout").append(
             lambda _n, v: setattr(self.session, "message_timeout", v)
         )
         self.features = [cls(self) for cls in feature_classes]  # in hook order

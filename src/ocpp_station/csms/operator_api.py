@@ -297,7 +297,7 @@ class OperatorApi:
 
     async def status(self, request: web.Request) -> web.Response:
         if self.csms.stats is not None:
-            return _json(self.csms.stats.document())
+            return _json(self.csms.stats.document(count_frozen=True))
         links = self.csms.links.values()
         return _json({"stations": len(links), "connected": sum(1 for link in links if link.connected),
                       "callsReceived": self.csms.calls_received})

@@ -21,6 +21,27 @@ from typing import Any
 
 FREEZE_EVERY = 1.0  # s between checks for new connections to freeze
 FREEZE_MIN_NEW = 50  # connections opened since the last freeze that make the next one worth it
+LONG_PAUSE = 0.05  # s: a collection at least this long is listed with its wall time (GcPauses.long)
+LONG_KEPT = 200  # the first this many of them
+
+
+class LoopStalls:
+    """Wall times at which the event loop was late (a task that sleeps ``every`` s woke up more than
+    ``late`` s after its time): a stall of the loop, whatever held it (a collection, a long callback)."""
+
+    def __init__(self, every: float = 0.1, late: float = LONG_PAUSE) -> None:
+        self.every = every
+        self.late = late
+        self.stalls: list[list[float]] = []  # [wall s, ms late]
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(self.every)
+            lag = loop.time() - t - self.every
+            if lag >= self.late and len(self.stalls) < LONG_KEPT:
+                self.stalls.append([round(time.time() - lag, 3), round(lag * 1000, 1)])
 
 
 class GcPauses:
@@ -34,6 +55,11 @@ class GcPauses:
         self.cpu = 0.0  # s of CPU in collections (a pause is wall time: longer when the core is shared)
         self.cpu_max = 0.0  # s of CPU of the costliest collection
         self.max_at = 0.0  # s after start of the longest pause
+        self.long: list[list[float]] = []  # [wall s at the start, generation, ms] of pauses >= LONG_PAUSE
+        # objects out of the collector's sight when last counted: gc.get_freeze_count() walks every one of
+        # them (0.1-0.2 s at 10,000 connections), too much for a document written every second or for each
+        # freeze of the ramp-up; counted when the operator API asks (document(count_frozen=True))
+        self.frozen = 0
         self._born = time.monotonic()
         self._t0 = 0.0
         self._c0 = 0.0
@@ -64,8 +90,12 @@ class GcPauses:
                 self.max_at = time.monotonic() - self._born
             self.max[g] = d
         self.collected[g] += info.get("collected", 0)
+        if d >= LONG_PAUSE and len(self.long) < LONG_KEPT:
+            self.long.append([round(time.time() - d, 3), g, round(d * 1000, 1)])
 
-    def document(self) -> dict[str, Any]:
+    def document(self, count_frozen: bool = False) -> dict[str, Any]:
+        if count_frozen:
+            self.frozen = gc.get_freeze_count()
         return {
             "collections": self.count,
             "pauseTotalMs": [round(t * 1000, 1) for t in self.total],
@@ -75,7 +105,8 @@ class GcPauses:
             "cpuMs": round(self.cpu * 1000, 1),
             "cpuMaxMs": round(self.cpu_max * 1000, 1),
             "freed": self.collected,
-            "frozen": gc.get_freeze_count(),
+            "frozen": self.frozen,
+            "longPauses": self.long,  # [wall s, generation, ms]
         }
 
 
@@ -105,7 +136,8 @@ class CsmsStats:
         t = os.times()
         return t.user + t.system
 
-    def document(self) -> dict[str, Any]:
+    def document(self, count_frozen: bool = False) -> dict[str, Any]:
+        """``count_frozen``: count the frozen objects now (a walk over all of them; see GcPauses.frozen)."""
         links = self.csms.links
         connected = sum(1 for link in links.values() if link.ws is not None)
         cpu = self._cpu() - self._cpu0
@@ -122,7 +154,7 @@ class CsmsStats:
             "cpuMicrosecondsPerCall": round(1e6 * cpu / calls, 1) if calls else None,
             "rssKiB": _proc_status_kib("VmRSS"),
             "rssPeakKiB": _proc_status_kib("VmHWM"),
-            "gc": self.gc.document(),
+            "gc": self.gc.document(count_frozen),
         }
         if self.worker is not None:
             doc["worker"] = self.worker

@@ -91,6 +91,11 @@ def text_frame(payload: bytes) -> bytes:
 class Link(asyncio.BufferedProtocol):
     """One websocket connection to the CSMS (subprotocol ``ocpp1.6``)."""
 
+    # thousands per process: attributes in slots, not a dict each
+    __slots__ = ("proto", "_headers", "loop", "transport", "opened", "closed", "on_message", "_pending",
+                 "_fragments", "_fragmented_text", "_ping_interval", "_ping_timer", "_ping_unanswered",
+                 "_close_timer", "_max_size", "_fast", "_rest")
+
     def __init__(self, uri: str, max_size: int, ping_interval: float | None = None,
                  headers: dict[str, str] | None = None) -> None:
         self.proto = ClientProtocol(parse_uri(uri), subprotocols=["ocpp1.6"], max_size=max_size)  # RFC 6455 state
@@ -210,6 +215,10 @@ class Link(asyncio.BufferedProtocol):
                 else:
                     self.opened.set_result(None)
                     self._arm_ping()
+                    # the parser's suspended handshake step keeps the response for the connection's life:
+                    # its headers are read (subprotocol, extensions) and not needed any more (~2 KiB)
+                    event.headers.clear()
+                    self._headers = {}
         if self.proto.handshake_exc is not None and not self.opened.done():
             self.opened.set_exception(self.proto.handshake_exc)  # a response that could not be parsed
         self._write()

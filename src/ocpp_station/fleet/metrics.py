@@ -448,6 +448,10 @@ class Aggregator:
             "time_base": "wall" if self.step is None else "virtual",  # the seconds of time_series
             "bucket_s": 1.0 if self.step is None else self.step,
             "time_series": self.time_series(),  # per second (virtual: per bucket): messages/s, latency, gauges
+            "started_wall": self.started,  # time.time() at the start: the origin of time_series' t
+            # per worker: the collector's pauses (longPauses: [wall s, generation, ms]) and the loop's stalls
+            "gc": {str(w): f.get("gc") for w, f in sorted(self.finals.items())},
+            "loop_stalls": {str(w): f.get("loop_stalls") for w, f in sorted(self.finals.items())},
             "per_station": stations,
         }
 

@@ -12,7 +12,7 @@ from ..base import Feature
 class ConfigurationFeature(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
-        station.config.specs["WebSocketPingInterval"].on_change.append(
+        station.config.on_change("WebSocketPingInterval").append(
             lambda _n, v: station.command(SetPingInterval(v))
         )
 

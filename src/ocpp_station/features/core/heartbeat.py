@@ -29,7 +29,7 @@ DAY = 24 * 3600  # [OCPPJ] §5.3: the longest the clock goes without a Heartbeat
 class Heartbeat(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
-        station.config.specs["HeartbeatInterval"].on_change.append(lambda _n, _v: self._arm(self._last_sent))
+        station.config.on_change("HeartbeatInterval").append(lambda _n, _v: self._arm(self._last_sent))
         self._last_sent = 0.0  # `now` of our last CALL
         self._last_beat = 0.0  # `now` of the last Heartbeat queued, or of the BootNotification.conf Accepted
 

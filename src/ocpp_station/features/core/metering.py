@@ -117,10 +117,10 @@ def interval_value(items: list[str], s: MeterSample, context: str, wall: float) 
 class Metering(Feature):
     def __init__(self, station) -> None:
         super().__init__(station)
-        station.config.specs["ClockAlignedDataInterval"].on_change.append(self._interval_changed)
+        station.config.on_change("ClockAlignedDataInterval").append(self._interval_changed)
         self._now_hint = 0.0  # last `now` seen, to re-arm the aligned timer after a key change
         self._rearm = False  # ClockAlignedDataInterval changed by a CSMS CALL: re-arm from that CALL's `now`
-        station.config.specs["MeterValueSampleInterval"].on_change.append(self._sample_interval_changed)
+        station.config.on_change("MeterValueSampleInterval").append(self._sample_interval_changed)
         self._resample = False  # MeterValueSampleInterval changed: re-arm running transactions' sampling
         self._sample_interval = station.config["MeterValueSampleInterval"]  # the interval the timers run on
         # register saves driven by the caller (see _arm_register_save): called with each newly armed save's time

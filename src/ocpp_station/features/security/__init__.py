@@ -86,8 +86,8 @@ class Security(Feature):
         from ..trigger import RemoteTrigger
 
         self._trigger = RemoteTrigger(station)  # the messages ExtendedTriggerMessage shares with TriggerMessage
-        station.config.specs["SecurityProfile"].accept = self._accept_profile
-        station.config.specs["AuthorizationKey"].accept = self._accept_key
+        station.config.set_accept("SecurityProfile", self._accept_profile)
+        station.config.set_accept("AuthorizationKey", self._accept_key)
         station.clock.on_change.append(self._clock_changed)
 
     def _files_changed(self) -> None:
