@@ -228,3 +228,26 @@ async def test_every_read_boundary_from_the_handshake_on_gives_the_same_messages
             assert link.opened.done() and link.opened.exception() is None, (cut, second)
             assert got == expected, (cut, second)
             assert _client_frames(bytes(wire.out)) == [(0x8A, b"\x81\x02ab"), (0x8A, b"")], (cut, second)
+
+
+async def test_a_handshake_failing_after_open_gave_up_leaves_no_unretrieved_error():
+    """A response that is no HTTP at all, read when nobody awaits the handshake any more (open() timed out,
+    the fleet is closing): not reported as an error nobody retrieved (asyncio's "Future exception was never
+    retrieved")."""
+    import gc
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        link = Link("ws://127.0.0.1:1/ocpp/CP1", max_size=1 << 20)
+        link.connection_made(_Wire())
+        link.data_received(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        link.connection_lost(None)  # the transport closes: its timers go, nothing else holds the link
+        assert link.opened.done() and not link.opened.cancelled()
+        link = None
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert [c.get("message") for c in reported] == []

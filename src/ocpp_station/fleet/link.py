@@ -89,6 +89,11 @@ def text_frame(payload: bytes) -> bytes:
     return header + key + apply_mask(payload, key)
 
 
+def _retrieved(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 class Link(asyncio.BufferedProtocol):
     """One websocket connection to the CSMS (subprotocol ``ocpp1.6``)."""
 
@@ -104,6 +109,8 @@ class Link(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None  # the TCP (or TLS) transport, once made
         self.opened: asyncio.Future[None] = self.loop.create_future()  # the handshake's outcome
+        # its failure is raised by open(); one that comes after open() gave up (a timeout) is not news
+        self.opened.add_done_callback(_retrieved)
         self.closed: asyncio.Future[None] = self.loop.create_future()  # the connection is gone
         self.on_message: Callable[[str | bytes], None] | None = None  # None: messages wait in _pending
         self._pending: list[str | bytes] = []  # messages read before on_message was set
