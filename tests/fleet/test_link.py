@@ -160,3 +160,94 @@ async def test_frames_parsed_in_the_link_across_reads_with_control_frames_and_ba
         assert frames_from_client[0] == (0x8A, b"hi")  # the pong to the ping
         assert struct.unpack("!H", close[:2])[0] == 1000  # the closing handshake's answer
         await asyncio.wait_for(link.closed, 5)
+
+
+class _Wire:
+    """The transport under a Link, fed by the test: what it reads arrives in the chunks the test chooses."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closing = True
+
+    abort = close
+
+
+def _client_frames(data: bytes) -> list[tuple[int, bytes]]:
+    out, pos = [], 0
+    while pos < len(data):
+        n, i = data[pos + 1] & 0x7F, pos + 2
+        if n == 126:
+            n, i = struct.unpack("!H", data[pos + 2:pos + 4])[0], pos + 4
+        key = data[i:i + 4]
+        out.append((data[pos], apply_mask(bytes(data[i + 4:i + 4 + n]), key)))
+        pos = i + 4 + n
+    return out
+
+
+async def test_every_read_boundary_from_the_handshake_on_gives_the_same_messages_and_pongs():
+    """The CSMS's bytes cut at every position (in the handshake's response, in a frame's header, between a
+    header and its payload, with a control frame in between): the same messages in the same order, a pong
+    for each ping, never a frame read from the middle of another."""
+    big = ("é" * 100).encode()  # 200 bytes: a 16-bit length
+    # a ping's payload is any 4 bytes (websockets draws them at random): here ones that also read as the
+    # header of a final TEXT frame, as a reader at a wrong boundary would take them
+    frames = (_server_frame(0x9, b"\x81\x02ab") + _server_frame(0x1, b'[3,"1",{}]') + _server_frame(0x9, b"")
+              + _server_frame(0x1, big) + _server_frame(0x1, b'[3,"2",{}]'))
+    expected = ['[3,"1",{}]', "é" * 100, '[3,"2",{}]']
+    for cut in range(1, 200):
+        for second in (None, cut + 1, cut + 3):
+            link = Link("ws://127.0.0.1:1/ocpp/CP1", max_size=1 << 20)
+            wire = _Wire()
+            link.connection_made(wire)
+            key = next(line.split(b":", 1)[1].strip() for line in bytes(wire.out).split(b"\r\n")
+                       if line.lower().startswith(b"sec-websocket-key:"))
+            wire.out.clear()
+            stream = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
+                      b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n") + frames
+            bounds = [0, cut] + ([second] if second else []) + [len(stream)]
+            got: list[str | bytes] = []
+            link.attach(got.append)
+            for a, b in zip(bounds, bounds[1:]):
+                link.data_received(stream[a:b])
+            assert link.opened.done() and link.opened.exception() is None, (cut, second)
+            assert got == expected, (cut, second)
+            assert _client_frames(bytes(wire.out)) == [(0x8A, b"\x81\x02ab"), (0x8A, b"")], (cut, second)
+
+
+async def test_a_handshake_failing_after_open_gave_up_leaves_no_unretrieved_error():
+    """A response that is no HTTP at all, read when nobody awaits the handshake any more (open() timed out,
+    the fleet is closing): not reported as an error nobody retrieved (asyncio's "Future exception was never
+    retrieved")."""
+    import gc
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        link = Link("ws://127.0.0.1:1/ocpp/CP1", max_size=1 << 20)
+        link.connection_made(_Wire())
+        link.data_received(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        link.connection_lost(None)  # the transport closes: its timers go, nothing else holds the link
+        assert link.opened.done() and not link.opened.cancelled()
+        link = None
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert [c.get("message") for c in reported] == []

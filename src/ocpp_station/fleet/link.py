@@ -17,12 +17,13 @@ closing handshake: all of it from ``websockets.client.ClientProtocol``) and drop
 * text frames are built here, masked with keys drawn from a pool of ``os.urandom`` bytes (RFC 6455
   §5.3: unpredictable keys from a strong source of entropy), one system call per 1,024 frames
   instead of one per frame;
-* once the connection is open, a final, unmasked TEXT frame (the CSMS's every answer and CALL) is
-  parsed here, UTF-8 decoded and handed on, without websockets' per-frame parser (a generator, a
-  ``Frame`` and an event list: ~20 µs a frame). Everything else -- control frames (ping, pong, close),
-  fragments, BINARY, reserved bits, a masked frame, one larger than ``max_size``, invalid UTF-8 --
-  goes, from that frame on, to the ``ClientProtocol``, which is then at a frame boundary and enforces
-  RFC 6455 as before; the fast path resumes once its reader has nothing buffered;
+* once the connection is open, the link cuts the byte stream into frames itself: a final, unmasked
+  TEXT frame (the CSMS's every answer and CALL) is UTF-8 decoded and handed on here, without
+  websockets' per-frame parser (a generator, a ``Frame`` and an event list: ~20 µs a frame). Every
+  other frame -- control frames (ping, pong, close), fragments, BINARY, a masked frame, invalid UTF-8
+  -- goes whole to the ``ClientProtocol``, which so always stands at a frame boundary and enforces
+  RFC 6455 as before (the opening handshake too gets only the response's bytes); a frame with reserved
+  bits or larger than ``max_size`` goes to it with everything after it, and it fails the connection;
 * two futures tell the connection loop what it awaits: :attr:`opened` (the handshake's outcome) and
   :attr:`closed` (the TCP connection is gone).
 
@@ -88,13 +89,18 @@ def text_frame(payload: bytes) -> bytes:
     return header + key + apply_mask(payload, key)
 
 
+def _retrieved(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 class Link(asyncio.BufferedProtocol):
     """One websocket connection to the CSMS (subprotocol ``ocpp1.6``)."""
 
     # thousands per process: attributes in slots, not a dict each
     __slots__ = ("proto", "_headers", "loop", "transport", "opened", "closed", "on_message", "_pending",
                  "_fragments", "_fragmented_text", "_ping_interval", "_ping_timer", "_ping_unanswered",
-                 "_close_timer", "_max_size", "_fast", "_rest")
+                 "_close_timer", "_max_size", "_split", "_rest")
 
     def __init__(self, uri: str, max_size: int, ping_interval: float | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -103,6 +109,8 @@ class Link(asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None  # the TCP (or TLS) transport, once made
         self.opened: asyncio.Future[None] = self.loop.create_future()  # the handshake's outcome
+        # its failure is raised by open(); one that comes after open() gave up (a timeout) is not news
+        self.opened.add_done_callback(_retrieved)
         self.closed: asyncio.Future[None] = self.loop.create_future()  # the connection is gone
         self.on_message: Callable[[str | bytes], None] | None = None  # None: messages wait in _pending
         self._pending: list[str | bytes] = []  # messages read before on_message was set
@@ -113,8 +121,8 @@ class Link(asyncio.BufferedProtocol):
         self._ping_unanswered = False  # the last ping has had no pong yet
         self._close_timer: asyncio.TimerHandle | None = None
         self._max_size = max_size
-        self._fast = False  # frames are parsed here (open, websockets' reader at a frame boundary)
-        self._rest = b""  # the start of a frame not read whole yet (fast path)
+        self._split = False  # open: frames are cut here, the ClientProtocol gets whole ones
+        self._rest = b""  # the start of a frame not read whole yet (or the handshake's last 3 bytes)
 
     # -- opening ---------------------------------------------------------------------
 
@@ -157,15 +165,35 @@ class Link(asyncio.BufferedProtocol):
         self.data_received(bytes(_READ_BUFFER[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
-        if self._fast:
-            data = self._fast_frames(self._rest + data if self._rest else data)
-            if not data:
-                return
-        self._slow(data)
+        if self._split:
+            self._frames(self._rest + data if self._rest else data)
+        elif not self.opened.done():
+            self._handshake(data)
+        else:
+            self._slow(data)
 
-    def _fast_frames(self, buf: bytes) -> bytes:
-        """Hand on the whole final TEXT frames at the start of ``buf``; keep an incomplete one for the next
-        read; return what websockets' parser must see (from the first other frame on), or b""."""
+    def _handshake(self, data: bytes) -> None:
+        """The opening handshake: the ClientProtocol gets the bytes up to the end of the response's head
+        (RFC 7230 §3: CRLF CRLF; a 101 has no body), so that it stands at a frame boundary once it is
+        open; the frames that came with the response are cut here."""
+        tail = self._rest  # the end of what was read before: the CRLF CRLF may span two reads
+        i = (tail + data).find(b"\r\n\r\n")
+        if i < 0:
+            self._rest = (tail + data)[-3:]
+            self._slow(data)
+            return
+        cut = i + 4 - len(tail)  # > 0: tail alone held no CRLF CRLF
+        self._rest = b""
+        self._slow(data[:cut])
+        if len(data) > cut:
+            self.data_received(data[cut:])
+
+    def _frames(self, buf: bytes) -> None:
+        """Open: cut ``buf`` into frames (RFC 6455 §5.2). A final, unmasked TEXT frame outside a fragmented
+        message is decoded and handed on here; every other frame goes whole to the ClientProtocol, which so
+        always stands at a frame boundary; the start of a frame not read whole waits in ``_rest``. A frame
+        the ClientProtocol must refuse (reserved bits, larger than ``max_size``) goes to it with all that
+        follows: it fails the connection."""
         pos, end = 0, len(buf)
         while end - pos >= 2:
             b0, b1 = buf[pos], buf[pos + 1]
@@ -178,29 +206,35 @@ class Link(asyncio.BufferedProtocol):
                 if end - pos < 10:
                     break
                 n, h = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if b0 != 0x81 or b1 & 0x80 or n > self._max_size:  # FIN + TEXT, no RSV bits, not masked
-                self._fast = False
+            if b1 & 0x80:
+                h += 4  # masked: a protocol error from a server (§5.1), the ClientProtocol says so
+            if b0 & 0x70 or n > self._max_size:
+                self._split = False
                 self._rest = b""
-                return buf[pos:]
-            if end - pos < h + n:
+                self._slow(buf[pos:])
+                return
+            stop = pos + h + n
+            if stop > end:
                 break
-            try:
-                text = buf[pos + h:pos + h + n].decode()
-            except UnicodeDecodeError:  # websockets fails the connection (1007)
-                self._fast = False
-                self._rest = b""
-                return buf[pos:]
-            pos += h + n
             t = self.transport
             if t is None or t.is_closing():
                 self._rest = b""
-                return b""  # aborted (a drop, a power cut): what is still buffered is lost with the link
-            if self.on_message is None:
+                return  # aborted (a drop, a power cut): what is still buffered is lost with the link
+            text = None
+            p = self.proto
+            if b0 == 0x81 and not b1 & 0x80 and p.state is State.OPEN and not p.expect_continuation_frame:
+                try:
+                    text = buf[pos + h:stop].decode()
+                except UnicodeDecodeError:  # the ClientProtocol fails the connection (1007)
+                    pass
+            if text is None:
+                self._slow(buf[pos:stop])
+            elif self.on_message is None:
                 self._pending.append(text)
             else:
                 self.on_message(text)
+            pos = stop
         self._rest = buf[pos:] if pos < end else b""
-        return b""
 
     def _slow(self, data: bytes) -> None:
         self.proto.receive_data(data)
@@ -214,6 +248,7 @@ class Link(asyncio.BufferedProtocol):
                     self.opened.set_exception(self.proto.handshake_exc)
                 else:
                     self.opened.set_result(None)
+                    self._split = self.proto.state is State.OPEN
                     self._arm_ping()
                     # the parser's suspended handshake step keeps the response for the connection's life:
                     # its headers are read (subprotocol, extensions) and not needed any more (~2 KiB)
@@ -224,10 +259,6 @@ class Link(asyncio.BufferedProtocol):
         self._write()
         if self.proto.close_expected() and self._close_timer is None and self.transport is not None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
-        p = self.proto
-        self._fast = (p.state is State.OPEN and not p.reader.buffer and not p.expect_continuation_frame
-                      and not self._fragments and self.opened.done() and not self.opened.cancelled()
-                      and self.opened.exception() is None)
 
     def eof_received(self) -> bool | None:
         self.proto.receive_eof()
