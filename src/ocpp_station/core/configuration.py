@@ -96,6 +96,7 @@ class KeySpec:
 
 _NAMES: dict[tuple[str, ...], dict[str, str]] = {}
 _SHARED: dict[KeySpec, KeySpec] = {}  # one instance per distinct spec, shared by the stations built alike
+_SPECS: dict[tuple[KeySpec, ...], dict[str, KeySpec]] = {}  # the specs of a key set, shared likewise
 
 
 def _plain(fn: Callable[..., Any] | None) -> bool:
@@ -164,6 +165,10 @@ class Configuration:
                 limit = self[name + "MaxLength"]
                 if spec.max_items != limit:
                     self.specs[name] = _shared(dataclasses.replace(spec, max_items=limit))
+        # the same specs in the same order give the same (never changed) dict, shared by every station built
+        # alike; a spec of one station's own (not shared) makes the key set its own too
+        if all(_SHARED.get(s) is s for s in self.specs.values()):
+            self.specs = _SPECS.setdefault(tuple(self.specs.values()), self.specs)
 
     def on_change(self, name: str) -> list[Callable[[str, Any], None]]:
         """The observers of key ``name``, called with (name, parsed value) after a change; append to add one."""

@@ -115,7 +115,8 @@ class SimulatedHardware:
 
     # -- Hardware protocol --------------------------------------------------------------
 
-    def supports_measurand(self, item: str) -> bool:
+    @staticmethod  # the same for every simulated station: the measurand key specs that check with it are shared
+    def supports_measurand(item: str) -> bool:
         if item in MEASURANDS:
             return True
         base, _, phase = item.rpartition(".")
