@@ -87,16 +87,20 @@ async def test_refused_handshake_raises_invalid_status():
         assert info.value.response.status_code == 403
 
 
+def _switching(request_head: bytes) -> bytes:
+    """A server's 101 answer to the opening handshake ``request_head`` (RFC 6455 §4.2.2), subprotocol ocpp1.6."""
+    key = next(line.split(b":", 1)[1].strip() for line in request_head.split(b"\r\n")
+               if line.lower().startswith(b"sec-websocket-key:"))
+    return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
+            b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+
+
 async def test_missing_pong_drops_the_link():
     """WebSocketPingInterval: a ping still unanswered at the next one fails the link."""
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key:"))
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
-                     b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+        writer.write(_switching(await reader.readuntil(b"\r\n\r\n")))
         await reader.read()  # reads the pings, answers nothing, until the client goes
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
@@ -122,12 +126,7 @@ async def test_frames_parsed_in_the_link_across_reads_with_control_frames_and_ba
     closed_by_client = asyncio.get_running_loop().create_future()
 
     async def raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key:"))
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
-                     b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+        writer.write(_switching(await reader.readuntil(b"\r\n\r\n")))
         await writer.drain()
         big = ("é" * 150).encode()  # 300 bytes: a 16-bit length
         stream = (_server_frame(0x1, b'[3,"1",{}]') + _server_frame(0x1, big) + _server_frame(0x9, b"hi")
@@ -214,12 +213,8 @@ async def test_every_read_boundary_from_the_handshake_on_gives_the_same_messages
             link = Link("ws://127.0.0.1:1/ocpp/CP1", max_size=1 << 20)
             wire = _Wire()
             link.connection_made(wire)
-            key = next(line.split(b":", 1)[1].strip() for line in bytes(wire.out).split(b"\r\n")
-                       if line.lower().startswith(b"sec-websocket-key:"))
+            stream = _switching(bytes(wire.out)) + frames
             wire.out.clear()
-            stream = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n"
-                      b"Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n") + frames
             bounds = [0, cut] + ([second] if second else []) + [len(stream)]
             got: list[str | bytes] = []
             link.attach(got.append)
