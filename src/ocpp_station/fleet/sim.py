@@ -72,7 +72,7 @@ from ..store.memory import MemoryStore
 from .faults import FAULT_DESCRIPTION, CsmsFaults
 from .link import Link
 from .security import FleetSecurity
-from ..csms.stats import GcPauses, LoopStalls
+from ..csms.stats import FREEZE_MIN_NEW, GcPauses, LoopStalls, freeze_young
 from .metrics import StationTrace, WorkerMetrics, rss_kib, series_step
 from .scenario import Driver, Planned, Scenario
 
@@ -576,11 +576,8 @@ class FleetStation:
                     self._fault_ref = inflight
                     if faults.decide(self.identity, inflight.unique_id) == "silence":
                         self._silent = inflight
-                if len(frames) == 1:
-                    ws.send(frames[0])
-                else:
-                    for f in frames:
-                        ws.send(f)
+                for f in frames:
+                    ws.send(f)
         if self._answering is not None:
             self._count_answer(frames)
         for cmd in st.commands():
@@ -609,11 +606,9 @@ class FleetStation:
                 n += 1
         p, lim = self.power_and_limit(now)
         pm = round(p * 1000)
-        if lim is None:
-            return (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
-                    len(st.tx_queue._queue), pm, 0, 0, 0)
+        limited = (0, 0, 0) if lim is None else (round(lim * 1000), pm, 1)
         return (st.connected + 0, (st.registration == Registration.ACCEPTED) + 0, (n > 0) + 0, n,
-                len(st.tx_queue._queue), pm, round(lim * 1000), pm, 1)
+                len(st.tx_queue._queue), pm, *limited)
 
     def _count_answer(self, frames: list[str]) -> None:
         """The station's answer to the CSMS CALL it just received, counted by action and status: a
@@ -1188,7 +1183,7 @@ class Worker:
                 await asyncio.sleep(1.0)
                 if not self.heap_frozen and self.metrics.connects - frozen_at[0] >= FREEZE_MIN_NEW:
                     frozen_at[0] = self.metrics.connects
-                    _freeze_young()
+                    freeze_young()
                 self.report(self.snapshot())
 
         rep = asyncio.get_running_loop().create_task(reporter())
@@ -1263,19 +1258,8 @@ def _process_cpu() -> float:
     return t.user + t.system
 
 
-FREEZE_MIN_NEW = 50  # connections made since the last freeze that make the next one (each second) worth it
-
-
-def _freeze_young() -> None:
-    """Collect the young generations' garbage, then move everything that lives out of the collector's
-    sight: ~1 ms per 100 new connections, where a full collection walks every connection (0.3-1.1 s at
-    5,000)."""
-    gc.collect(1)
-    gc.freeze()
-
-
 def _freeze_heap() -> None:
-    _freeze_young()
+    freeze_young()
     # after the ramp-up the stations add a few hundred long-lived container objects a second (records,
     # queued requests, the scheduler's entries): at the default threshold (700) that was a young collection
     # every ~3 s at 2,000 stations (~6 ms each) and a generation-1 one every ~30 s (~14 ms), ~2% of the
