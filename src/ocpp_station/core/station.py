@@ -263,9 +263,9 @@ class Station:
 
     def _pump(self, now: float) -> None:
         session = self.session
-        while self.connected and session._in_flight is None:
-            accepted = self._registration == Registration.ACCEPTED
-            req = self.requests.pop(accepted) if self.requests.items else None
+        while self.connected and not session.busy:
+            accepted = self.accepted
+            req = self.requests.pop(accepted)
             if req is not None:
                 try:
                     session.send_call(req.action, req.payload, now, context=req)
